@@ -1,0 +1,72 @@
+/**
+ * The one small contract every backend implements. A backend executes commands and reports typed
+ * failures; it holds no policy (TTLs, codecs, retries on bad data are the store's business).
+ *
+ * Keys reaching a backend are already derived by the store (prefix + id or its HMAC). Values are the
+ * store's encoded envelopes: strings that start with a version header (see record.ts).
+ */
+export interface BackendEvents {
+  /** The backend lost its connection to the server(s). */
+  unavailable: (error: Error) => void;
+  /** The backend is connected (again). */
+  available: () => void;
+  /** An error worth logging that did not fail an operation. */
+  error: (error: Error) => void;
+}
+
+export interface BackendCapabilities {
+  /** `scan` can enumerate keys by prefix. */
+  scan: boolean;
+  /** `set` honours `condition: "version"` atomically (compare-and-set). */
+  compareAndSet: boolean;
+  /** The per-user index methods (`indexAdd` …) exist and are consistent. */
+  userIndex: boolean;
+}
+
+export type SetCondition =
+  /** Write whatever is there. */
+  | { kind: "always" }
+  /** Write only when no value exists under the key (create). */
+  | { kind: "absent" }
+  /** Write only when a value exists (update; a destroyed session stays destroyed). */
+  | { kind: "exists" }
+  /** Write only when the stored value starts with `prefix` (compare-and-set on the envelope header). */
+  | { kind: "version"; prefix: string };
+
+export interface GetOptions {
+  /** Also reset the key's TTL to this many milliseconds in the same round trip. */
+  refreshTtlMs?: number;
+}
+
+/** What a `set` did. `missing` and `mismatch` mean the condition failed and nothing was written. */
+export type SetResult = "ok" | "missing" | "exists" | "mismatch";
+
+export interface Backend {
+  /** e.g. `redis 127.0.0.1:6379` or `memory`. Used in messages; never contains credentials. */
+  readonly label: string;
+  readonly capabilities: BackendCapabilities;
+  /**
+   * The deadline the store will apply to every operation. Called once by the store so the backend can
+   * bound its own connect and command timeouts by it (a backend must never hang past it).
+   */
+  configure?(settings: { timeoutMs: number }): void;
+  get(key: string, options?: GetOptions): Promise<string | null>;
+  set(key: string, value: string, ttlMs: number, condition?: SetCondition): Promise<SetResult>;
+  /** Resets the TTL. Resolves false when there is no such key. */
+  touch(key: string, ttlMs: number): Promise<boolean>;
+  /** Deletes the keys; resolves how many existed. */
+  delete(keys: readonly string[]): Promise<number>;
+  /** Yields batches of keys that start with `prefix`. Rejects UNSUPPORTED when `capabilities.scan` is false. */
+  scan(prefix: string): AsyncIterable<string[]>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+  /** Subscribe to availability events. Returns an unsubscribe function. */
+  on<E extends keyof BackendEvents>(event: E, listener: BackendEvents[E]): () => void;
+
+  // Per-user index (present when capabilities.userIndex): a set of members with an expiry each.
+  /** Adds or updates members of the index; the index key itself lives at least until `keyTtlMs`. */
+  indexAdd?(indexKey: string, members: ReadonlyArray<{ member: string; expiresAtMs: number }>, keyTtlMs: number): Promise<void>;
+  /** Lists live members (expired ones are removed as a side effect). */
+  indexList?(indexKey: string, nowMs: number): Promise<Array<{ member: string; expiresAtMs: number }>>;
+  indexRemove?(indexKey: string, members: readonly string[]): Promise<void>;
+}

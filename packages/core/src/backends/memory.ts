@@ -1,0 +1,164 @@
+import type { Backend, SetCondition, SetResult } from "../backend.js";
+import { configError, SessionStoreError } from "../errors.js";
+import { BackendEmitter } from "./emitter.js";
+
+export interface MemoryBackendOptions {
+  /** Most entries kept; when full, the entry closest to expiry is evicted. Default 100 000. */
+  maxEntries?: number;
+  /** How often expired entries are swept in milliseconds (they are never returned either way). Default 10 000. */
+  sweepIntervalMs?: number;
+}
+
+interface Entry {
+  value: string;
+  expiresAtMs: number;
+}
+
+/**
+ * An in-process backend for development and tests: the same contract as Redis, real TTL expiry, expired
+ * entries swept without waiting to be read, and a bound on the number of entries. It is not shared
+ * between processes — use Redis or Memcached for more than one instance.
+ */
+export function memoryBackend(options: MemoryBackendOptions = {}): Backend {
+  const maxEntries = options.maxEntries ?? 100_000;
+  if (!Number.isInteger(maxEntries) || maxEntries <= 0) throw configError("maxEntries", "a positive whole number", maxEntries);
+  const sweepIntervalMs = options.sweepIntervalMs ?? 10_000;
+  if (!Number.isInteger(sweepIntervalMs) || sweepIntervalMs <= 0) throw configError("sweepIntervalMs", "a positive whole number of milliseconds", sweepIntervalMs);
+
+  const entries = new Map<string, Entry>();
+  const indexes = new Map<string, Map<string, number>>();
+  const events = new BackendEmitter();
+  let closed = false;
+
+  const sweep = (): void => {
+    const now = Date.now();
+    for (const [key, entry] of entries) if (entry.expiresAtMs <= now) entries.delete(key);
+    for (const [key, members] of indexes) {
+      for (const [member, expiresAtMs] of members) if (expiresAtMs <= now) members.delete(member);
+      if (members.size === 0) indexes.delete(key);
+    }
+  };
+  const timer = setInterval(sweep, sweepIntervalMs);
+  timer.unref();
+
+  const live = (key: string): Entry | undefined => {
+    const entry = entries.get(key);
+    if (entry === undefined) return undefined;
+    if (entry.expiresAtMs <= Date.now()) {
+      entries.delete(key);
+      return undefined;
+    }
+    return entry;
+  };
+
+  const makeRoom = (): void => {
+    if (entries.size < maxEntries) return;
+    sweep();
+    if (entries.size < maxEntries) return;
+    let victim: string | undefined;
+    let soonest = Infinity;
+    for (const [key, entry] of entries) {
+      if (entry.expiresAtMs < soonest) {
+        soonest = entry.expiresAtMs;
+        victim = key;
+      }
+    }
+    if (victim !== undefined) entries.delete(victim);
+  };
+
+  const assertOpen = (): void => {
+    if (closed) throw new SessionStoreError("CLOSED", "memory backend was closed", { backend: "memory" });
+  };
+
+  const conditionResult = (entry: Entry | undefined, condition: SetCondition): SetResult => {
+    switch (condition.kind) {
+      case "always":
+        return "ok";
+      case "absent":
+        return entry === undefined ? "ok" : "exists";
+      case "exists":
+        return entry === undefined ? "missing" : "ok";
+      case "version":
+        if (entry === undefined) return "missing";
+        return entry.value.startsWith(condition.prefix) ? "ok" : "mismatch";
+    }
+  };
+
+  return {
+    label: "memory",
+    capabilities: { scan: true, compareAndSet: true, userIndex: true },
+    async get(key, getOptions) {
+      assertOpen();
+      const entry = live(key);
+      if (entry === undefined) return null;
+      if (getOptions?.refreshTtlMs !== undefined) entry.expiresAtMs = Date.now() + getOptions.refreshTtlMs;
+      return entry.value;
+    },
+    async set(key, value, ttlMs, condition = { kind: "always" }) {
+      assertOpen();
+      const existing = live(key);
+      const result = conditionResult(existing, condition);
+      if (result !== "ok") return result;
+      if (existing === undefined) makeRoom();
+      entries.set(key, { value, expiresAtMs: Date.now() + ttlMs });
+      return "ok";
+    },
+    async touch(key, ttlMs) {
+      assertOpen();
+      const entry = live(key);
+      if (entry === undefined) return false;
+      entry.expiresAtMs = Date.now() + ttlMs;
+      return true;
+    },
+    async delete(keys) {
+      assertOpen();
+      let count = 0;
+      for (const key of keys) if (live(key) !== undefined && entries.delete(key)) count++;
+      return count;
+    },
+    async *scan(prefix) {
+      assertOpen();
+      const batch: string[] = [];
+      for (const key of [...entries.keys()]) {
+        if (!key.startsWith(prefix) || live(key) === undefined) continue;
+        batch.push(key);
+        if (batch.length >= 100) yield batch.splice(0);
+      }
+      if (batch.length > 0) yield batch;
+    },
+    async ping() {
+      assertOpen();
+    },
+    async close() {
+      closed = true;
+      clearInterval(timer);
+      entries.clear();
+      indexes.clear();
+    },
+    on: (event, listener) => events.on(event, listener),
+    async indexAdd(indexKey, members) {
+      assertOpen();
+      let index = indexes.get(indexKey);
+      if (index === undefined) indexes.set(indexKey, (index = new Map()));
+      for (const { member, expiresAtMs } of members) index.set(member, expiresAtMs);
+    },
+    async indexList(indexKey, nowMs) {
+      assertOpen();
+      const index = indexes.get(indexKey);
+      if (index === undefined) return [];
+      const result: Array<{ member: string; expiresAtMs: number }> = [];
+      for (const [member, expiresAtMs] of index) {
+        if (expiresAtMs <= nowMs) index.delete(member);
+        else result.push({ member, expiresAtMs });
+      }
+      return result;
+    },
+    async indexRemove(indexKey, members) {
+      assertOpen();
+      const index = indexes.get(indexKey);
+      if (index === undefined) return;
+      for (const member of members) index.delete(member);
+      if (index.size === 0) indexes.delete(indexKey);
+    },
+  };
+}

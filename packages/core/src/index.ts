@@ -1,0 +1,16 @@
+export { createSessionStore, diff } from "./store.js";
+export type { LoadedSession, SaveOptions, SaveOutcome, SessionData, SessionStore, StoreEvents, WriteOptions } from "./store.js";
+export type { SessionStoreOptions } from "./options.js";
+export { SessionStoreError, isSessionStoreError } from "./errors.js";
+export type { SessionStoreErrorCode } from "./errors.js";
+export type { Backend, BackendCapabilities, BackendEvents, GetOptions, SetCondition, SetResult } from "./backend.js";
+export type { SessionRecord } from "./record.js";
+export { jsonSerializer } from "./codec.js";
+export type { Serializer } from "./codec.js";
+export { memoryBackend } from "./backends/memory.js";
+export type { MemoryBackendOptions } from "./backends/memory.js";
+export { redisBackend } from "./backends/redis.js";
+export type { RedisBackendOptions } from "./backends/redis.js";
+export { memcachedBackend } from "./backends/memcached.js";
+export type { MemcachedBackendOptions } from "./backends/memcached.js";
+export { MAX_ID_LENGTH } from "./ids.js";

@@ -1,0 +1,101 @@
+import { randomBytes } from "node:crypto";
+import type { Serializer } from "./codec.js";
+import { isPlainObject } from "./codec.js";
+
+/**
+ * The canonical session record: the one shape every adapter reads and writes, so a session written
+ * through Express is read by Fastify and Koa. Adapters rebuild their framework's shape from it.
+ */
+export interface SessionRecord<T extends object = Record<string, unknown>> {
+  /** The application's session data: a plain JSON object. */
+  data: T;
+  /** When the session was created (epoch ms). Never changes; `maxLifetimeMs` counts from it. */
+  createdAtMs: number;
+  /** When the session expires if nobody touches it (epoch ms). */
+  expiresAtMs: number;
+  /** The idle timeout this session was written with (ms): what a refresh resets the TTL to. */
+  ttlMs: number;
+  /** The user the session belongs to, for the per-user index. */
+  userId?: string;
+  /** Optional facts for "active sessions" pages (user agent, IP, …); small strings only. */
+  meta?: Record<string, string>;
+  /** Opaque token that changes on every write; used for compare-and-set. */
+  version: string;
+}
+
+/**
+ * Stored form: `sb1:<version>:<body>`. The version sits in clear text at the front so a backend can
+ * compare-and-set on the prefix without decoding (or decrypting) the body.
+ */
+const MAGIC = "sb1:";
+const VERSION_LENGTH = 12;
+
+export function newVersion(): string {
+  return randomBytes(9).toString("base64url");
+}
+
+export function versionPrefix(version: string): string {
+  return `${MAGIC}${version}:`;
+}
+
+/** Turns a record body into the text that is sealed (optionally encrypted) and stored. */
+export interface BodyTransform {
+  seal(body: string, key: string): string;
+  /** Returns null when the body cannot be opened (tampered, unknown key). */
+  open(sealed: string, key: string): string | null;
+}
+
+interface WireBody {
+  d: unknown;
+  c: number;
+  e: number;
+  t: number;
+  u?: string;
+  m?: Record<string, string>;
+}
+
+export function encodeRecord(record: SessionRecord<object>, key: string, serializer: Serializer, transform?: BodyTransform): string {
+  const wire: WireBody = { d: record.data, c: record.createdAtMs, e: record.expiresAtMs, t: record.ttlMs };
+  if (record.userId !== undefined) wire.u = record.userId;
+  if (record.meta !== undefined) wire.m = record.meta;
+  const body = serializer.stringify(wire);
+  return versionPrefix(record.version) + (transform ? transform.seal(body, key) : body);
+}
+
+/** Reads the version without decoding the body; null when the text is not an envelope. */
+export function peekVersion(text: string): string | null {
+  if (!text.startsWith(MAGIC) || text.charAt(MAGIC.length + VERSION_LENGTH) !== ":") return null;
+  return text.slice(MAGIC.length, MAGIC.length + VERSION_LENGTH);
+}
+
+/** Decodes a stored value. Returns null for anything that is not a well-formed record. */
+export function decodeRecord(text: string, key: string, serializer: Serializer, transform?: BodyTransform): SessionRecord | null {
+  const version = peekVersion(text);
+  if (version === null) return null;
+  let body: string | null = text.slice(MAGIC.length + VERSION_LENGTH + 1);
+  if (transform) body = transform.open(body, key);
+  if (body === null) return null;
+  let wire: unknown;
+  try {
+    wire = serializer.parse(body);
+  } catch {
+    return null;
+  }
+  if (!isPlainObject(wire)) return null;
+  const { d, c, e, t, u, m } = wire as Partial<WireBody> & Record<string, unknown>;
+  if (!isPlainObject(d) || !isFiniteNumber(c) || !isFiniteNumber(e) || !isFiniteNumber(t)) return null;
+  if (u !== undefined && typeof u !== "string") return null;
+  if (m !== undefined && !isStringRecord(m)) return null;
+  const record: SessionRecord = { data: d, createdAtMs: c, expiresAtMs: e, ttlMs: t, version };
+  if (u !== undefined) record.userId = u;
+  if (m !== undefined) record.meta = m;
+  return record;
+}
+
+function isFiniteNumber(value: unknown): value is number {
+  return typeof value === "number" && Number.isFinite(value);
+}
+
+function isStringRecord(value: unknown): value is Record<string, string> {
+  return isPlainObject(value) && Object.values(value).every((v) => typeof v === "string");
+}

@@ -1,0 +1,22 @@
+import type { Backend } from "./backend.js";
+import { configError } from "./errors.js";
+import { memcachedBackend } from "./backends/memcached.js";
+import { memoryBackend } from "./backends/memory.js";
+import { redisBackend } from "./backends/redis.js";
+
+/** Builds a backend from the `url` shortcut. The URL's credentials never appear in errors. */
+export function backendFromUrl(url: string): Backend {
+  if (typeof url !== "string") throw configError("url", "a string such as redis://host:6379, rediss://…, memcached://host:11211 or memory://", url);
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url)?.[1]?.toLowerCase();
+  switch (scheme) {
+    case "redis":
+    case "rediss":
+      return redisBackend({ url });
+    case "memcached":
+      return memcachedBackend({ url });
+    case "memory":
+      return memoryBackend();
+    default:
+      throw configError("url", "a URL starting with redis://, rediss://, memcached:// or memory://", url);
+  }
+}
