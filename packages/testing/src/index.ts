@@ -1,2 +1,3 @@
 export * from "./process.js";
 export * from "./redis-topologies.js";
+export * from "./redis.js";

@@ -1,11 +1,4 @@
-import type { Backend } from "../backend.js";
-import { SessionStoreError } from "../errors.js";
-
-// Placeholder until the Redis backend lands: fails loudly, never pretends.
-export interface RedisBackendOptions {
-  url?: string;
-}
-
-export function redisBackend(_options: RedisBackendOptions): Backend {
-  throw new SessionStoreError("UNSUPPORTED", "the Redis backend is not implemented yet");
-}
+// The Redis backend lives in ./redis/ (options, client, connection, commands, errors); this file keeps
+// the one-file-per-backend entry point.
+export { redisBackend } from "./redis/index.js";
+export type { RedisBackendOptions, RedisTlsOptions } from "./redis/index.js";

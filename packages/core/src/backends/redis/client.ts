@@ -1,0 +1,58 @@
+import { Redis, type Cluster, type RedisOptions } from "ioredis";
+import type { RedisEndpoint } from "./options.js";
+
+export type RedisClient = Redis | Cluster;
+
+/** Longest pause between reconnect attempts: after an outage the backend is back at most this long after the server. */
+export const MAX_RECONNECT_DELAY_MS = 500;
+
+/**
+ * ioredis settings that make every operation finish within the store's deadline and never run late.
+ * Kept in one place because Sentinel and Cluster clients need exactly the same ones.
+ */
+export function failFastOptions(timeoutMs: number): RedisOptions {
+  return {
+    // Connect only when the store has told us its deadline (configure) or on first use.
+    lazyConnect: true,
+    // A command is sent only on a ready connection. Queued commands would be replayed after the
+    // reconnect, long after the store rejected them: a stale SET could resurrect a destroyed session.
+    enableOfflineQueue: false,
+    // Commands in flight when a connection drops fail at once and are never resent on the new one.
+    maxRetriesPerRequest: 0,
+    autoResendUnfulfilledCommands: false,
+    // ioredis's ready check sends INFO, which restricted ACL users (ElastiCache RBAC) may not run; that
+    // would keep the client reconnecting forever. LOADING replies are retried once instead (connection.ts).
+    enableReadyCheck: false,
+    connectTimeout: timeoutMs,
+    // Bounds every command, including the HELLO/AUTH handshake, so a server that accepts TCP and never
+    // answers makes the connection cycle instead of hang.
+    commandTimeout: timeoutMs,
+    // A socket that receives nothing while commands wait is dead: drop it and reconnect.
+    socketTimeout: Math.max(2 * timeoutMs, 1000),
+    // Reconnect forever, quickly at first, at most MAX_RECONNECT_DELAY_MS apart, so recovery needs no restart.
+    retryStrategy: (attempt: number) => Math.min(20 * 2 ** Math.min(attempt, 10), MAX_RECONNECT_DELAY_MS),
+  };
+}
+
+/** A client this backend owns, configured for the store's deadline. */
+export function createClient(endpoint: RedisEndpoint, timeoutMs: number): Redis {
+  const options: RedisOptions = {
+    ...failFastOptions(timeoutMs),
+    host: endpoint.host,
+    port: endpoint.port,
+    db: endpoint.db,
+  };
+  if (endpoint.username !== undefined) options.username = endpoint.username;
+  if (endpoint.password !== undefined) options.password = endpoint.password;
+  if (endpoint.tls !== undefined) options.tls = { ...endpoint.tls };
+  return new Redis(options);
+}
+
+/** Applies a new deadline to a client we own (ioredis reads these options on every connect and command). */
+export function applyTimeout(client: RedisClient, timeoutMs: number): void {
+  const fresh = failFastOptions(timeoutMs);
+  const options = (client as { options: RedisOptions }).options;
+  options.connectTimeout = fresh.connectTimeout;
+  options.commandTimeout = fresh.commandTimeout;
+  options.socketTimeout = fresh.socketTimeout;
+}

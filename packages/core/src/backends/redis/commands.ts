@@ -1,0 +1,68 @@
+import type { GetOptions, SetCondition, SetResult } from "../../backend.js";
+import { compareAndSet } from "./compare-and-set.js";
+import type { RedisConnection } from "./connection.js";
+
+/** Keys per SCAN step: large enough for few round trips, small enough to keep each step short. */
+const SCAN_COUNT = 1000;
+
+/**
+ * The Backend operations as Redis commands, one round trip each. Every command goes through
+ * `connection.run`, which owns readiness, the deadline and error mapping.
+ */
+export function get(connection: RedisConnection, key: string, options?: GetOptions): Promise<string | null> {
+  const ttlMs = options?.refreshTtlMs;
+  // GETEX reads and slides the TTL in one round trip (Redis 6.2+). It is a write command, so it always
+  // runs on the primary.
+  if (ttlMs !== undefined) return connection.run("get", (client) => client.getex(key, "PX", ttlMs));
+  return connection.run("get", (client) => client.get(key));
+}
+
+export function set(connection: RedisConnection, key: string, value: string, ttlMs: number, condition: SetCondition = { kind: "always" }): Promise<SetResult> {
+  switch (condition.kind) {
+    case "always":
+      return connection.run("set", async (client) => {
+        await client.set(key, value, "PX", ttlMs);
+        return "ok" as const;
+      });
+    case "absent":
+      return connection.run("set", async (client) => ((await client.set(key, value, "PX", ttlMs, "NX")) === null ? "exists" : "ok"));
+    case "exists":
+      return connection.run("set", async (client) => ((await client.set(key, value, "PX", ttlMs, "XX")) === null ? "missing" : "ok"));
+    case "version":
+      return connection.run("set", (client) => compareAndSet(client, key, condition.prefix, value, ttlMs));
+  }
+}
+
+export function touch(connection: RedisConnection, key: string, ttlMs: number): Promise<boolean> {
+  return connection.run("touch", async (client) => (await client.pexpire(key, ttlMs)) === 1);
+}
+
+export function remove(connection: RedisConnection, keys: readonly string[]): Promise<number> {
+  if (keys.length === 0) return Promise.resolve(0);
+  // UNLINK frees the memory in the background, so deleting a large session never blocks the server.
+  return connection.run("delete", (client) => client.unlink(...keys));
+}
+
+/** SCAN MATCH over the prefix, never KEYS (which blocks the server) and never FLUSHDB. */
+export async function* scan(connection: RedisConnection, prefix: string): AsyncIterable<string[]> {
+  const pattern = `${escapeGlob(prefix)}*`;
+  let cursor = "0";
+  do {
+    const [next, keys] = await connection.run("scan", (client) => client.scan(cursor, "MATCH", pattern, "COUNT", SCAN_COUNT));
+    cursor = String(next);
+    // SCAN may return an empty page while the cursor is not done; only yield what we got.
+    const mine = keys.filter((key) => key.startsWith(prefix));
+    if (mine.length > 0) yield mine;
+  } while (cursor !== "0");
+}
+
+export function ping(connection: RedisConnection): Promise<void> {
+  return connection.run("ping", async (client) => {
+    await client.ping();
+  });
+}
+
+/** Escapes Redis glob characters so a prefix such as `app[1]:` matches itself only. */
+export function escapeGlob(text: string): string {
+  return text.replace(/[*?[\]\\^]/g, "\\$&");
+}

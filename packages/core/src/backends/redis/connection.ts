@@ -1,0 +1,186 @@
+import type { Redis } from "ioredis";
+import { SessionStoreError } from "../../errors.js";
+import { BackendEmitter } from "../emitter.js";
+import { applyTimeout, type RedisClient } from "./client.js";
+import { authError, isAuthError, isConnectionError, isRetryableReply, mapRedisError, reason } from "./errors.js";
+
+/** The default deadline when the backend is used without a store (the store calls configure). */
+const DEFAULT_TIMEOUT_MS = 1000;
+
+interface Waiter {
+  afterEpoch: number;
+  resolve: () => void;
+  reject: (error: SessionStoreError) => void;
+  timer: NodeJS.Timeout;
+  what: string;
+}
+
+/**
+ * One ioredis client under the store's deadline: commands go out only on a ready connection (never
+ * queued to run late), each waits for readiness at most until its deadline, READONLY / LOADING replies
+ * reconnect and retry once, and connection changes become `unavailable` / `available` events.
+ */
+export class RedisConnection {
+  readonly events = new BackendEmitter();
+  timeoutMs = DEFAULT_TIMEOUT_MS;
+  private lastError: unknown;
+  /** Counts 'ready' events, so a retry can wait for a connection newer than the one that failed. */
+  private epoch = 0;
+  private reconnectRequestedAt = -1;
+  private up: boolean | undefined;
+  private closed = false;
+  private readonly waiters = new Set<Waiter>();
+  private readonly detach: Array<() => void> = [];
+
+  constructor(
+    readonly client: RedisClient,
+    /** True when this backend created the client (and so configures, connects and closes it). */
+    readonly owned: boolean,
+    readonly label: string,
+    readonly username: string | undefined,
+  ) {
+    this.listen("ready", () => this.onReady());
+    this.listen("error", (error: unknown) => this.onError(error));
+    this.listen("close", () => this.onDown());
+    this.listen("end", () => this.onDown());
+    if (client.status === "ready") this.epoch = 1;
+  }
+
+  configure(timeoutMs: number): void {
+    this.timeoutMs = timeoutMs;
+    if (this.owned) applyTimeout(this.client, timeoutMs);
+    this.start();
+  }
+
+  /** Runs one command under the deadline: waits for readiness, sends, maps errors, retries once after READONLY/LOADING. */
+  async run<T>(what: string, send: (client: Redis) => Promise<T>): Promise<T> {
+    // End slightly before the store's own deadline so the caller sees our more precise reason.
+    const deadlineAt = Date.now() + this.timeoutMs - Math.min(20, Math.floor(this.timeoutMs / 20));
+    let afterEpoch = 0;
+    for (let attempt = 1; ; attempt++) {
+      if (this.closed) throw this.closedError();
+      if (this.client.status !== "ready" || this.epoch < afterEpoch) await this.whenReady(what, deadlineAt, afterEpoch);
+      const sentOn = this.epoch;
+      try {
+        // A Cluster offers the same command methods as a single client.
+        return await send(this.client as Redis);
+      } catch (error) {
+        if (attempt === 1 && isRetryableReply(error) && Date.now() < deadlineAt) {
+          // The reply proves the command did not run. A failover or restart is under way: reconnect
+          // (ElastiCache's primary endpoint then resolves to the new primary) and try once more.
+          this.reconnect(sentOn);
+          afterEpoch = sentOn + 1;
+          continue;
+        }
+        throw mapRedisError(error, this.context(what));
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const waiter of [...this.waiters]) this.settle(waiter, this.closedError());
+    for (const off of this.detach) off();
+    if (!this.owned) return; // the caller's client: theirs to close
+    // Register a listener again so a late socket error cannot crash the process as an unhandled 'error'.
+    this.client.on("error", () => undefined);
+    if (this.client.status === "ready") {
+      await Promise.race([this.client.quit().catch(() => undefined), new Promise((resolve) => setTimeout(resolve, this.timeoutMs).unref())]);
+    }
+    this.client.disconnect();
+  }
+
+  /** Starts connecting a client we own that has not connected yet (lazyConnect). */
+  private start(): void {
+    if (this.owned && !this.closed && (this.client.status === "wait" || this.client.status === "end")) {
+      this.client.connect().catch(() => undefined); // failures arrive as 'error' / 'close' events
+    }
+  }
+
+  private reconnect(sentOn: number): void {
+    if (this.reconnectRequestedAt === sentOn || this.epoch !== sentOn) return; // someone already did
+    this.reconnectRequestedAt = sentOn;
+    if (this.client.status === "ready") this.client.disconnect(true);
+  }
+
+  private whenReady(what: string, deadlineAt: number, afterEpoch: number): Promise<void> {
+    this.start();
+    if (isAuthError(this.lastError)) return Promise.reject(authError(this.lastError, this.context("connect")));
+    if (this.client.status === "end" && !this.owned) {
+      return Promise.reject(new SessionStoreError("UNAVAILABLE", `${this.label}: the ioredis client given as "client" was closed`, { backend: this.label }));
+    }
+    // The server refused the last connection attempt and the next one is scheduled: answer now instead
+    // of holding the request (the web tier can show its error page at once); reconnects continue.
+    if (this.client.status === "reconnecting" && isConnectionError(this.lastError) && afterEpoch === 0) {
+      return Promise.reject(this.notReady(what));
+    }
+    return new Promise<void>((resolve, reject) => {
+      const remaining = deadlineAt - Date.now();
+      const waiter: Waiter = { afterEpoch, resolve, reject, what, timer: undefined as unknown as NodeJS.Timeout };
+      waiter.timer = setTimeout(() => this.settle(waiter, this.notReady(what)), Math.max(0, remaining));
+      waiter.timer.unref?.();
+      this.waiters.add(waiter);
+    });
+  }
+
+  private settle(waiter: Waiter, error?: SessionStoreError): void {
+    if (!this.waiters.delete(waiter)) return;
+    clearTimeout(waiter.timer);
+    if (error) waiter.reject(error);
+    else waiter.resolve();
+  }
+
+  private onReady(): void {
+    this.epoch++;
+    this.lastError = undefined;
+    for (const waiter of [...this.waiters]) if (this.epoch >= waiter.afterEpoch) this.settle(waiter);
+    if (this.up !== true && !this.closed) {
+      this.up = true;
+      this.events.emit("available");
+    }
+  }
+
+  private onError(error: unknown): void {
+    this.lastError = error;
+    if (isAuthError(error)) {
+      // Wrong credentials will not fix themselves within a request's deadline: fail the waiters now.
+      const failure = authError(error, this.context("connect"));
+      for (const waiter of [...this.waiters]) this.settle(waiter, failure);
+    }
+  }
+
+  private onDown(): void {
+    if (this.closed || this.up === false) return;
+    this.up = false;
+    this.events.emit("unavailable", this.notReady("connection"));
+  }
+
+  private notReady(what: string): SessionStoreError {
+    if (isAuthError(this.lastError)) return authError(this.lastError, this.context(what));
+    const why =
+      this.client.status === "connect"
+        ? "connected, but the server has not answered (hung or overloaded)"
+        : this.lastError === undefined
+          ? "not connected yet"
+          : `not connected (${reason(this.lastError)})`;
+    return new SessionStoreError("UNAVAILABLE", `${this.label}: ${what} failed: ${why} — is the server running and reachable? The backend keeps reconnecting`, {
+      cause: this.lastError,
+      backend: this.label,
+    });
+  }
+
+  private closedError(): SessionStoreError {
+    return new SessionStoreError("CLOSED", `${this.label}: the backend was closed`, { backend: this.label });
+  }
+
+  private context(what: string) {
+    return { label: this.label, username: this.username, what };
+  }
+
+  private listen(event: string, listener: (...args: never[]) => void): void {
+    const client = this.client as unknown as NodeJS.EventEmitter;
+    client.on(event, listener as (...args: unknown[]) => void);
+    this.detach.push(() => client.off(event, listener as (...args: unknown[]) => void));
+  }
+}

@@ -1,0 +1,38 @@
+import type { Backend } from "../../backend.js";
+import { createClient } from "./client.js";
+import * as commands from "./commands.js";
+import { RedisConnection } from "./connection.js";
+import { resolveRedisOptions, type RedisBackendOptions } from "./options.js";
+
+export type { RedisBackendOptions, RedisTlsOptions } from "./options.js";
+
+/**
+ * Redis / Valkey (6.2+) backend over ioredis: a standalone server or an ElastiCache primary endpoint,
+ * with AUTH, ACL users, TLS and db selection, or an ioredis client you pass in.
+ *
+ * Every operation is one round trip and finishes within the store's `timeoutMs`: commands go out only
+ * on a ready connection and are never queued to run late; the client reconnects by itself.
+ */
+export function redisBackend(options: RedisBackendOptions): Backend {
+  const resolved = resolveRedisOptions(options);
+  const connection =
+    resolved.kind === "client"
+      ? new RedisConnection(resolved.client, false, resolved.label, undefined)
+      : new RedisConnection(createClient(resolved.endpoint, 1000), true, resolved.label, resolved.endpoint.username);
+
+  return {
+    label: resolved.label,
+    // userIndex: the per-user index (indexAdd / indexList / indexRemove) is added from ./user-index.ts
+    // by the security work; until then the store reports per-user features as unsupported on Redis.
+    capabilities: { scan: true, compareAndSet: true, userIndex: false },
+    configure: ({ timeoutMs }) => connection.configure(timeoutMs),
+    get: (key, getOptions) => commands.get(connection, key, getOptions),
+    set: (key, value, ttlMs, condition) => commands.set(connection, key, value, ttlMs, condition),
+    touch: (key, ttlMs) => commands.touch(connection, key, ttlMs),
+    delete: (keys) => commands.remove(connection, keys),
+    scan: (prefix) => commands.scan(connection, prefix),
+    ping: () => commands.ping(connection),
+    close: () => connection.close(),
+    on: (event, listener) => connection.events.on(event, listener),
+  };
+}

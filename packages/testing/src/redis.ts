@@ -1,0 +1,220 @@
+import { execFileSync } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { createServer, type Socket } from "node:net";
+import { join } from "node:path";
+import { Redis } from "ioredis";
+import { freePort, startProcess, tempDir, waitForPort, type ManagedProcess } from "./process.js";
+
+/**
+ * Real redis-server processes on free loopback ports for tests, in the variants the store must
+ * handle: plain, requirepass, an ACL user limited to a key pattern, TLS; plus a TCP listener that
+ * accepts connections and never answers. Everything runs on 127.0.0.1 with its own directory and no
+ * persistence; `stop()` / `kill()` end exactly the PID this harness started.
+ */
+
+export type RedisVariant =
+  | { kind: "plain" }
+  | { kind: "requirepass"; password: string }
+  /** An ACL user allowed only `keys` (e.g. `sess:*`); the default user is switched off. */
+  | { kind: "acl"; username: string; password: string; keys: string }
+  | { kind: "tls" };
+
+export interface TlsFiles {
+  /** Paths of the PEM files. */
+  ca: string;
+  cert: string;
+  key: string;
+  /** The CA certificate's PEM text, for the client's `tls.ca`. */
+  caPem: string;
+}
+
+export interface RedisServer {
+  readonly host: "127.0.0.1";
+  readonly port: number;
+  readonly variant: RedisVariant;
+  /** A URL with the credentials of the variant (`redis://`, `rediss://`). */
+  readonly url: string;
+  /** Present for the TLS variant. */
+  readonly tls: TlsFiles | undefined;
+  readonly dir: string;
+  readonly pid: number;
+  output(): string;
+  /** Runs one command on a short-lived admin connection (with the variant's credentials). */
+  command(name: string, ...args: Array<string | number>): Promise<unknown>;
+  /** SIGTERM and wait for exit. The port stays ours to `restart` on. */
+  stop(): Promise<void>;
+  /** SIGKILL and wait for exit (a crash). */
+  kill(): Promise<void>;
+  /** SIGSTOP: the process keeps its socket but answers nothing (a hung server). */
+  pause(): void;
+  /** SIGCONT after `pause`. */
+  resume(): void;
+  /** Starts the same server again on the same port (after stop or kill). */
+  restart(): Promise<void>;
+  /** Stops the server (if running) and removes its directory. */
+  dispose(): Promise<void>;
+}
+
+const HOST = "127.0.0.1" as const;
+
+/** Makes a CA and a server certificate for 127.0.0.1 / localhost with openssl, in `dir`. */
+export function makeTlsFiles(dir: string): TlsFiles {
+  const ca = join(dir, "ca.crt");
+  const caKey = join(dir, "ca.key");
+  const key = join(dir, "server.key");
+  const csr = join(dir, "server.csr");
+  const cert = join(dir, "server.crt");
+  const ext = join(dir, "server.ext");
+  const openssl = (...args: string[]) => execFileSync("openssl", args, { stdio: "pipe" });
+  openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=sessionbridge test CA", "-keyout", caKey, "-out", ca);
+  openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout", key, "-out", csr);
+  writeFileSync(ext, "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n");
+  openssl("x509", "-req", "-in", csr, "-CA", ca, "-CAkey", caKey, "-CAcreateserial", "-days", "2", "-extfile", ext, "-out", cert);
+  return { ca, cert, key, caPem: readFileSync(ca, "utf8") };
+}
+
+function variantArgs(variant: RedisVariant, port: number, tls: TlsFiles | undefined): string[] {
+  switch (variant.kind) {
+    case "plain":
+      return ["--port", String(port)];
+    case "requirepass":
+      return ["--port", String(port), "--requirepass", variant.password];
+    case "acl":
+      return ["--port", String(port), "--user", variant.username, "on", `>${variant.password}`, `~${variant.keys}`, "+@all", "--user", "default", "off"];
+    case "tls":
+      // The default would demand client certificates; ElastiCache does not, and neither do we.
+      return ["--port", "0", "--tls-port", String(port), "--tls-cert-file", tls!.cert, "--tls-key-file", tls!.key, "--tls-ca-cert-file", tls!.ca, "--tls-auth-clients", "no"];
+  }
+}
+
+function variantUrl(variant: RedisVariant, port: number): string {
+  switch (variant.kind) {
+    case "plain":
+      return `redis://${HOST}:${port}`;
+    case "requirepass":
+      return `redis://:${encodeURIComponent(variant.password)}@${HOST}:${port}`;
+    case "acl":
+      return `redis://${encodeURIComponent(variant.username)}:${encodeURIComponent(variant.password)}@${HOST}:${port}`;
+    case "tls":
+      return `rediss://${HOST}:${port}`;
+  }
+}
+
+/** Starts redis-server on a free loopback port; call `dispose()` when the test file is done. */
+export async function startRedis(variant: RedisVariant = { kind: "plain" }): Promise<RedisServer> {
+  const port = await freePort();
+  const dir = tempDir("redis");
+  const tls = variant.kind === "tls" ? makeTlsFiles(dir.path) : undefined;
+  const args = [...variantArgs(variant, port, tls), "--bind", HOST, "--save", "", "--appendonly", "no", "--dir", dir.path, "--daemonize", "no", "--loglevel", "warning"];
+  let proc: ManagedProcess | undefined;
+  const launch = async () => {
+    proc = startProcess("redis-server", args);
+    try {
+      await waitForPort(port, 10_000, HOST);
+    } catch (error) {
+      await proc.stop("SIGKILL");
+      throw new Error(`redis-server did not start on ${HOST}:${port}: ${proc.output().slice(-2000)}`, { cause: error });
+    }
+  };
+  await launch();
+  const admin = (): Redis =>
+    new Redis({
+      host: HOST,
+      port,
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+      ...(variant.kind === "requirepass" ? { password: variant.password } : {}),
+      ...(variant.kind === "acl" ? { username: variant.username, password: variant.password } : {}),
+      ...(tls ? { tls: { ca: tls.caPem } } : {}),
+    });
+  const server: RedisServer = {
+    host: HOST,
+    port,
+    variant,
+    url: variantUrl(variant, port),
+    tls,
+    dir: dir.path,
+    get pid() {
+      return proc?.pid ?? -1;
+    },
+    output: () => proc?.output() ?? "",
+    async command(name, ...commandArgs) {
+      const client = admin();
+      client.on("error", () => undefined);
+      try {
+        await client.connect();
+        return await client.call(name, ...commandArgs);
+      } finally {
+        client.disconnect();
+      }
+    },
+    stop: async () => {
+      await proc?.stop("SIGTERM");
+    },
+    kill: async () => {
+      await proc?.stop("SIGKILL");
+    },
+    pause: () => {
+      proc?.child.kill("SIGSTOP");
+    },
+    resume: () => {
+      proc?.child.kill("SIGCONT");
+    },
+    restart: async () => {
+      if (proc && proc.child.exitCode === null && proc.child.signalCode === null) await proc.stop("SIGTERM");
+      await launch();
+    },
+    dispose: async () => {
+      if (proc) {
+        proc.child.kill("SIGCONT"); // a paused server cannot act on SIGTERM
+        await proc.stop("SIGTERM");
+      }
+      dir.remove();
+    },
+  };
+  return server;
+}
+
+/** A TCP listener that accepts connections and never answers a byte: the hung-server case. */
+export interface HangListener {
+  readonly port: number;
+  readonly url: string;
+  /** How many connections it has accepted so far. */
+  connections(): number;
+  close(): Promise<void>;
+}
+
+export async function startHangListener(): Promise<HangListener> {
+  const sockets = new Set<Socket>();
+  let accepted = 0;
+  const server = createServer((socket) => {
+    accepted++;
+    sockets.add(socket);
+    socket.on("error", () => undefined);
+    socket.on("close", () => sockets.delete(socket));
+    // Read and discard: the peer's writes succeed, its commands are never answered.
+    socket.resume();
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, HOST, () => resolve());
+  });
+  const address = server.address();
+  const port = typeof address === "object" && address ? address.port : 0;
+  return {
+    port,
+    url: `redis://${HOST}:${port}`,
+    connections: () => accepted,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** A loopback port on which nothing listens (connections are refused). */
+export async function refusedPort(): Promise<number> {
+  return freePort();
+}
