@@ -1,5 +1,6 @@
 export { createSessionStore, diff } from "./store.js";
-export type { LoadedSession, SaveOptions, SaveOutcome, SessionData, SessionStore, StoreEvents, WriteOptions } from "./store.js";
+export type { LoadedSession, SaveOptions, SaveOutcome, SessionData, SessionStore, StoreEvents, UserSession, WriteOptions } from "./store.js";
+export type { EncryptionKey } from "./crypto.js";
 export type { SessionStoreOptions } from "./options.js";
 export { SessionStoreError, isSessionStoreError } from "./errors.js";
 export type { SessionStoreErrorCode } from "./errors.js";

@@ -1,5 +1,6 @@
 import type { Backend } from "./backend.js";
 import type { Serializer } from "./codec.js";
+import type { EncryptionKey } from "./crypto.js";
 import { configError } from "./errors.js";
 
 export interface SessionStoreOptions {
@@ -32,6 +33,38 @@ export interface SessionStoreOptions {
    * absolute timeout). Undefined (default): no absolute limit.
    */
   maxLifetimeMs?: number;
+  /**
+   * Secret for hashed keys: the backend key becomes `prefix + base64url(HMAC-SHA256(keySecret, id))`,
+   * so a dump of the cache yields no usable session id. A string or Buffer of at least 32 random bytes.
+   * A list rotates: the first secret derives new keys, older ones are still found and moved to the new
+   * key on their next read. With hashed keys, `ids()` yields the HMACs, which are not session ids.
+   * Default: none (the id is the key, as in connect-redis).
+   */
+  keySecret?: string | Uint8Array | ReadonlyArray<string | Uint8Array>;
+  /**
+   * Encryption at rest with AES-256-GCM: `[{ id, key }]`, newest first. The first key encrypts, every
+   * listed key decrypts (so rotating logs nobody out). Each record is bound to its backend key; a record
+   * that is tampered with, copied under another key or sealed with an unlisted key reads as "no session"
+   * and emits 'corrupt'. Default: none (records are stored as JSON).
+   */
+  encryptionKeys?: ReadonlyArray<EncryptionKey>;
+  /**
+   * With `encryptionKeys`: still read records written before encryption was turned on. Leave it on only
+   * for one `ttlMs` after enabling encryption: while on, anyone who can write to the cache can plant a
+   * readable session. Default false.
+   */
+  allowUnencryptedReads?: boolean;
+  /**
+   * Reads the user id out of the session data on every write, to tag the session for the per-user index
+   * (`sessionsOf`, `destroySessionsOf`, `maxSessionsPerUser`), e.g. `(data) => data.userId`. Return
+   * undefined for an anonymous session. Default: none (tag with `save(…, { userId })` instead).
+   */
+  userIdFrom?: (data: Record<string, unknown>) => unknown;
+  /**
+   * Most live sessions one user may have; a login beyond it destroys that user's oldest sessions.
+   * Needs a backend with a per-user index (memory, Redis). Default: unlimited.
+   */
+  maxSessionsPerUser?: number;
 }
 
 export interface ResolvedOptions {
@@ -41,6 +74,11 @@ export interface ResolvedOptions {
   maxBytes: number;
   touchAfterMs: number;
   maxLifetimeMs: number | undefined;
+  /** True when backend keys are HMACs of the ids (`keySecret`). The secrets themselves are not kept here. */
+  hashedKeys: boolean;
+  /** True when records are encrypted (`encryptionKeys`). */
+  encrypted: boolean;
+  maxSessionsPerUser: number | undefined;
 }
 
 const KNOWN = new Set([
@@ -53,6 +91,11 @@ const KNOWN = new Set([
   "maxBytes",
   "touchAfterMs",
   "maxLifetimeMs",
+  "keySecret",
+  "encryptionKeys",
+  "allowUnencryptedReads",
+  "userIdFrom",
+  "maxSessionsPerUser",
 ]);
 
 /** Largest TTL we accept: 400 days, the most a browser keeps a cookie. */
@@ -61,6 +104,13 @@ export const MAX_TTL_MS = 400 * 24 * 3600 * 1000;
 export function positiveInteger(option: string, value: unknown, max = Number.MAX_SAFE_INTEGER): number {
   if (typeof value !== "number" || !Number.isInteger(value) || value <= 0 || value > max) {
     throw configError(option, `a whole number of milliseconds between 1 and ${max}`, value);
+  }
+  return value;
+}
+
+function positiveCount(option: string, value: unknown): number {
+  if (typeof value !== "number" || !Number.isInteger(value) || value <= 0 || value > 100_000) {
+    throw configError(option, "a whole number between 1 and 100000", value);
   }
   return value;
 }
@@ -98,5 +148,17 @@ export function resolveOptions(options: SessionStoreOptions, extraKnown: readonl
   if (options.backend === undefined && options.url === undefined) {
     throw configError("backend", 'a backend (redisBackend(…), memcachedBackend(…), memoryBackend(…)) — or pass "url"');
   }
-  return { prefix, ttlMs, timeoutMs, maxBytes, touchAfterMs, maxLifetimeMs };
+  if (options.userIdFrom !== undefined && typeof options.userIdFrom !== "function") {
+    throw configError("userIdFrom", "a function (data) => user id or undefined", options.userIdFrom);
+  }
+  if (options.allowUnencryptedReads !== undefined && typeof options.allowUnencryptedReads !== "boolean") {
+    throw configError("allowUnencryptedReads", "true or false", options.allowUnencryptedReads);
+  }
+  if (options.allowUnencryptedReads === true && options.encryptionKeys === undefined) {
+    throw configError("allowUnencryptedReads", 'used together with "encryptionKeys"');
+  }
+  const maxSessionsPerUser = options.maxSessionsPerUser === undefined ? undefined : positiveCount("maxSessionsPerUser", options.maxSessionsPerUser);
+  const hashedKeys = options.keySecret !== undefined;
+  const encrypted = options.encryptionKeys !== undefined;
+  return { prefix, ttlMs, timeoutMs, maxBytes, touchAfterMs, maxLifetimeMs, hashedKeys, encrypted, maxSessionsPerUser };
 }

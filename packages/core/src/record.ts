@@ -19,6 +19,11 @@ export interface SessionRecord<T extends object = Record<string, unknown>> {
   userId?: string;
   /** Optional facts for "active sessions" pages (user agent, IP, …); small strings only. */
   meta?: Record<string, string>;
+  /**
+   * Until when (epoch ms) the per-user index lists this session at least. Kept ahead of `expiresAtMs`
+   * so "log out everywhere" never misses a live session (see users.ts).
+   */
+  indexedUntilMs?: number;
   /** Opaque token that changes on every write; used for compare-and-set. */
   version: string;
 }
@@ -52,12 +57,14 @@ interface WireBody {
   t: number;
   u?: string;
   m?: Record<string, string>;
+  i?: number;
 }
 
 export function encodeRecord(record: SessionRecord<object>, key: string, serializer: Serializer, transform?: BodyTransform): string {
   const wire: WireBody = { d: record.data, c: record.createdAtMs, e: record.expiresAtMs, t: record.ttlMs };
   if (record.userId !== undefined) wire.u = record.userId;
   if (record.meta !== undefined) wire.m = record.meta;
+  if (record.indexedUntilMs !== undefined) wire.i = record.indexedUntilMs;
   const body = serializer.stringify(wire);
   return versionPrefix(record.version) + (transform ? transform.seal(body, key) : body);
 }
@@ -68,27 +75,32 @@ export function peekVersion(text: string): string | null {
   return text.slice(MAGIC.length, MAGIC.length + VERSION_LENGTH);
 }
 
-/** Decodes a stored value. Returns null for anything that is not a well-formed record. */
+/**
+ * Decodes a stored value. Returns null for anything that is not a well-formed record (including a body
+ * that does not open, or a serializer or transform that throws): stored bytes are untrusted input.
+ */
 export function decodeRecord(text: string, key: string, serializer: Serializer, transform?: BodyTransform): SessionRecord | null {
   const version = peekVersion(text);
   if (version === null) return null;
-  let body: string | null = text.slice(MAGIC.length + VERSION_LENGTH + 1);
-  if (transform) body = transform.open(body, key);
-  if (body === null) return null;
   let wire: unknown;
   try {
+    let body: string | null = text.slice(MAGIC.length + VERSION_LENGTH + 1);
+    if (transform) body = transform.open(body, key);
+    if (body === null) return null;
     wire = serializer.parse(body);
   } catch {
     return null;
   }
   if (!isPlainObject(wire)) return null;
-  const { d, c, e, t, u, m } = wire as Partial<WireBody> & Record<string, unknown>;
-  if (!isPlainObject(d) || !isFiniteNumber(c) || !isFiniteNumber(e) || !isFiniteNumber(t)) return null;
+  const { d, c, e, t, u, m, i } = wire as Partial<WireBody> & Record<string, unknown>;
+  if (!isPlainObject(d) || !isFiniteNumber(c) || !isFiniteNumber(e) || !isFiniteNumber(t) || t <= 0) return null;
   if (u !== undefined && typeof u !== "string") return null;
   if (m !== undefined && !isStringRecord(m)) return null;
+  if (i !== undefined && !isFiniteNumber(i)) return null;
   const record: SessionRecord = { data: d, createdAtMs: c, expiresAtMs: e, ttlMs: t, version };
   if (u !== undefined) record.userId = u;
   if (m !== undefined) record.meta = m;
+  if (i !== undefined) record.indexedUntilMs = i;
   return record;
 }
 

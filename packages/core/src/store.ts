@@ -1,6 +1,7 @@
 import { EventEmitter } from "node:events";
 import type { Backend, SetCondition, SetResult } from "./backend.js";
 import { isPlainObject, jsonSerializer, type Serializer } from "./codec.js";
+import { createEncryption } from "./crypto.js";
 import { withDeadline } from "./deadline.js";
 import { isSessionStoreError, SessionStoreError } from "./errors.js";
 import { assertValidId } from "./ids.js";
@@ -8,6 +9,7 @@ import { createKeyDeriver, type KeyDeriver } from "./keys.js";
 import { resolveOptions, positiveInteger, type ResolvedOptions, type SessionStoreOptions } from "./options.js";
 import { decodeRecord, encodeRecord, newVersion, versionPrefix, type BodyTransform, type SessionRecord } from "./record.js";
 import { backendFromUrl } from "./url.js";
+import { UserIndex, type UserSession } from "./users.js";
 
 export type SessionData = Record<string, unknown>;
 
@@ -21,9 +23,15 @@ export interface LoadedSession<T extends object = SessionData> extends SessionRe
 export interface WriteOptions {
   /** Idle timeout of this session in ms. Default: the store's `ttlMs`. */
   ttlMs?: number;
-  /** Tag the session with its user (per-user index). */
+  /**
+   * Tag the session with its user (per-user index). Default: what the store's `userIdFrom(data)`
+   * returns, else the user the session already had.
+   */
   userId?: string;
-  /** Small string facts shown on "active sessions" pages (user agent, IP). */
+  /**
+   * Small string facts shown on "active sessions" pages (user agent, IP). Stored whenever the session is
+   * written; a change of meta alone does not cause a write (so a roaming IP does not rewrite every request).
+   */
   meta?: Record<string, string>;
 }
 
@@ -51,11 +59,13 @@ export interface StoreEvents {
   error: [SessionStoreError];
   unavailable: [SessionStoreError];
   available: [];
-  /** A stored value could not be decoded; `get` answered "no session". */
+  /** A stored value could not be decoded (or decrypted); `get` answered "no session". */
   corrupt: [SessionStoreError];
   /** Two requests changed the same fields of one session at once; the later write won those fields. */
   conflict: [{ fields: string[] }];
 }
+
+export type { UserSession } from "./users.js";
 
 export interface SessionStore<T extends object = SessionData> {
   readonly backend: Backend;
@@ -64,18 +74,29 @@ export interface SessionStore<T extends object = SessionData> {
   get(id: string, options?: { ttlMs?: number }): Promise<T | null>;
   /** Like get, with the record's metadata (creation, expiry, version). */
   load(id: string, options?: { ttlMs?: number }): Promise<LoadedSession<T> | null>;
-  /** Writes the session unconditionally (a new record, new creation time unless the session existed is not checked). */
+  /** Writes the session unconditionally (a new record; creation time `createdAtMs` or now). */
   set(id: string, data: T, options?: WriteOptions & { createdAtMs?: number }): Promise<void>;
   /** Conditional, merging write for adapters: see SaveOptions. */
   save(id: string, data: T, options: SaveOptions): Promise<SaveOutcome>;
-  /** Resets the session's TTL. Resolves false when there is no such session. */
+  /**
+   * Slides the session's expiry (idle timeout), within its absolute lifetime. Resolves false when there
+   * is no such session. `ttlMs` is used only for a session that has no TTL of its own.
+   */
   touch(id: string, options?: { ttlMs?: number }): Promise<boolean>;
   destroy(id: string): Promise<void>;
-  /** Every session id under the prefix (the HMAC of each id when keys are hashed). */
+  /** Every session id under the prefix. With hashed keys (`keySecret`), the HMACs: not usable as ids. */
   ids(): AsyncIterable<string>;
   length(): Promise<number>;
-  /** Deletes every session under the prefix (never anything else). */
+  /** Deletes every session under the prefix and the per-user index (never anything else). */
   clear(): Promise<void>;
+  /** The user's live sessions, most recently seen first. UNSUPPORTED on a backend without a user index. */
+  sessionsOf(userId: string): Promise<UserSession[]>;
+  /** Destroys every session of the user, except the ids in `except` (e.g. the current one). Resolves how many. */
+  destroySessionsOf(userId: string, options?: { except?: string | readonly string[] }): Promise<number>;
+  /** Destroys one session of the user by its handle (from `sessionsOf`). Resolves false when none matched. */
+  destroySessionOf(userId: string, handle: string): Promise<boolean>;
+  /** The handle `sessionsOf` shows for a session id (to mark "this device"). */
+  handleOf(id: string): string;
   ping(): Promise<void>;
   close(): Promise<void>;
   on<E extends keyof StoreEvents>(event: E, listener: (...args: StoreEvents[E]) => void): this;
@@ -84,6 +105,15 @@ export interface SessionStore<T extends object = SessionData> {
 }
 
 const MAX_MERGE_ATTEMPTS = 5;
+const MAX_USER_ID_LENGTH = 1024;
+
+/** Where `find` located a session: its key and decoded record (null when it did not decode). */
+interface Found {
+  key: string;
+  record: SessionRecord | null;
+  /** The TTL this lookup already gave the key, when it did. */
+  ttlSetMs: number | undefined;
+}
 
 class Store extends EventEmitter implements SessionStore<SessionData> {
   readonly backend: Backend;
@@ -91,6 +121,8 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
   private readonly keys: KeyDeriver;
   private readonly serializer: Serializer;
   private readonly transform: BodyTransform | undefined;
+  private readonly userIdFrom: ((data: SessionData) => unknown) | undefined;
+  private readonly users: UserIndex;
   private closed = false;
   private available = true;
   private readonly unsubscribe: Array<() => void>;
@@ -99,9 +131,20 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
     super();
     this.options = Object.freeze(resolveOptions(options));
     this.serializer = options.serializer ?? jsonSerializer;
-    this.transform = undefined;
-    this.keys = createKeyDeriver(this.options.prefix);
+    this.transform = options.encryptionKeys === undefined ? undefined : createEncryption({ keys: options.encryptionKeys, allowUnencryptedReads: options.allowUnencryptedReads ?? false });
+    this.keys = createKeyDeriver(this.options.prefix, options.keySecret);
+    this.userIdFrom = options.userIdFrom;
     this.backend = options.backend ?? backendFromUrl(options.url as string);
+    this.users = new UserIndex({
+      backend: this.backend,
+      keys: this.keys,
+      run: (what, operation) => this.run(what, operation),
+      readRecord: (key) => this.loadRaw(key),
+      deleteKeys: (keys) => this.deleteKeys(keys),
+    });
+    if (this.options.maxSessionsPerUser !== undefined && !this.users.supported) {
+      throw new SessionStoreError("CONFIG", `option "maxSessionsPerUser" needs a backend with a per-user index (memory, Redis); ${this.backend.label} has none`);
+    }
     this.backend.configure?.({ timeoutMs: this.options.timeoutMs });
     this.unsubscribe = [
       this.backend.on("unavailable", (error) => this.markUnavailable(error)),
@@ -121,15 +164,13 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
     assertValidId(id);
     this.assertOpen();
     const hintTtl = options?.ttlMs === undefined ? this.options.ttlMs : positiveInteger("ttlMs", options.ttlMs);
-    const key = this.keys.key(id);
     const lazy = this.options.touchAfterMs > 0;
-    const refreshTtlMs = lazy ? undefined : hintTtl;
-    const text = await this.run("get", () => this.backend.get(key, refreshTtlMs === undefined ? undefined : { refreshTtlMs }));
+    const found = await this.find(id, lazy ? undefined : hintTtl);
     const now = Date.now();
-    if (text === null) return null;
-    const record = decodeRecord(text, key, this.serializer, this.transform);
+    if (found === null) return null;
+    const { key, record } = found;
     if (record === null) {
-      this.emitSafely("corrupt", new SessionStoreError("CORRUPT", `${this.backend.label}: a stored session could not be decoded; treated as no session`, { backend: this.backend.label }));
+      this.emitSafely("corrupt", new SessionStoreError("CORRUPT", `${this.backend.label}: a stored session could not be decoded or decrypted; treated as no session`, { backend: this.backend.label }));
       return null;
     }
     const lifetimeLeft = this.lifetimeLeft(record.createdAtMs, now);
@@ -142,20 +183,14 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
     if (!lazy) {
       // The read already reset the TTL to the hint; correct it when this session's own TTL differs
       // (a "remember me" session, or one close to its absolute lifetime).
-      if (wantTtl !== refreshTtlMs) await this.run("touch", () => this.backend.touch(key, wantTtl));
+      if (wantTtl !== found.ttlSetMs) await this.run("touch", () => this.backend.touch(key, wantTtl));
       loaded.expiresAtMs = now + wantTtl;
       loaded.refreshed = true;
-    } else if (record.expiresAtMs - now < wantTtl - this.options.touchAfterMs) {
+      // The TTL slid without a write: move the per-user index entry before the session can outlive it.
+      if (this.users.supported && UserIndex.due(record, now + wantTtl)) await this.refresh(key, record, loaded, now, wantTtl);
+    } else if (record.expiresAtMs - now < wantTtl - this.options.touchAfterMs || (this.users.supported && UserIndex.due(record, record.expiresAtMs))) {
       // Lazy touch is due: rewrite the record with its new expiry, only if nobody changed it meanwhile.
-      const refreshed: SessionRecord = { ...record, expiresAtMs: now + wantTtl };
-      const result = await this.write(key, refreshed, wantTtl, { kind: "version", prefix: versionPrefix(record.version) }).catch((error: unknown) => {
-        this.report(this.wrap(error, "touch"));
-        return "failed" as const;
-      });
-      if (result === "ok") {
-        loaded.expiresAtMs = refreshed.expiresAtMs;
-        loaded.refreshed = true;
-      }
+      await this.refresh(key, record, loaded, now, wantTtl);
     } else {
       loaded.refreshed = true; // fresh enough: nothing to do for this read
     }
@@ -175,8 +210,11 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
       await this.destroy(id);
       return;
     }
-    const record = this.newRecord(data, createdAtMs, now, ttl, options);
-    await this.write(this.keys.key(id), record, ttl, { kind: "always" });
+    const key = this.keys.key(id);
+    const record = this.newRecord(data, createdAtMs, now, ttl, { ...options, userId: this.userIdFor(data, options.userId, undefined) });
+    await this.indexBeforeWrite(key, record, undefined);
+    await this.write(key, record, ttl, { kind: "always" });
+    await this.afterTagged(key, record.userId, undefined);
   }
 
   async save(id: string, data: SessionData, options: SaveOptions): Promise<SaveOutcome> {
@@ -192,8 +230,9 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
       await this.destroy(id);
       return { status: "gone" };
     }
+    const userId = this.userIdFor(data, options.userId, previous?.userId);
     const delta = diff(previous?.data ?? {}, data);
-    const metaChanged = previous !== null && ((options.userId !== undefined && options.userId !== previous.userId) || (options.meta !== undefined && JSON.stringify(options.meta) !== JSON.stringify(previous.meta)) || (options.ttlMs !== undefined && options.ttlMs !== previous.ttlMs));
+    const metaChanged = previous !== null && (userId !== previous.userId || (options.ttlMs !== undefined && options.ttlMs !== previous.ttlMs));
     if (previous !== null && delta.set.length === 0 && delta.unset.length === 0 && !metaChanged) {
       return { status: "unchanged", session: { ...(previous as LoadedSession), id } };
     }
@@ -201,15 +240,24 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
       createdAtMs,
       expiresAtMs: now + ttl,
       ttlMs: options.ttlMs ?? previous?.ttlMs ?? ttl,
-      ...(options.userId ?? previous?.userId) !== undefined ? { userId: (options.userId ?? previous?.userId) as string } : {},
+      ...(userId !== undefined ? { userId } : {}),
       ...(options.meta ?? previous?.meta) !== undefined ? { meta: (options.meta ?? previous?.meta) as Record<string, string> } : {},
+      ...(previous?.indexedUntilMs !== undefined && userId === previous.userId ? { indexedUntilMs: previous.indexedUntilMs } : {}),
     };
+    await this.indexBeforeWrite(key, base, previous?.userId);
     let record: SessionRecord = { ...base, data, version: newVersion() };
     let condition: SetCondition = previous === null ? { kind: "absent" } : this.updateCondition(previous.version);
     let merged = false;
     for (let attempt = 1; ; attempt++) {
-      const result = await this.write(key, record, ttl, condition);
-      if (result === "ok") return { status: "written", session: { ...record, id, refreshed: true }, merged };
+      let result = await this.write(key, record, ttl, condition);
+      if (result === "missing" && previous !== null && this.keys.candidates(id).length > 1) {
+        // Loaded from an older secret's key and not moved yet (the move failed): move it, then retry.
+        if ((await this.find(id, undefined)) !== null) result = await this.write(key, record, ttl, condition);
+      }
+      if (result === "ok") {
+        await this.afterTagged(key, record.userId, merged ? undefined : previous?.userId);
+        return { status: "written", session: { ...record, id, refreshed: true }, merged };
+      }
       // Someone else wrote or destroyed the session while this request ran.
       const current = await this.loadRaw(key);
       if (current === null) {
@@ -221,25 +269,62 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
       }
       const clashes = [...delta.set, ...delta.unset].filter((field) => previous !== null && !sameValue(current.data[field], previous.data[field as keyof object]));
       if (clashes.length > 0) this.emitSafely("conflict", { fields: clashes });
-      record = { ...base, createdAtMs: current.createdAtMs, userId: base.userId ?? current.userId, data: applyDelta(current.data, data, delta), version: newVersion() } as SessionRecord;
-      if (record.userId === undefined) delete record.userId;
+      const mergedData = applyDelta(current.data, data, delta);
+      // The user comes from the merged data (a concurrent login must not be untagged by this request).
+      const mergedUser = this.userIdFrom !== undefined ? this.userIdFor(mergedData, options.userId, undefined) : (options.userId ?? userId ?? current.userId);
+      record = { ...base, createdAtMs: current.createdAtMs, data: mergedData, version: newVersion() };
+      if (mergedUser === undefined) delete record.userId;
+      else record.userId = mergedUser;
       if (base.meta === undefined && current.meta !== undefined) record.meta = current.meta;
+      const indexedUntil = Math.max(mergedUser === userId ? (base.indexedUntilMs ?? 0) : 0, current.userId === mergedUser ? (current.indexedUntilMs ?? 0) : 0);
+      if (indexedUntil > 0 && mergedUser !== undefined) record.indexedUntilMs = indexedUntil;
+      else delete record.indexedUntilMs;
+      await this.indexBeforeWrite(key, record, current.userId);
       condition = this.updateCondition(current.version);
       merged = true;
     }
   }
 
   async touch(id: string, options?: { ttlMs?: number }): Promise<boolean> {
-    assertValidId(id);
-    this.assertOpen();
-    const ttl = options?.ttlMs === undefined ? this.options.ttlMs : positiveInteger("ttlMs", options.ttlMs);
-    return this.run("touch", () => this.backend.touch(this.keys.key(id), ttl));
+    // Through load, so a touch obeys everything a read does: the absolute lifetime, the session's own
+    // TTL, older key secrets and the per-user index. On Redis it is still one round trip (GETEX).
+    return (await this.load(id, options)) !== null;
   }
 
   async destroy(id: string): Promise<void> {
     assertValidId(id);
     this.assertOpen();
-    await this.run("delete", () => this.backend.delete([this.keys.key(id)]));
+    // Under every secret: a session may still live under an older one (key rotation).
+    await this.deleteKeys(this.keys.candidates(id));
+  }
+
+  // ---- per-user sessions -------------------------------------------------------------------------
+
+  async sessionsOf(userId: string): Promise<UserSession[]> {
+    this.assertOpen();
+    return this.users.sessionsOf(assertUserId(userId, "userId"));
+  }
+
+  async destroySessionsOf(userId: string, options: { except?: string | readonly string[] } = {}): Promise<number> {
+    this.assertOpen();
+    const except = options.except === undefined ? [] : typeof options.except === "string" ? [options.except] : [...options.except];
+    const keep = new Set<string>();
+    for (const id of except) {
+      assertValidId(id);
+      for (const key of this.keys.candidates(id)) keep.add(key);
+    }
+    return this.users.destroyAll(assertUserId(userId, "userId"), keep);
+  }
+
+  async destroySessionOf(userId: string, handle: string): Promise<boolean> {
+    this.assertOpen();
+    if (typeof handle !== "string" || handle.length === 0 || handle.length > 64) return false;
+    return this.users.destroyByHandle(assertUserId(userId, "userId"), handle);
+  }
+
+  handleOf(id: string): string {
+    assertValidId(id);
+    return this.users.handleOfKey(this.keys.key(id));
   }
 
   // ---- listing -----------------------------------------------------------------------------------
@@ -251,7 +336,7 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
     for (;;) {
       const step = await this.run("scan", () => iterator.next());
       if (step.done) return;
-      for (const key of step.value) yield this.keys.idOf(key);
+      for (const key of step.value) if (!this.keys.isIndexKey(key)) yield this.keys.idOf(key);
     }
   }
 
@@ -264,11 +349,14 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
   async clear(): Promise<void> {
     this.assertOpen();
     this.assertCanScan("clear");
-    const iterator = this.backend.scan(this.keys.prefix)[Symbol.asyncIterator]();
-    for (;;) {
-      const step = await this.run("scan", () => iterator.next());
-      if (step.done) return;
-      if (step.value.length > 0) await this.run("delete", () => this.backend.delete(step.value));
+    // The per-user index lives beside the sessions (never under their prefix): clear both.
+    for (const prefix of this.users.supported ? [this.keys.prefix, this.keys.userIndexPrefix] : [this.keys.prefix]) {
+      const iterator = this.backend.scan(prefix)[Symbol.asyncIterator]();
+      for (;;) {
+        const step = await this.run("scan", () => iterator.next());
+        if (step.done) break;
+        if (step.value.length > 0) await this.deleteKeys(step.value);
+      }
     }
   }
 
@@ -298,9 +386,125 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
   }
 
   private async loadRaw(key: string): Promise<SessionRecord | null> {
+    if (this.keys.isIndexKey(key)) return null;
     const text = await this.run("get", () => this.backend.get(key));
-    if (text === null) return null;
+    return text === null ? null : this.decode(text, key);
+  }
+
+  /** Stored bytes are untrusted: anything larger than we would ever write is refused unread. */
+  private decode(text: string, key: string): SessionRecord | null {
+    if (text.length > this.options.maxBytes) return null;
     return decodeRecord(text, key, this.serializer, this.transform);
+  }
+
+  /**
+   * Reads a session under its newest key; on a miss, under each older secret's key, moving a session
+   * found there to the newest key. A read that refreshes (GETEX) passes `refreshTtlMs`.
+   */
+  private async find(id: string, refreshTtlMs: number | undefined): Promise<Found | null> {
+    const [key, ...older] = this.keys.candidates(id) as [string, ...string[]];
+    if (this.keys.isIndexKey(key)) return null; // an id that names an index key is no session
+    const read = () => this.run("get", () => this.backend.get(key, refreshTtlMs === undefined ? undefined : { refreshTtlMs }));
+    const text = await read();
+    if (text !== null) return { key, record: this.decode(text, key), ttlSetMs: refreshTtlMs };
+    if (older.length === 0) return null;
+    for (const oldKey of older) {
+      const oldText = await this.run("get", () => this.backend.get(oldKey));
+      if (oldText !== null) return this.move(key, oldKey, oldText);
+    }
+    // A concurrent request may have moved it between our two reads: its copy lands before the old key goes.
+    const again = await read();
+    return again === null ? null : { key, record: this.decode(again, key), ttlSetMs: refreshTtlMs };
+  }
+
+  /**
+   * Moves a session from an older secret's key to the newest one: copy (create-only), then delete the
+   * old key. If the old key was already gone by then, the session was destroyed (or expired) while we
+   * copied it, so the copy is deleted too: a logout during a move sticks.
+   */
+  private async move(key: string, oldKey: string, oldText: string): Promise<Found | null> {
+    const record = this.decode(oldText, oldKey);
+    if (record === null) return { key: oldKey, record: null, ttlSetMs: undefined };
+    const now = Date.now();
+    const ttl = Math.min(record.ttlMs, this.lifetimeLeft(record.createdAtMs, now));
+    if (ttl <= 0) return { key: oldKey, record, ttlSetMs: undefined };
+    // The copy keeps its version, so requests that loaded the old copy still save with compare-and-set.
+    const copy: SessionRecord = { ...record, expiresAtMs: now + ttl };
+    const created = await this.write(key, copy, ttl, { kind: "absent" });
+    if (created !== "ok") {
+      const text = await this.run("get", () => this.backend.get(key));
+      return text === null ? null : { key, record: this.decode(text, key), ttlSetMs: undefined };
+    }
+    if ((await this.run("delete", () => this.backend.delete([oldKey]))) === 0) {
+      await this.run("delete", () => this.backend.delete([key]));
+      return null;
+    }
+    if (record.userId !== undefined && this.users.supported) {
+      await this.users.add(record.userId, key, record.indexedUntilMs ?? UserIndex.scoreFor(copy.expiresAtMs, record.ttlMs));
+      await this.users.remove(record.userId, [oldKey]).catch((error: unknown) => this.report(this.wrap(error, "indexRemove")));
+    }
+    return { key, record: copy, ttlSetMs: ttl };
+  }
+
+  /**
+   * Rewrites a record with a new expiry (lazy touch) and moves its per-user index entry first, so the
+   * index never lists a session for less time than it lives. Keeps the version: a refresh is no change.
+   */
+  private async refresh(key: string, record: SessionRecord, loaded: LoadedSession, now: number, ttl: number): Promise<void> {
+    const refreshed: SessionRecord = { ...record, expiresAtMs: now + ttl };
+    try {
+      await this.indexBeforeWrite(key, refreshed, record.userId);
+      const result = await this.write(key, refreshed, ttl, { kind: "version", prefix: versionPrefix(record.version) });
+      if (result === "ok") {
+        loaded.expiresAtMs = refreshed.expiresAtMs;
+        if (refreshed.indexedUntilMs !== undefined) loaded.indexedUntilMs = refreshed.indexedUntilMs;
+        loaded.refreshed = true;
+      }
+    } catch (error) {
+      // The read itself succeeded; a failed refresh only costs TTL, so report it and answer.
+      this.report(this.wrap(error, "touch"));
+    }
+  }
+
+  /**
+   * Adds the session to its user's index before the record is written (so no moment exists where a
+   * tagged session is missing from the index) and records in `record.indexedUntilMs` until when.
+   */
+  private async indexBeforeWrite(key: string, record: Omit<SessionRecord, "data" | "version">, previousUserId: string | undefined): Promise<void> {
+    if (record.userId === undefined || !this.users.supported) return;
+    if (record.userId === previousUserId && !UserIndex.due(record, record.expiresAtMs)) return;
+    const score = UserIndex.scoreFor(record.expiresAtMs, record.ttlMs);
+    await this.users.add(record.userId, key, score);
+    record.indexedUntilMs = score;
+  }
+
+  /** After a write that changed the session's user: leave the old user's index, apply maxSessionsPerUser. */
+  private async afterTagged(key: string, userId: string | undefined, previousUserId: string | undefined): Promise<void> {
+    if (userId === previousUserId || !this.users.supported) return;
+    try {
+      if (previousUserId !== undefined) await this.users.remove(previousUserId, [key]);
+      if (userId !== undefined && this.options.maxSessionsPerUser !== undefined) await this.users.enforceLimit(userId, key, this.options.maxSessionsPerUser);
+    } catch (error) {
+      // The session itself is saved; the limit or clean-up is retried at the user's next login.
+      this.report(this.wrap(error, "per-user index"));
+    }
+  }
+
+  /** The user a write tags the session with: explicit option, else `userIdFrom(data)`, else the previous one. */
+  private userIdFor(data: SessionData, explicit: string | undefined, previous: string | undefined): string | undefined {
+    if (explicit !== undefined) return assertUserId(explicit, "userId");
+    if (this.userIdFrom === undefined) return previous;
+    const value = this.userIdFrom(data);
+    if (value === undefined || value === null || value === "") return undefined;
+    if (typeof value === "number" && Number.isFinite(value)) return String(value);
+    return assertUserId(value, "userIdFrom(data)");
+  }
+
+  /** One delete per key: keys of one session under different secrets may sit on different Cluster slots. */
+  private async deleteKeys(keys: readonly string[]): Promise<number> {
+    if (keys.length === 1) return this.run("delete", () => this.backend.delete(keys));
+    const counts = await Promise.all(keys.map((key) => this.run("delete", () => this.backend.delete([key]))));
+    return counts.reduce((sum, count) => sum + count, 0);
   }
 
   private async write(key: string, record: SessionRecord, ttl: number, condition: SetCondition): Promise<SetResult> {
@@ -408,9 +612,17 @@ export function diff(before: object, after: object): Delta {
 
 function applyDelta(current: SessionData, mine: SessionData, delta: Delta): SessionData {
   const result: SessionData = { ...current };
-  for (const field of delta.set) result[field] = mine[field];
+  // defineProperty, not assignment: a field named "__proto__" must stay a field, never a prototype.
+  for (const field of delta.set) Object.defineProperty(result, field, { value: mine[field], enumerable: true, writable: true, configurable: true });
   for (const field of delta.unset) delete result[field];
   return result;
+}
+
+function assertUserId(value: unknown, what: string): string {
+  if (typeof value !== "string" || value.length === 0 || value.length > MAX_USER_ID_LENGTH) {
+    throw new SessionStoreError("CONFIG", `${what} must be a non-empty string of at most ${MAX_USER_ID_LENGTH} characters (got ${value === null ? "null" : typeof value})`);
+  }
+  return value;
 }
 
 function sameValue(a: unknown, b: unknown): boolean {
