@@ -1,0 +1,118 @@
+import memjs from "memjs";
+import { isIP, connect as netConnect, type Socket } from "node:net";
+import { connect as tlsConnect } from "node:tls";
+import type { MemcachedTlsOptions } from "./options.js";
+
+/** The server refused our SASL credentials (or demanded some we did not give). */
+export class AuthFailure extends Error {
+  override readonly name = "AuthFailure";
+}
+
+/** The server closed the connection while requests were waiting for answers. */
+export class ConnectionClosed extends Error {
+  override readonly name = "ConnectionClosed";
+}
+
+/** The parts of memjs's Server this subclass drives (they are plain fields on the memjs object). */
+interface ServerInternals {
+  _socket: Socket | undefined;
+  connected: boolean;
+  timeoutSet: boolean;
+  connectCallbacks: Array<(socket: Socket) => void>;
+  username: string | undefined;
+  password: string | undefined;
+  options: { timeout: number; conntimeout: number };
+  responseHandler(chunk: Buffer): void;
+  listSasl(): void;
+  onConnect(go: (socket: Socket) => void): void;
+}
+
+export interface ConnectionSettings {
+  host: string;
+  port: number;
+  username: string | undefined;
+  password: string | undefined;
+  tls: MemcachedTlsOptions | undefined;
+  timeoutMs: number;
+}
+
+/**
+ * One node's connection: memjs's Server (framing, SASL PLAIN, per-request timeouts) with the socket
+ * opened here instead, for three reasons memjs cannot be configured around:
+ * - TLS: memjs only calls `net.connect`, and ElastiCache's in-transit encryption needs TLS;
+ * - a connection the server closes (memcached restarted) must fail the requests still waiting on it at
+ *   once — memjs forgets them, and their stale deadlines later kill the next healthy socket;
+ * - a refused SASL login must be an Error we can recognise (memjs fails with a bare string), and
+ *   credentials must come only from our options (memjs falls back to MEMCACHE_* environment variables).
+ */
+export class NodeConnection extends memjs.Server {
+  private readonly tlsOptions: MemcachedTlsOptions | undefined;
+
+  constructor(settings: ConnectionSettings) {
+    super(settings.host, settings.port, settings.username, settings.password, { keepAlive: true, keepAliveDelay: 30 });
+    const self = this as unknown as ServerInternals;
+    self.username = settings.username;
+    self.password = settings.password;
+    this.tlsOptions = settings.tls;
+    this.setTimeoutMs(settings.timeoutMs);
+  }
+
+  /** memjs counts in seconds; both the connect (with TLS and SASL) and each reply get this long. */
+  setTimeoutMs(timeoutMs: number): void {
+    const options = (this as unknown as ServerInternals).options;
+    options.timeout = timeoutMs / 1000;
+    options.conntimeout = timeoutMs / 1000;
+  }
+
+  override error(error: Error | string): void {
+    // memjs reports a refused login as a plain string; everything else arrives as an Error.
+    super.error(typeof error === "string" ? new AuthFailure(error) : error);
+  }
+
+  override sock(sasl: boolean, go: (socket: Socket) => void): void {
+    const self = this as unknown as ServerInternals;
+    const current = self._socket;
+    if (current !== undefined) {
+      if (!self.connected && !sasl) self.onConnect(go); // still connecting or authenticating: queue
+      else go(current);
+      return;
+    }
+    self.connected = false;
+    const socket = this.tlsOptions
+      ? tlsConnect({ host: this.host, port: this.port, servername: isIP(this.host) ? undefined : this.host, ...this.tlsOptions })
+      : netConnect({ host: this.host, port: this.port });
+    self._socket = socket;
+    const mine = (): boolean => self._socket === socket;
+
+    socket.once(this.tlsOptions ? "secureConnect" : "connect", () => {
+      // A connection that failed before logging in leaves its listener behind; only this socket counts.
+      this.removeAllListeners("authenticated");
+      this.once("authenticated", () => {
+        if (!mine()) return;
+        self.connected = true;
+        socket.setTimeout(0); // the connect deadline is met; replies have their own
+        self.timeoutSet = false;
+        go(socket);
+        const queued = self.connectCallbacks;
+        self.connectCallbacks = [];
+        for (const callback of queued) callback(socket);
+      });
+      if (self.username !== undefined && self.password !== undefined) self.listSasl();
+      else this.emit("authenticated");
+    });
+    socket.on("data", (chunk: Buffer) => {
+      if (mine()) self.responseHandler(chunk);
+    });
+    socket.on("error", (error) => {
+      if (mine()) this.error(error);
+    });
+    socket.on("close", () => {
+      if (mine()) this.error(new ConnectionClosed("the server closed the connection"));
+    });
+    self.timeoutSet = true;
+    socket.setTimeout(self.options.conntimeout * 1000, () => {
+      if (mine() && !self.connected) this.error(new Error("socket timed out connecting to server."));
+    });
+    socket.setKeepAlive(true, 30_000);
+  }
+}

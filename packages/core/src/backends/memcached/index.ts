@@ -1,0 +1,174 @@
+import type { Backend, SetCondition, SetResult } from "../../backend.js";
+import { SessionStoreError } from "../../errors.js";
+import { BackendEmitter } from "../emitter.js";
+import { nodeName } from "./address.js";
+import { expirationExtras, isZero, Opcode, send, Status, storeExtras, type Reply } from "./commands.js";
+import { statusError } from "./errors.js";
+import { encodeKey } from "./keys.js";
+import { resolveMemcachedOptions, type MemcachedBackendOptions } from "./options.js";
+import { NodePool, type Node } from "./pool.js";
+import { expirationFor } from "./ttl.js";
+
+export type { MemcachedBackendOptions, MemcachedNodeAddress, MemcachedTlsOptions } from "./options.js";
+
+/**
+ * Room memcached needs beside the key and value in one item (its item header, CAS, terminators),
+ * rounded up so a value we let through is never refused by a server whose `-I` equals maxItemBytes.
+ */
+const ITEM_OVERHEAD_BYTES = 96;
+
+/**
+ * Sessions in memcached (ElastiCache for Memcached or self-hosted) over memjs's binary protocol:
+ * ketama consistent hashing over the nodes, failover to the next node while one is down, SASL, TLS.
+ *
+ * What memcached cannot do is refused, not faked: it cannot list keys (ids/length/clear reject with
+ * UNSUPPORTED; the server is never flushed) and has no per-user index. Updates are compare-and-set on
+ * memcached's CAS token, so a destroyed session stays destroyed and concurrent saves are merged.
+ */
+export function memcachedBackend(options: MemcachedBackendOptions): Backend {
+  const resolved = resolveMemcachedOptions(options);
+  const events = new BackendEmitter();
+  const defaultTimeoutMs = resolved.nodeTimeoutMs ?? 500;
+  const pool = new NodePool({
+    nodes: resolved.nodes.map((node) => ({ ...node, name: nodeName(node) })),
+    connection: { username: resolved.username, password: resolved.password, tls: resolved.tls, timeoutMs: defaultTimeoutMs },
+    retryDeadNodeMs: resolved.retryDeadNodeMs,
+    events,
+  });
+  const label = pool.label();
+  let storeTimeoutMs = 1000;
+  let closed = false;
+
+  const assertOpen = (): void => {
+    if (closed) throw new SessionStoreError("CLOSED", `${label}: the backend was closed`, { backend: label });
+  };
+
+  /** Runs one command on the key's node; notes a late answer, which the store has already given up on. */
+  const command = async (key: string, changes: boolean, work: (node: Node) => Promise<Reply>): Promise<Reply> => {
+    assertOpen();
+    const started = Date.now();
+    const reply = await pool.route(key, changes, work);
+    if (Date.now() - started >= storeTimeoutMs) pool.noteSlow();
+    return reply;
+  };
+
+  const tooLarge = (detail: string): SessionStoreError =>
+    new SessionStoreError("TOO_LARGE", `${label}: ${detail}; nothing was written — keep large data out of the session`, { backend: label });
+
+  const conditionalSet = async (node: Node, key: string, value: string, extras: Buffer, condition: SetCondition): Promise<SetResult> => {
+    const write = async (opcode: number, cas?: Buffer): Promise<SetResult> => {
+      const reply = await send(node.client, opcode, key, extras, value, cas);
+      switch (reply.status) {
+        case Status.ok:
+          return "ok";
+        case Status.notFound:
+          return "missing";
+        case Status.exists:
+          return condition.kind === "version" ? "mismatch" : "exists";
+        case Status.notStored:
+          return opcode === Opcode.add ? "exists" : "missing";
+        case Status.tooLarge:
+          throw tooLarge(`memcached ${node.name} refused the value as too large for its item size — lower maxItemBytes to the server's -I (memcached then also dropped the old value)`);
+        default:
+          throw statusError(reply.status, "a write", node.name);
+      }
+    };
+    switch (condition.kind) {
+      case "always":
+        return write(Opcode.set);
+      case "absent":
+        return write(Opcode.add);
+      case "exists":
+        return write(Opcode.replace);
+      case "version": {
+        // Compare-and-set: read the item and its CAS token, compare the envelope's version, and replace
+        // only if nobody wrote the item in between (the server checks the token atomically).
+        const current = await send(node.client, Opcode.get, key);
+        if (current.status === Status.notFound) return "missing";
+        if (current.status !== Status.ok) throw statusError(current.status, "a read", node.name);
+        if (!current.value.toString("utf8").startsWith(condition.prefix)) return "mismatch";
+        if (isZero(current.cas)) {
+          throw new SessionStoreError("UNSUPPORTED", `memcached ${node.name} runs with CAS disabled (-C), so conditional updates cannot be honoured — restart it without -C`, { backend: label });
+        }
+        return write(Opcode.replace, current.cas);
+      }
+    }
+  };
+
+  return {
+    label,
+    capabilities: { scan: false, compareAndSet: true, userIndex: false },
+
+    configure(settings) {
+      storeTimeoutMs = settings.timeoutMs;
+      // Half the store's deadline per node, so a hung node is detected and the next node still answers in time.
+      pool.setTimeoutMs(resolved.nodeTimeoutMs ?? Math.max(1, Math.floor(settings.timeoutMs / 2)));
+    },
+
+    async get(key, getOptions) {
+      const k = encodeKey(key);
+      const refresh = getOptions?.refreshTtlMs;
+      // GAT reads and resets the expiration in one round trip (memcached's GETEX).
+      const reply = await command(k, false, (node) =>
+        refresh === undefined ? send(node.client, Opcode.get, k) : send(node.client, Opcode.gat, k, expirationExtras(expirationFor(refresh))),
+      );
+      if (reply.status === Status.notFound) return null;
+      if (reply.status !== Status.ok) throw statusError(reply.status, "a read", label);
+      return reply.value.toString("utf8");
+    },
+
+    async set(key, value, ttlMs, condition = { kind: "always" }) {
+      const k = encodeKey(key);
+      const bytes = Buffer.byteLength(value, "utf8") + k.length + ITEM_OVERHEAD_BYTES;
+      if (bytes > resolved.maxItemBytes) throw tooLarge(`a session needing ${bytes} bytes does not fit memcached's item size (maxItemBytes ${resolved.maxItemBytes})`);
+      const extras = storeExtras(expirationFor(ttlMs));
+      let result: SetResult = "ok";
+      await command(k, true, async (node) => {
+        result = await conditionalSet(node, k, value, extras, condition);
+        return { status: Status.ok, value: Buffer.alloc(0), cas: Buffer.alloc(8) };
+      });
+      return result;
+    },
+
+    async touch(key, ttlMs) {
+      const k = encodeKey(key);
+      const reply = await command(k, true, (node) => send(node.client, Opcode.touch, k, expirationExtras(expirationFor(ttlMs))));
+      if (reply.status === Status.notFound) return false;
+      if (reply.status !== Status.ok) throw statusError(reply.status, "a touch", label);
+      return true;
+    },
+
+    async delete(keys) {
+      const replies = await Promise.all(
+        keys.map((key) => {
+          const k = encodeKey(key);
+          return command(k, true, (node) => send(node.client, Opcode.delete, k));
+        }),
+      );
+      let count = 0;
+      for (const reply of replies) {
+        if (reply.status === Status.ok) count++;
+        else if (reply.status !== Status.notFound) throw statusError(reply.status, "a delete", label);
+      }
+      return count;
+    },
+
+    // Memcached has no way to list keys, and flushing would wipe other applications' data too.
+    // eslint-disable-next-line require-yield
+    async *scan() {
+      throw new SessionStoreError("UNSUPPORTED", `${label} cannot list keys (memcached has no SCAN), so sessions cannot be enumerated or cleared; they expire by TTL or are destroyed by id`, { backend: label });
+    },
+
+    async ping() {
+      assertOpen();
+      await pool.ping();
+    },
+
+    async close() {
+      closed = true;
+      pool.close();
+    },
+
+    on: (event, listener) => events.on(event, listener),
+  };
+}

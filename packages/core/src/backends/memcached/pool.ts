@@ -1,0 +1,184 @@
+import type memjs from "memjs";
+import { SessionStoreError } from "../../errors.js";
+import type { BackendEmitter } from "../emitter.js";
+import { Opcode, send, singleNodeClient } from "./commands.js";
+import { NodeConnection, type ConnectionSettings } from "./connection.js";
+import { isNodeFailure, nodeError } from "./errors.js";
+import { createHashRing, type HashRing } from "./ketama.js";
+
+/** Most keys remembered per dead node for clean-up when it returns (see `Node.dirty`). */
+const MAX_DIRTY_KEYS = 10_000;
+
+export interface Node {
+  readonly name: string;
+  readonly connection: NodeConnection;
+  readonly client: memjs.Client;
+  /** Left out of routing until a probe succeeds. */
+  down: boolean;
+  probe: NodeJS.Timeout | undefined;
+  /**
+   * Keys whose home is this node that were written or deleted elsewhere while it was down. When it
+   * comes back they are deleted on it first, so a session destroyed (logged out) during the outage
+   * does not come back to life from the node's old copy; the copy written on the stand-in node (the
+   * value) is deleted too, so it cannot resurface at the next outage either.
+   */
+  dirty: Map<string, Node>;
+  /** More keys changed than `dirty` can hold: some old copies may resurface. Reported once. */
+  dirtyOverflow: boolean;
+}
+
+export interface PoolSettings {
+  nodes: Array<{ host: string; port: number; name: string }>;
+  connection: Omit<ConnectionSettings, "host" | "port">;
+  retryDeadNodeMs: number;
+  events: BackendEmitter;
+}
+
+/**
+ * The nodes and the routing between them: a key goes to its ketama home node, or, while that node is
+ * down, to the next live node round the circle. A node that fails is left out and probed every
+ * `retryDeadNodeMs` until it answers, then used again. Requests never queue on a dead node.
+ */
+export class NodePool {
+  readonly nodes: Node[];
+  private readonly ring: HashRing;
+  private readonly username: string | undefined;
+  /** A failure reached the store since we last said "available". */
+  private owesAvailable = false;
+  private closed = false;
+
+  constructor(private readonly settings: PoolSettings) {
+    this.nodes = settings.nodes.map(({ host, port, name }) => {
+      const connection = new NodeConnection({ ...settings.connection, host, port });
+      return { name, connection, client: singleNodeClient(connection), down: false, probe: undefined, dirty: new Map<string, Node>(), dirtyOverflow: false };
+    });
+    this.ring = createHashRing(settings.nodes.map((node) => node.name));
+    this.username = settings.connection.username;
+  }
+
+  setTimeoutMs(timeoutMs: number): void {
+    for (const node of this.nodes) node.connection.setTimeoutMs(timeoutMs);
+  }
+
+  /**
+   * Runs `work` on the key's node; when that node fails to answer, leaves it out and runs `work` on the
+   * next live node. `changes` marks writes and deletes, which dead home nodes must forget later.
+   */
+  async route<T>(key: string, changes: boolean, work: (node: Node) => Promise<T>): Promise<T> {
+    const order = this.ring.candidates(key);
+    const home = this.nodes[order[0] as number] as Node;
+    const failures: string[] = [];
+    for (const index of order) {
+      const node = this.nodes[index] as Node;
+      if (node.down) continue;
+      if (changes && node !== home && home.down) this.remember(home, key, node);
+      try {
+        const result = await work(node);
+        this.succeeded();
+        return result;
+      } catch (error) {
+        if (!isNodeFailure(error)) throw error instanceof SessionStoreError ? error : nodeError(error, node.name, this.username);
+        failures.push(nodeError(error, node.name, this.username).message.replace(/^sessionbridge: /, ""));
+        this.markDown(node, error);
+      }
+    }
+    this.owesAvailable = true;
+    const detail = failures.length > 0 ? failures.join("; ") : `every node is down (${this.nodes.map((n) => n.name).join(", ")}), retried every ${this.settings.retryDeadNodeMs} ms`;
+    throw new SessionStoreError("UNAVAILABLE", `memcached: no node could serve the request: ${detail}`, { backend: this.label() });
+  }
+
+  /** Resolves when at least one node answers a NOOP. */
+  async ping(): Promise<void> {
+    const live = this.nodes.filter((node) => !node.down);
+    const results = await Promise.allSettled(live.map((node) => send(node.client, Opcode.noop, "")));
+    results.forEach((result, i) => {
+      if (result.status === "rejected" && isNodeFailure(result.reason)) this.markDown(live[i] as Node, result.reason);
+    });
+    if (results.some((result) => result.status === "fulfilled")) {
+      this.succeeded();
+      return;
+    }
+    const auth = results.find((result) => result.status === "rejected" && !isNodeFailure(result.reason));
+    if (auth?.status === "rejected") throw nodeError(auth.reason, live[results.indexOf(auth)]?.name ?? "?", this.username);
+    this.owesAvailable = true;
+    throw new SessionStoreError("UNAVAILABLE", `memcached: no node answered (${this.nodes.map((n) => n.name).join(", ")})`, { backend: this.label() });
+  }
+
+  /** The store learns of failures through rejected operations; tell it when operations work again. */
+  noteSlow(): void {
+    this.owesAvailable = true;
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const node of this.nodes) {
+      clearTimeout(node.probe);
+      node.connection.close();
+    }
+  }
+
+  label(): string {
+    const names = this.nodes.map((node) => node.name);
+    return `memcached ${names.length <= 3 ? names.join(",") : `${names.slice(0, 3).join(",")} (+${names.length - 3} more)`}`;
+  }
+
+  private succeeded(): void {
+    if (!this.owesAvailable) return;
+    this.owesAvailable = false;
+    this.settings.events.emit("available");
+  }
+
+  private remember(home: Node, key: string, standIn: Node): void {
+    if (home.dirty.size < MAX_DIRTY_KEYS || home.dirty.has(key)) home.dirty.set(key, standIn);
+    else if (!home.dirtyOverflow) {
+      home.dirtyOverflow = true;
+      this.settings.events.emit("error", new SessionStoreError("BACKEND", `memcached ${home.name}: more than ${MAX_DIRTY_KEYS} sessions changed while it was down; when it returns, some may come back as they were before`, { backend: this.label() }));
+    }
+  }
+
+  private markDown(node: Node, error: unknown): void {
+    if (node.down || this.closed) return;
+    node.down = true;
+    const reason = nodeError(error, node.name, this.username);
+    const live = this.nodes.filter((n) => !n.down).length;
+    this.settings.events.emit(
+      "error",
+      new SessionStoreError(reason.code, `memcached ${node.name} is down (${reason.message.replace(/^sessionbridge: memcached \S+: /, "")}); its sessions are lost until it returns and its keys go to the next node${live === 0 ? " — no node is left" : ""}`, { cause: error, backend: this.label() }),
+    );
+    if (live === 0) {
+      this.owesAvailable = true;
+      this.settings.events.emit("unavailable", new SessionStoreError("UNAVAILABLE", `memcached: every node is down (${this.nodes.map((n) => n.name).join(", ")})`, { backend: this.label() }));
+    }
+    this.scheduleProbe(node);
+  }
+
+  private scheduleProbe(node: Node): void {
+    clearTimeout(node.probe);
+    node.probe = setTimeout(() => void this.probe(node), this.settings.retryDeadNodeMs);
+    node.probe.unref();
+  }
+
+  /** Brings a node back once it answers and has forgotten the keys that changed elsewhere meanwhile. */
+  private async probe(node: Node): Promise<void> {
+    if (this.closed) return;
+    try {
+      await send(node.client, Opcode.noop, "");
+      for (const [key, standIn] of [...node.dirty]) {
+        await send(node.client, Opcode.delete, key);
+        node.dirty.delete(key);
+        if (!standIn.down) await send(standIn.client, Opcode.delete, key).catch(() => undefined);
+      }
+    } catch {
+      if (!this.closed) this.scheduleProbe(node);
+      return;
+    }
+    if (this.closed) return;
+    const wasAllDown = this.nodes.every((n) => n.down);
+    node.down = false;
+    node.dirtyOverflow = false;
+    if (wasAllDown || this.owesAvailable) {
+      this.owesAvailable = false;
+      this.settings.events.emit("available");
+    }
+  }
+}
