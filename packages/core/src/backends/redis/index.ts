@@ -3,6 +3,7 @@ import { createClient } from "./client.js";
 import * as commands from "./commands.js";
 import { RedisConnection } from "./connection.js";
 import { resolveRedisOptions, type RedisBackendOptions } from "./options.js";
+import * as userIndex from "./user-index.js";
 
 export type { RedisBackendOptions, RedisTlsOptions } from "./options.js";
 
@@ -22,9 +23,7 @@ export function redisBackend(options: RedisBackendOptions): Backend {
 
   return {
     label: resolved.label,
-    // userIndex: the per-user index (indexAdd / indexList / indexRemove) is added from ./user-index.ts
-    // by the security work; until then the store reports per-user features as unsupported on Redis.
-    capabilities: { scan: true, compareAndSet: true, userIndex: false },
+    capabilities: { scan: true, compareAndSet: true, userIndex: true },
     configure: ({ timeoutMs }) => connection.configure(timeoutMs),
     get: (key, getOptions) => commands.get(connection, key, getOptions),
     set: (key, value, ttlMs, condition) => commands.set(connection, key, value, ttlMs, condition),
@@ -34,5 +33,9 @@ export function redisBackend(options: RedisBackendOptions): Backend {
     ping: () => commands.ping(connection),
     close: () => connection.close(),
     on: (event, listener) => connection.events.on(event, listener),
+    // The per-user index: one sorted set per user (see ./user-index.ts).
+    indexAdd: (indexKey, members, keyTtlMs) => userIndex.indexAdd(connection, indexKey, members, keyTtlMs),
+    indexList: (indexKey, nowMs) => userIndex.indexList(connection, indexKey, nowMs),
+    indexRemove: (indexKey, members) => userIndex.indexRemove(connection, indexKey, members),
   };
 }
