@@ -10,8 +10,10 @@ import { configError, SessionStoreError } from "./errors.js";
  * are only looked up on a miss, and a session found under an old secret is moved to the new key
  * (see store.ts), so rotating the secret logs nobody out.
  *
- * Per-user index keys live under `sbu:<prefix>`: never under the session prefix, so scanning the prefix
- * (ids(), clear()) never meets them and no session id can name one.
+ * Per-user index keys live under `<prefix>~u.`: inside the prefix, so an ACL user (or ElastiCache RBAC
+ * access string) limited to `~<prefix>*` can use them, and in a form no session key has (`~` is not in
+ * base64url; in plain mode an id starting with `~u.` is refused). `ids()` skips them, and they are
+ * never read as sessions.
  */
 export interface KeyDeriver {
   readonly prefix: string;
@@ -26,16 +28,19 @@ export interface KeyDeriver {
   userIndexKeys(userId: string): string[];
   /** The prefix every per-user index key starts with. */
   readonly userIndexPrefix: string;
-  /** True for a key that is not a session key (a per-user index); such keys are never read as sessions. */
+  /** True for a key that is not a session key (a per-user index); such keys are never read or written as sessions. */
   isIndexKey(key: string): boolean;
 }
+
+/** What follows the prefix in a per-user index key. */
+export const USER_INDEX_MARK = "~u.";
 
 /** Shortest secret we accept, in bytes: an HMAC key shorter than its output weakens nothing but guessing. */
 const MIN_SECRET_BYTES = 32;
 
 export function createKeyDeriver(prefix: string, keySecret?: unknown): KeyDeriver {
   const secrets = keySecret === undefined ? [] : parseSecrets(keySecret);
-  const userIndexPrefix = `sbu:${prefix}`;
+  const userIndexPrefix = `${prefix}${USER_INDEX_MARK}`;
   const hmac = (secret: Buffer, value: string) => createHmac("sha256", secret).update(value, "utf8").digest("base64url");
   const sessionKeys = (id: string) => (secrets.length === 0 ? [prefix + id] : secrets.map((secret) => prefix + hmac(secret, id)));
   return {

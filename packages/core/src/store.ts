@@ -5,7 +5,7 @@ import { createEncryption } from "./crypto.js";
 import { withDeadline } from "./deadline.js";
 import { isSessionStoreError, SessionStoreError } from "./errors.js";
 import { assertValidId } from "./ids.js";
-import { createKeyDeriver, type KeyDeriver } from "./keys.js";
+import { createKeyDeriver, USER_INDEX_MARK, type KeyDeriver } from "./keys.js";
 import { resolveOptions, positiveInteger, type ResolvedOptions, type SessionStoreOptions } from "./options.js";
 import { decodeRecord, encodeRecord, newVersion, versionPrefix, type BodyTransform, type SessionRecord } from "./record.js";
 import { backendFromUrl } from "./url.js";
@@ -210,7 +210,7 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
       await this.destroy(id);
       return;
     }
-    const key = this.keys.key(id);
+    const key = this.keysOf(id)[0];
     const record = this.newRecord(data, createdAtMs, now, ttl, { ...options, userId: this.userIdFor(data, options.userId, undefined) });
     await this.indexBeforeWrite(key, record, undefined);
     await this.write(key, record, ttl, { kind: "always" });
@@ -221,7 +221,7 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
     assertValidId(id);
     this.assertOpen();
     assertData(data);
-    const key = this.keys.key(id);
+    const key = this.keysOf(id)[0];
     const previous = options.previous;
     const now = Date.now();
     const createdAtMs = previous?.createdAtMs ?? now;
@@ -295,7 +295,7 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
     assertValidId(id);
     this.assertOpen();
     // Under every secret: a session may still live under an older one (key rotation).
-    await this.deleteKeys(this.keys.candidates(id));
+    await this.deleteKeys(this.keysOf(id));
   }
 
   // ---- per-user sessions -------------------------------------------------------------------------
@@ -311,7 +311,7 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
     const keep = new Set<string>();
     for (const id of except) {
       assertValidId(id);
-      for (const key of this.keys.candidates(id)) keep.add(key);
+      for (const key of this.keysOf(id)) keep.add(key);
     }
     return this.users.destroyAll(assertUserId(userId, "userId"), keep);
   }
@@ -324,7 +324,7 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
 
   handleOf(id: string): string {
     assertValidId(id);
-    return this.users.handleOfKey(this.keys.key(id));
+    return this.users.handleOfKey(this.keysOf(id)[0]);
   }
 
   // ---- listing -----------------------------------------------------------------------------------
@@ -349,14 +349,12 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
   async clear(): Promise<void> {
     this.assertOpen();
     this.assertCanScan("clear");
-    // The per-user index lives beside the sessions (never under their prefix): clear both.
-    for (const prefix of this.users.supported ? [this.keys.prefix, this.keys.userIndexPrefix] : [this.keys.prefix]) {
-      const iterator = this.backend.scan(prefix)[Symbol.asyncIterator]();
-      for (;;) {
-        const step = await this.run("scan", () => iterator.next());
-        if (step.done) break;
-        if (step.value.length > 0) await this.deleteKeys(step.value);
-      }
+    // The per-user index keys live under the prefix too, so this clears them with the sessions.
+    const iterator = this.backend.scan(this.keys.prefix)[Symbol.asyncIterator]();
+    for (;;) {
+      const step = await this.run("scan", () => iterator.next());
+      if (step.done) return;
+      if (step.value.length > 0) await this.run("delete", () => this.backend.delete(step.value));
     }
   }
 
@@ -402,8 +400,7 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
    * found there to the newest key. A read that refreshes (GETEX) passes `refreshTtlMs`.
    */
   private async find(id: string, refreshTtlMs: number | undefined): Promise<Found | null> {
-    const [key, ...older] = this.keys.candidates(id) as [string, ...string[]];
-    if (this.keys.isIndexKey(key)) return null; // an id that names an index key is no session
+    const [key, ...older] = this.keysOf(id);
     const read = () => this.run("get", () => this.backend.get(key, refreshTtlMs === undefined ? undefined : { refreshTtlMs }));
     const text = await read();
     if (text !== null) return { key, record: this.decode(text, key), ttlSetMs: refreshTtlMs };
@@ -498,6 +495,13 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
     if (value === undefined || value === null || value === "") return undefined;
     if (typeof value === "number" && Number.isFinite(value)) return String(value);
     return assertUserId(value, "userIdFrom(data)");
+  }
+
+  /** The keys an id may live under, newest first. An id that would name a per-user index key is refused. */
+  private keysOf(id: string): [string, ...string[]] {
+    const keys = this.keys.candidates(id) as [string, ...string[]];
+    if (this.keys.isIndexKey(keys[0])) throw new SessionStoreError("INVALID_ID", `session id must not start with "${USER_INDEX_MARK}" (reserved for the per-user index)`);
+    return keys;
   }
 
   /** One delete per key: keys of one session under different secrets may sit on different Cluster slots. */
