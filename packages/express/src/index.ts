@@ -1,1 +1,2 @@
-export {};
+export { createExpressStore, ExpressStore } from "./store.js";
+export type { ExpressStoreOptions } from "./store.js";

@@ -1,0 +1,185 @@
+import session from "express-session";
+import { commitSession, detachData, isOutage, remainingMs, SessionStoreError } from "@sessionbridge/core";
+import type { LoadedSession, SessionData, SessionStore } from "@sessionbridge/core";
+import { cookieTemplate } from "./cookie.js";
+
+export interface ExpressStoreOptions {
+  /**
+   * What a request gets while the backend is down or hung:
+   * - `"error"` (default): the request fails within the store's `timeoutMs` with the `SessionStoreError`
+   *   (code UNAVAILABLE or TIMEOUT), marked `status` / `statusCode` 503, so Express's error handling
+   *   answers 503 Service Unavailable.
+   * - `"continue"`: the store emits express-session's `disconnect` event, and express-session then runs
+   *   every request without a session (`req.session` is undefined) until the store emits `connect`. The
+   *   one request that discovers the outage still gets the 503 error.
+   */
+  whenUnavailable?: "error" | "continue";
+}
+
+type Callback<T = void> = (error?: unknown, value?: T) => void;
+type ExpressSession = Record<string, unknown> & { cookie?: { expires?: Date | null; originalMaxAge?: number | null } };
+
+const KNOWN = new Set(["whenUnavailable"]);
+
+/**
+ * express-session store over a sessionbridge store. Translation only: TTLs, encoding, deadlines and
+ * conditional writes are the core store's work.
+ */
+export class ExpressStore extends session.Store {
+  readonly store: SessionStore<SessionData>;
+  private readonly whenUnavailable: "error" | "continue";
+  /** The record each live request loaded, keyed by express-session's Session object (no leak: weak). */
+  private readonly loaded = new WeakMap<object, LoadedSession>();
+  /** What `get` returned, until express-session turns it into a Session in `createSession`. */
+  private readonly pending = new WeakMap<object, LoadedSession>();
+  /** The TTL sessions were last read with: passed to `load` so GETEX sets the right TTL in one command. */
+  private ttlHintMs: number | undefined;
+  private probe: NodeJS.Timeout | undefined;
+
+  constructor(store: SessionStore<SessionData>, options: ExpressStoreOptions = {}) {
+    super();
+    if (store === null || typeof store !== "object" || typeof (store as Partial<SessionStore>).load !== "function") {
+      throw new SessionStoreError("CONFIG", "createExpressStore(store): store must be a session store from createSessionStore(…)");
+    }
+    for (const name of Object.keys(options)) {
+      if (!KNOWN.has(name)) throw new SessionStoreError("CONFIG", `option "${name}" is not an express store option (known: ${[...KNOWN].join(", ")})`);
+    }
+    const when = options.whenUnavailable ?? "error";
+    if (when !== "error" && when !== "continue") throw new SessionStoreError("CONFIG", 'option "whenUnavailable" must be "error" or "continue"');
+    this.store = store;
+    this.whenUnavailable = when;
+    if (when === "continue") {
+      store.on("unavailable", () => this.disconnected());
+      store.on("available", () => this.connected());
+    }
+  }
+
+  override get(sid: string, callback: (error: unknown, sess?: session.SessionData | null) => void): void {
+    settle(this.store.load(sid, this.ttlHintMs === undefined ? undefined : { ttlMs: this.ttlHintMs }), callback, (loaded) => {
+      if (loaded === null) return null;
+      this.ttlHintMs = loaded.ttlMs;
+      const sess: ExpressSession = { ...detachData(loaded), cookie: { originalMaxAge: loaded.ttlMs, expires: new Date(loaded.expiresAtMs) } };
+      this.pending.set(sess, loaded);
+      return sess as unknown as session.SessionData;
+    }, (error) => this.failure(error));
+  }
+
+  /** express-session turns what `get` returned into the request's Session here: remember the loaded record for `set`. */
+  override createSession(req: Parameters<session.Store["createSession"]>[0], sess: Parameters<session.Store["createSession"]>[1]): ReturnType<session.Store["createSession"]> {
+    const loaded = this.pending.get(sess);
+    const template = cookieTemplate(this, req);
+    const stored = (sess as ExpressSession).cookie;
+    if (template) {
+      // The configured cookie attributes (secure, sameSite, domain…) with the session's own expiry; a
+      // browser-session cookie (no maxAge configured) stays one.
+      (sess as ExpressSession).cookie = template.originalMaxAge == null ? { ...template, expires: null } : { ...template, originalMaxAge: stored?.originalMaxAge ?? null, expires: stored?.expires ?? null };
+    }
+    const created = super.createSession(req, sess);
+    if (loaded) this.loaded.set(created, loaded);
+    return created;
+  }
+
+  override set(sid: string, sess: session.SessionData, callback: Callback = noop): void {
+    this.write(sid, sess as unknown as ExpressSession, callback);
+  }
+
+  /** express-session calls this for an unmodified session: free when `get` just refreshed the TTL. */
+  override touch(sid: string, sess: session.SessionData, callback: Callback = noop): void {
+    this.write(sid, sess as unknown as ExpressSession, callback);
+  }
+
+  override destroy(sid: string, callback: Callback = noop): void {
+    settle(this.store.destroy(sid), callback, () => undefined, (error) => this.failure(error));
+  }
+
+  /** Every live session by id. Reading each one resets its TTL. UNSUPPORTED on backends that cannot list keys. */
+  override all(callback: (error: unknown, all?: Record<string, session.SessionData> | null) => void): void {
+    const collect = async () => {
+      const result: Record<string, session.SessionData> = {};
+      for await (const id of this.store.ids()) {
+        const loaded = await this.store.load(id);
+        if (loaded) result[id] = { ...loaded.data, cookie: { originalMaxAge: loaded.ttlMs, expires: new Date(loaded.expiresAtMs) } } as unknown as session.SessionData;
+      }
+      return result;
+    };
+    settle(collect(), callback, (all) => all, (error) => this.failure(error));
+  }
+
+  override length(callback: (error: unknown, length?: number) => void): void {
+    settle(this.store.length(), callback, (n) => n, (error) => this.failure(error));
+  }
+
+  override clear(callback: Callback = noop): void {
+    settle(this.store.clear(), callback, () => undefined, (error) => this.failure(error));
+  }
+
+  private write(sid: string, sess: ExpressSession, callback: Callback): void {
+    const { cookie, ...data } = sess;
+    const left = remainingMs(cookie?.expires);
+    if (left !== undefined && left <= 0) {
+      // The cookie has already expired: the browser will not send it again, so keep nothing.
+      this.destroy(sid, callback);
+      return;
+    }
+    const original = cookie?.originalMaxAge;
+    const ttlMs = left === undefined ? undefined : typeof original === "number" && original > 0 ? Math.round(original) : Math.ceil(left);
+    const previous = this.loaded.get(sess) ?? null;
+    const work = commitSession(this.store, sid, data, { previous, ttlMs }).then((now) => {
+      if (now) this.loaded.set(sess, now);
+      else this.loaded.delete(sess);
+      if (now) this.ttlHintMs = now.ttlMs;
+    });
+    settle(work, callback, () => undefined, (error) => this.failure(error));
+  }
+
+  /** Outages become 503s; anything else (bad data, too large) stays a 500. */
+  private failure(error: unknown): unknown {
+    if (isOutage(error) && error !== null && typeof error === "object") Object.assign(error, { status: 503, statusCode: 503 });
+    return error;
+  }
+
+  private disconnected(): void {
+    this.emit("disconnect");
+    // express-session stops calling the store while it is disconnected, so check for recovery ourselves.
+    if (this.probe) return;
+    const every = Math.max(500, this.store.options.timeoutMs);
+    this.probe = setInterval(() => {
+      this.store.ping().then(() => this.connected(), () => undefined);
+    }, every);
+    this.probe.unref();
+  }
+
+  private connected(): void {
+    if (!this.probe) return;
+    clearInterval(this.probe);
+    this.probe = undefined;
+    this.emit("connect");
+  }
+}
+
+function noop(): void {}
+
+/**
+ * Bridges a promise to a Node callback. The callback runs outside the promise chain, so an exception it
+ * throws surfaces like any callback exception instead of becoming an unhandled rejection.
+ */
+function settle<T, R>(work: Promise<T>, callback: Callback<R>, map: (value: T) => R, mapError: (error: unknown) => unknown): void {
+  work.then(
+    (value) => {
+      let mapped: R;
+      try {
+        mapped = map(value);
+      } catch (error) {
+        process.nextTick(callback, mapError(error));
+        return;
+      }
+      process.nextTick(callback, null, mapped);
+    },
+    (error: unknown) => process.nextTick(callback, mapError(error)),
+  );
+}
+
+/** An express-session `Store` backed by a sessionbridge store. */
+export function createExpressStore(store: SessionStore<SessionData>, options?: ExpressStoreOptions): ExpressStore {
+  return new ExpressStore(store, options);
+}
