@@ -1,0 +1,150 @@
+import { fork, type ChildProcess } from "node:child_process";
+import { extname } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { SessionStore } from "@sessionbridge/core";
+import { startBalancer, type Upstream } from "./balancer.js";
+import { COOKIE_NAME, type CookieSettings } from "./cookie.js";
+import type { Framework, InstanceInfo } from "./instance-info.js";
+import { openStore, startInstance } from "./instance.js";
+import { redisServerInstalled, startPrivateRedis } from "./launch/redis-server.js";
+import type { DemoSettings } from "./settings.js";
+
+export interface DemoOptions {
+  /**
+   * Run every instance in this process, each with its own store client (they still share nothing but
+   * the backend). Default false: one child process per instance. Always true for the in-memory store.
+   */
+  inProcess?: boolean;
+  log?: (line: string) => void;
+}
+
+export interface RunningDemo {
+  /** The balancer's URL: the one to open. */
+  url: string;
+  /** Where sessions live, in words (no credentials). */
+  storeDescription: string;
+  instances: InstanceInfo[];
+  /** Stops the balancer, every instance and the private redis-server, if any. */
+  close(): Promise<void>;
+}
+
+/** Shows where a URL points without its credentials. */
+export function describeUrl(url: string): string {
+  return url.replace(/\/\/[^@/]*@/, "//");
+}
+
+export async function startDemo(settings: DemoSettings, options: DemoOptions = {}): Promise<RunningDemo> {
+  const log = options.log ?? (() => undefined);
+  const cleanups: Array<() => Promise<void>> = []; // run in reverse order
+  const close = async () => {
+    for (const cleanup of cleanups.reverse().splice(0)) await cleanup().catch(() => undefined);
+  };
+  try {
+    let url = settings.storeUrl;
+    let storeDescription: string;
+    if (url !== undefined) {
+      storeDescription = `the session store at ${describeUrl(url)} (SESSION_STORE_URL)`;
+    } else if (redisServerInstalled()) {
+      const redis = await startPrivateRedis();
+      cleanups.push(redis.stop);
+      url = redis.url;
+      storeDescription = `a private redis-server on ${redis.url} (pid ${redis.pid}), stopped when the demo stops`;
+    } else {
+      url = "memory://";
+      storeDescription = "an in-memory store shared by every instance in this one process (redis-server is not installed; set SESSION_STORE_URL to use a real server)";
+    }
+    log(`sessions: ${storeDescription}`);
+
+    const cookie: CookieSettings = { name: COOKIE_NAME, secret: settings.secret, ttlMs: settings.ttlMs };
+    const names = instanceNames(settings.instances);
+    const instances: InstanceInfo[] = [];
+    if (url.startsWith("memory:") || options.inProcess) {
+      // Memory: one store object, or the instances would not share sessions at all.
+      const shared = url.startsWith("memory:") ? openStore(url, settings.ttlMs, settings.timeoutMs) : undefined;
+      if (shared) cleanups.push(() => shared.close());
+      for (const [i, framework] of settings.instances.entries()) {
+        let store: SessionStore;
+        if (shared) store = shared;
+        else {
+          const own = openStore(url, settings.ttlMs, settings.timeoutMs);
+          cleanups.push(() => own.close());
+          store = own;
+        }
+        const running = await startInstance(names[i] as string, framework, store, cookie);
+        cleanups.push(running.close);
+        instances.push(running.info);
+      }
+    } else {
+      for (const [i, framework] of settings.instances.entries()) {
+        const child = await forkInstance(names[i] as string, framework, settings, url);
+        cleanups.push(child.stop);
+        instances.push(child.info);
+      }
+    }
+    for (const info of instances) log(`instance ${info.name} (${info.framework}) on 127.0.0.1:${info.port}, pid ${info.pid}`);
+
+    const upstreams: Upstream[] = instances.map((info) => ({ name: info.name, port: info.port }));
+    const balancer = await startBalancer(upstreams, settings.port, settings.host);
+    cleanups.push(balancer.close);
+    const shownHost = settings.host === "0.0.0.0" ? "127.0.0.1" : settings.host;
+    return { url: `http://${shownHost}:${balancer.port}/`, storeDescription, instances, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
+
+/** `express-1`, `fastify-1`, `koa-1`, `express-2`, … */
+function instanceNames(frameworks: readonly Framework[]): string[] {
+  const seen = new Map<Framework, number>();
+  return frameworks.map((framework) => {
+    const n = (seen.get(framework) ?? 0) + 1;
+    seen.set(framework, n);
+    return `${framework.toLowerCase()}-${n}`;
+  });
+}
+
+interface ForkedInstance {
+  info: InstanceInfo;
+  stop(): Promise<void>;
+}
+
+/** Starts one instance as a child process and waits until it reports its port. */
+async function forkInstance(name: string, framework: Framework, settings: DemoSettings, url: string): Promise<ForkedInstance> {
+  // Same file extension as this module: .js when built, .ts when run from source by a TS loader.
+  const script = fileURLToPath(new URL(`./instance-process${extname(fileURLToPath(import.meta.url))}`, import.meta.url));
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    DEMO_INSTANCE_NAME: name,
+    DEMO_FRAMEWORK: framework,
+    SESSION_STORE_URL: url,
+    SESSION_SECRET: settings.secret,
+    SESSION_TTL_MS: String(settings.ttlMs),
+    SESSION_TIMEOUT_MS: String(settings.timeoutMs),
+  };
+  const child: ChildProcess = fork(script, [], { env, stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`instance ${name} did not start within 30 s`)), 30_000);
+    child.once("message", (message: { type?: string; port?: number }) => {
+      clearTimeout(timer);
+      if (message.type === "ready" && typeof message.port === "number") resolve(message.port);
+      else reject(new Error(`instance ${name} sent an unexpected message`));
+    });
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`instance ${name} exited with code ${code} before it was ready`));
+    });
+  }).catch(async (error: unknown) => {
+    child.kill("SIGKILL");
+    await exited;
+    throw error;
+  });
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+    const force = setTimeout(() => child.kill("SIGKILL"), 5000);
+    await exited;
+    clearTimeout(force);
+  };
+  return { info: { name, framework, port, pid: child.pid ?? -1, backendLabel: describeUrl(url) }, stop };
+}

@@ -1,0 +1,33 @@
+// Entry point of one instance child process (started by demo.ts). It shares nothing with its siblings
+// but the session store named in SESSION_STORE_URL.
+import type { CookieSettings } from "./cookie.js";
+import { COOKIE_NAME } from "./cookie.js";
+import type { Framework } from "./instance-info.js";
+import { openStore, startInstance } from "./instance.js";
+import { readSettings } from "./settings.js";
+
+const settings = readSettings(process.env);
+const name = process.env.DEMO_INSTANCE_NAME ?? "instance";
+const framework = process.env.DEMO_FRAMEWORK as Framework;
+if (settings.storeUrl === undefined) throw new Error("an instance process needs SESSION_STORE_URL");
+
+const store = openStore(settings.storeUrl, settings.ttlMs, settings.timeoutMs);
+store.on("unavailable", () => console.error(`[${name}] session store unavailable; requests get a 503 until it is back`));
+store.on("available", () => console.error(`[${name}] session store available again`));
+store.on("error", (error) => console.error(`[${name}] ${error.message}`));
+const cookie: CookieSettings = { name: COOKIE_NAME, secret: settings.secret, ttlMs: settings.ttlMs };
+const running = await startInstance(name, framework, store, cookie);
+process.send?.({ type: "ready", port: running.port });
+
+let stopping = false;
+async function shutdown(): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  await running.close().catch(() => undefined);
+  await store.close();
+  process.exit(0);
+}
+process.on("SIGTERM", shutdown);
+process.on("SIGINT", shutdown);
+// The parent is gone (even killed with SIGKILL): do not linger as an orphan.
+process.on("disconnect", shutdown);
