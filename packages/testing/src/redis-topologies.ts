@@ -2,6 +2,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Redis } from "ioredis";
 import { freePort, startProcess, tempDir, waitForPort, type ManagedProcess } from "./process.js";
+import { eventually } from "./wait.js";
 
 /**
  * Real Redis topologies on loopback for the high-availability tests: a primary with replicas, the same
@@ -137,21 +138,6 @@ export function parseInfo(text: string): Map<string, string> {
     if (at > 0 && !line.startsWith("#")) fields.set(line.slice(0, at), line.slice(at + 1));
   }
   return fields;
-}
-
-/** Polls `check` until it resolves true (errors count as "not yet"), or rejects after `timeoutMs`. */
-export async function eventually(what: string, check: () => Promise<boolean>, timeoutMs = 20_000, intervalMs = 100): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      if (await check()) return;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > until) throw new Error(`${what}: not reached within ${timeoutMs} ms${last instanceof Error ? ` (last error: ${last.message})` : ""}`);
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
-  }
 }
 
 /** Resolves once the replica's link to its primary is up and it has finished the initial sync. */

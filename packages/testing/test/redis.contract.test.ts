@@ -1,0 +1,25 @@
+import { afterAll, beforeAll } from "vitest";
+import { redisBackend } from "@sessionbridge/core";
+import { backendContract } from "../src/contract.js";
+import { startRedis, type RedisServer } from "../src/redis.js";
+
+// One server per variant for the whole file; the suite uses a unique prefix per test.
+const servers: Partial<Record<"plain" | "requirepass" | "acl" | "tls", RedisServer>> = {};
+
+beforeAll(async () => {
+  [servers.plain, servers.requirepass, servers.acl, servers.tls] = await Promise.all([
+    startRedis({ kind: "plain" }),
+    startRedis({ kind: "requirepass", password: "s3cret-pass" }),
+    startRedis({ kind: "acl", username: "alice", password: "alice-secret", keys: "sess:*" }),
+    startRedis({ kind: "tls" }),
+  ]);
+});
+
+afterAll(async () => {
+  await Promise.all(Object.values(servers).map((server) => server?.dispose()));
+});
+
+backendContract({ name: "redis standalone", backend: () => redisBackend({ url: servers.plain!.url }) });
+backendContract({ name: "redis with requirepass", backend: () => redisBackend({ url: servers.requirepass!.url }) });
+backendContract({ name: "redis with an ACL user limited to sess:*", backend: () => redisBackend({ url: servers.acl!.url }) });
+backendContract({ name: "redis over TLS", backend: () => redisBackend({ url: servers.tls!.url, tls: { ca: servers.tls!.tls!.caPem } }) });
