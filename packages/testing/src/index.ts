@@ -1,5 +1,7 @@
 export * from "./process.js";
 export * from "./redis-topologies.js";
 export * from "./redis.js";
+export * from "./failover-load.js";
 export * from "./memcached.js";
 export * from "./contract.js";
+export * from "./adapter-backends.js";

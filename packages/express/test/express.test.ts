@@ -1,0 +1,259 @@
+import express, { type NextFunction, type Request, type Response } from "express";
+import session from "express-session";
+import request from "supertest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { SessionStore } from "@sessionbridge/core";
+import { ADAPTER_BACKENDS, commandsBetween, startAdapterBackend, type AdapterBackend } from "@sessionbridge/testing";
+import { createExpressStore, type ExpressStoreOptions } from "../src/index.js";
+
+const SECRET = "a test secret that is long enough for every framework";
+
+declare module "express-session" {
+  interface SessionData {
+    user?: string;
+    views?: number;
+  }
+}
+
+function makeApp(core: SessionStore, options: { maxAgeMs?: number; rolling?: boolean; store?: ExpressStoreOptions } = {}) {
+  const store = createExpressStore(core, options.store);
+  const app = express();
+  app.use(session({ store, secret: SECRET, name: "sid", rolling: options.rolling ?? false, resave: false, saveUninitialized: false, cookie: options.maxAgeMs === undefined ? {} : { maxAge: options.maxAgeMs } }));
+  app.get("/me", (req, res) => {
+    res.json({ anonymous: req.session === undefined, user: req.session?.user ?? null, views: req.session?.views ?? 0 });
+  });
+  app.post("/login", (req, res, next) => {
+    req.session.regenerate((error) => {
+      if (error) return next(error);
+      req.session.user = "ada";
+      res.json({ ok: true });
+    });
+  });
+  app.post("/view", (req, res) => {
+    req.session.views = (req.session.views ?? 0) + 1;
+    res.json({ views: req.session.views });
+  });
+  app.post("/expire-cookie", (req, res) => {
+    req.session.views = 99;
+    req.session.cookie.expires = new Date(Date.now() - 1000);
+    res.json({ ok: true });
+  });
+  app.post("/logout", (req, res, next) => {
+    req.session.destroy((error) => (error ? next(error) : res.json({ ok: true })));
+  });
+  app.get("/admin/count", (req, res, next) => {
+    store.length((error, n) => (error ? next(error) : res.json({ n })));
+  });
+  app.use((error: { status?: number; code?: string }, _req: Request, res: Response, _next: NextFunction) => {
+    res.status(error.status ?? 500).json({ code: error.code ?? "unknown" });
+  });
+  return { app, store };
+}
+
+/** The session id inside express-session's signed cookie `sid=s%3A<id>.<signature>`. */
+function sessionIdOf(setCookie: string[] | string | undefined): string {
+  const header = (Array.isArray(setCookie) ? setCookie : [setCookie ?? ""]).find((c) => c.startsWith("sid="));
+  if (!header) throw new Error("no sid cookie was set");
+  const value = decodeURIComponent(header.slice(4).split(";")[0] as string);
+  return value.slice(2, value.lastIndexOf("."));
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe.each(ADAPTER_BACKENDS)("express-session on the %s backend", (kind) => {
+  let backend: AdapterBackend;
+  // memcached counts expiry in whole seconds, so its TTL tests need more room.
+  const ttlMs = kind === "memcached" ? 3000 : 1500;
+
+  beforeAll(async () => {
+    backend = await startAdapterBackend(kind);
+  });
+  afterAll(async () => {
+    await backend?.dispose();
+  });
+
+  it("logs in, reads and modifies the session", async () => {
+    const { app } = makeApp(backend.createStore());
+    const agent = request.agent(app);
+    await agent.post("/login").expect(200);
+    expect((await agent.get("/me").expect(200)).body).toMatchObject({ user: "ada", views: 0 });
+    await agent.post("/view").expect(200);
+    await agent.post("/view").expect(200);
+    expect((await agent.get("/me").expect(200)).body).toMatchObject({ user: "ada", views: 2 });
+  });
+
+  it("regenerates the id at login and removes the old id from the backend", async () => {
+    const core = backend.createStore();
+    const { app } = makeApp(core);
+    const agent = request.agent(app);
+    const before = sessionIdOf((await agent.post("/view").expect(200)).headers["set-cookie"]);
+    expect(await core.get(before)).toMatchObject({ views: 1 });
+    const after = sessionIdOf((await agent.post("/login").expect(200)).headers["set-cookie"]);
+    expect(after).not.toBe(before);
+    expect(await core.get(before)).toBeNull();
+    expect(await core.get(after)).toMatchObject({ user: "ada" });
+  });
+
+  it("logs out: the session is gone from the backend and the old cookie no longer works", async () => {
+    const core = backend.createStore();
+    const { app } = makeApp(core);
+    const login = await request(app).post("/login").expect(200);
+    const cookie = login.headers["set-cookie"] as unknown as string[];
+    const id = sessionIdOf(cookie);
+    await request(app).post("/logout").set("Cookie", cookie).expect(200);
+    expect(await core.get(id)).toBeNull();
+    expect((await request(app).get("/me").set("Cookie", cookie).expect(200)).body).toMatchObject({ user: null });
+  });
+
+  it("keeps a session alive while it is used, and expires it after the TTL when idle", async () => {
+    const core = backend.createStore({ ttlMs });
+    const { app } = makeApp(core, { maxAgeMs: ttlMs, rolling: true });
+    const agent = request.agent(app);
+    const id = sessionIdOf((await agent.post("/login").expect(200)).headers["set-cookie"]);
+    // Used every third of the TTL for longer than the TTL: still logged in (the TTL slides).
+    for (let i = 0; i < 4; i++) {
+      await sleep(ttlMs / 3);
+      expect((await agent.get("/me").expect(200)).body.user).toBe("ada");
+    }
+    // Then idle for longer than the TTL: gone.
+    await sleep(ttlMs + 1200);
+    expect(await core.get(id)).toBeNull();
+    expect((await agent.get("/me").expect(200)).body.user).toBeNull();
+  });
+
+  it("shares one login between two instances on the same backend", async () => {
+    const a = makeApp(backend.createStore()).app;
+    const b = makeApp(backend.createStore()).app;
+    const cookie = (await request(a).post("/login").expect(200)).headers["set-cookie"] as unknown as string[];
+    expect((await request(b).get("/me").set("Cookie", cookie).expect(200)).body.user).toBe("ada");
+    await request(b).post("/view").set("Cookie", cookie).expect(200);
+    expect((await request(a).get("/me").set("Cookie", cookie).expect(200)).body).toMatchObject({ user: "ada", views: 1 });
+  });
+
+  it("destroys a session whose cookie has already expired instead of writing it", async () => {
+    const core = backend.createStore();
+    const { app } = makeApp(core, { maxAgeMs: 60_000 });
+    const cookie = (await request(app).post("/login").expect(200)).headers["set-cookie"] as unknown as string[];
+    const id = sessionIdOf(cookie);
+    await request(app).post("/expire-cookie").set("Cookie", cookie).expect(200);
+    expect(await core.get(id)).toBeNull();
+  });
+
+  it("keeps a change made concurrently by another instance when this request only read", async () => {
+    const core = backend.createStore();
+    const { app } = makeApp(core);
+    const cookie = (await request(app).post("/login").expect(200)).headers["set-cookie"] as unknown as string[];
+    const id = sessionIdOf(cookie);
+    const loaded = await core.load(id);
+    // Another instance changes the session; this instance then saves what it loaded earlier plus one field.
+    await core.save(id, { ...(loaded?.data ?? {}), theme: "dark" }, { previous: loaded });
+    await request(app).post("/view").set("Cookie", cookie).expect(200);
+    expect(await core.get(id)).toMatchObject({ user: "ada", theme: "dark", views: 1 });
+  });
+
+  if (kind === "memcached") {
+    it("answers length() with a clear UNSUPPORTED error (memcached cannot list keys)", async () => {
+      const { app } = makeApp(backend.createStore());
+      expect((await request(app).get("/admin/count").expect(500)).body.code).toBe("UNSUPPORTED");
+    });
+  } else {
+    it("counts, lists and clears sessions", async () => {
+      const core = backend.createStore({ prefix: `count-${kind}:` });
+      const { app, store } = makeApp(core);
+      await request(app).post("/login").expect(200);
+      await request(app).post("/login").expect(200);
+      expect((await request(app).get("/admin/count").expect(200)).body.n).toBe(2);
+      const all = await new Promise<Record<string, unknown>>((resolve, reject) => store.all((e, v) => (e ? reject(e) : resolve(v ?? {}))));
+      expect(Object.values(all)).toEqual([expect.objectContaining({ user: "ada" }), expect.objectContaining({ user: "ada" })]);
+      await new Promise<void>((resolve, reject) => store.clear((e) => (e ? reject(e) : resolve())));
+      expect(await core.length()).toBe(0);
+    });
+  }
+
+  if (kind === "redis") {
+    it("costs exactly one Redis command (GETEX) for an unmodified request", async () => {
+      const { app } = makeApp(backend.createStore(), { maxAgeMs: 60_000 });
+      const agent = request.agent(app);
+      await agent.post("/login").expect(200);
+      await agent.get("/me").expect(200); // warm: the store learns the TTL sessions use
+      const before = await backend.commandCalls!();
+      expect((await agent.get("/me").expect(200)).body.user).toBe("ada");
+      expect(commandsBetween(before, await backend.commandCalls!())).toEqual({ getex: 1 });
+    });
+
+    it("with touchAfterMs, an unmodified request costs one plain GET", async () => {
+      const { app } = makeApp(backend.createStore({ ttlMs: 60_000, touchAfterMs: 30_000 }), { maxAgeMs: 60_000 });
+      const agent = request.agent(app);
+      await agent.post("/login").expect(200);
+      const before = await backend.commandCalls!();
+      expect((await agent.get("/me").expect(200)).body.user).toBe("ada");
+      expect(commandsBetween(before, await backend.commandCalls!())).toEqual({ get: 1 });
+    });
+  }
+
+  if (kind !== "memory") {
+    it("answers 503 at once while the backend is down, and recovers by itself when it returns", async () => {
+      const { app } = makeApp(backend.createStore({ timeoutMs: 500 }));
+      const agent = request.agent(app);
+      await agent.post("/login").expect(200);
+      await backend.stop!();
+      try {
+        for (let i = 0; i < 3; i++) {
+          // The supertest timeout turns a hung request into a failure.
+          const response = await agent.get("/me").timeout(3000);
+          expect(response.status).toBe(503);
+          expect(["UNAVAILABLE", "TIMEOUT"]).toContain(response.body.code);
+        }
+      } finally {
+        await backend.restart!();
+      }
+      // The restarted server is empty (no persistence), so recovery means: log in again and be served.
+      await eventually(async () => (await agent.post("/login").timeout(3000)).status === 200);
+      expect((await agent.get("/me").expect(200)).body.user).toBe("ada");
+    });
+
+    it("with whenUnavailable 'continue', serves requests without a session while the backend is down", async () => {
+      const { app, store } = makeApp(backend.createStore({ timeoutMs: 500 }), { store: { whenUnavailable: "continue" } });
+      const agent = request.agent(app);
+      await agent.post("/login").expect(200);
+      const disconnected = new Promise((resolve) => store.once("disconnect", resolve));
+      await backend.stop!();
+      let connected: Promise<unknown> | undefined;
+      try {
+        // The request that discovers the outage may get a 503; after the disconnect event none does.
+        const first = await agent.get("/me").timeout(3000);
+        expect([200, 503]).toContain(first.status);
+        await disconnected;
+        connected = new Promise((resolve) => store.once("connect", resolve));
+        expect((await agent.get("/me").timeout(3000).expect(200)).body).toMatchObject({ anonymous: true });
+      } finally {
+        await backend.restart!();
+      }
+      await connected;
+      await agent.post("/login").timeout(3000).expect(200);
+      expect((await agent.get("/me").expect(200)).body).toMatchObject({ anonymous: false, user: "ada" });
+    });
+  }
+});
+
+async function eventually(check: () => Promise<boolean>, attempts = 50): Promise<void> {
+  for (let i = 0; i < attempts; i++) {
+    if (await check().catch(() => false)) return;
+    await sleep(100);
+  }
+  throw new Error("the condition did not become true");
+}
+
+describe("createExpressStore options", () => {
+  it("rejects unknown options and bad values with a CONFIG error naming the option", async () => {
+    const backend = await startAdapterBackend("memory");
+    try {
+      const core = backend.createStore();
+      expect(() => createExpressStore(core, { ttl: 5 } as never)).toThrow(/option "ttl"/);
+      expect(() => createExpressStore(core, { whenUnavailable: "ignore" } as never)).toThrow(/whenUnavailable/);
+      expect(() => createExpressStore({} as never)).toThrow(/createSessionStore/);
+    } finally {
+      await backend.dispose();
+    }
+  });
+});

@@ -1,0 +1,81 @@
+import { createSessionStore, memoryBackend, type Backend, type SessionStore, type SessionStoreOptions } from "@sessionbridge/core";
+import { startMemcached } from "./memcached.js";
+import { startRedis } from "./redis.js";
+
+/**
+ * One backend for the framework adapter tests (express, fastify, koa), started for a test file:
+ * the memory backend, a real redis-server or a real memcached. Every `createStore` call makes a new
+ * core store with its own client, like another instance of the web tier behind a load balancer.
+ */
+export type AdapterBackendKind = "memory" | "redis" | "memcached";
+
+export const ADAPTER_BACKENDS: readonly AdapterBackendKind[] = ["memory", "redis", "memcached"];
+
+export interface AdapterBackend {
+  readonly kind: AdapterBackendKind;
+  /** A new core store (new client) on this backend. Closed by `dispose`. */
+  createStore(options?: Omit<SessionStoreOptions, "backend" | "url">): SessionStore;
+  /** Stops the server (real servers only), keeping its port for `restart`. */
+  stop?(): Promise<void>;
+  restart?(): Promise<void>;
+  /** Redis only: calls per command name since the server started (`INFO commandstats`). */
+  commandCalls?(): Promise<Map<string, number>>;
+  /** Closes every store made here and stops the server. */
+  dispose(): Promise<void>;
+}
+
+export async function startAdapterBackend(kind: AdapterBackendKind): Promise<AdapterBackend> {
+  const stores: SessionStore[] = [];
+  const track = (store: SessionStore): SessionStore => {
+    stores.push(store);
+    return store;
+  };
+  const closeStores = async () => {
+    await Promise.all(stores.splice(0).map((store) => store.close()));
+  };
+  if (kind === "memory") {
+    // Instances of one process share the one in-memory backend; closing a store must not close it.
+    const shared = memoryBackend();
+    const view: Backend = Object.assign(Object.create(shared) as Backend, { close: async () => undefined });
+    return {
+      kind,
+      createStore: (options = {}) => track(createSessionStore({ ...options, backend: view })),
+      dispose: async () => {
+        await closeStores();
+        await shared.close();
+      },
+    };
+  }
+  const server = kind === "redis" ? await startRedis() : await startMemcached();
+  const backend: AdapterBackend = {
+    kind,
+    createStore: (options = {}) => track(createSessionStore({ ...options, url: server.url })),
+    stop: () => server.stop(),
+    restart: () => server.restart(),
+    dispose: async () => {
+      await closeStores();
+      await server.dispose();
+    },
+  };
+  if (kind === "redis") {
+    const redis = server as Awaited<ReturnType<typeof startRedis>>;
+    backend.commandCalls = async () => {
+      const info = String(await redis.command("INFO", "commandstats"));
+      const calls = new Map<string, number>();
+      for (const match of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) calls.set(match[1] as string, Number(match[2]));
+      return calls;
+    };
+  }
+  return backend;
+}
+
+/** Calls per command between two `commandCalls()` snapshots, without the harness's own admin commands. */
+export function commandsBetween(before: Map<string, number>, after: Map<string, number>): Record<string, number> {
+  const admin = new Set(["info", "hello", "client|setinfo", "client|setname", "auth", "select", "command|docs", "command"]);
+  const diff: Record<string, number> = {};
+  for (const [name, calls] of after) {
+    const delta = calls - (before.get(name) ?? 0);
+    if (delta > 0 && !admin.has(name)) diff[name] = delta;
+  }
+  return diff;
+}
