@@ -1,4 +1,4 @@
-import { SessionStoreError } from "../../errors.js";
+import { isSessionStoreError, SessionStoreError } from "../../errors.js";
 import { AuthFailure, ConnectionClosed } from "./connection.js";
 
 /**
@@ -7,7 +7,7 @@ import { AuthFailure, ConnectionClosed } from "./connection.js";
  * else (a refused login, an unexpected reply) is a problem with us, not with the node.
  */
 export function isNodeFailure(error: unknown): boolean {
-  if (error instanceof AuthFailure) return false;
+  if (error instanceof AuthFailure || isSessionStoreError(error)) return false; // ours: the node did answer
   if (error instanceof ConnectionClosed) return true;
   if (!(error instanceof Error)) return false;
   const code = (error as NodeJS.ErrnoException).code;

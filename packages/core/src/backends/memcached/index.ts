@@ -52,8 +52,7 @@ export function memcachedBackend(options: MemcachedBackendOptions): Backend {
     return reply;
   };
 
-  const tooLarge = (detail: string): SessionStoreError =>
-    new SessionStoreError("TOO_LARGE", `${label}: ${detail}; nothing was written — keep large data out of the session`, { backend: label });
+  const tooLarge = (detail: string): SessionStoreError => new SessionStoreError("TOO_LARGE", `${label}: ${detail} — keep large data out of the session`, { backend: label });
 
   const conditionalSet = async (node: Node, key: string, value: string, extras: Buffer, condition: SetCondition): Promise<SetResult> => {
     const write = async (opcode: number, cas?: Buffer): Promise<SetResult> => {
@@ -68,7 +67,8 @@ export function memcachedBackend(options: MemcachedBackendOptions): Backend {
         case Status.notStored:
           return opcode === Opcode.add ? "exists" : "missing";
         case Status.tooLarge:
-          throw tooLarge(`memcached ${node.name} refused the value as too large for its item size — lower maxItemBytes to the server's -I (memcached then also dropped the old value)`);
+          // memcached drops the item's old value when it refuses a SET: say so, and how to avoid it.
+          throw tooLarge(`node ${node.name} refused the value as too large: its item size is below maxItemBytes (${resolved.maxItemBytes}), and it dropped the session's previous value; lower maxItemBytes to the server's -I so this is caught before sending`);
         default:
           throw statusError(reply.status, "a write", node.name);
       }
@@ -120,7 +120,7 @@ export function memcachedBackend(options: MemcachedBackendOptions): Backend {
     async set(key, value, ttlMs, condition = { kind: "always" }) {
       const k = encodeKey(key);
       const bytes = Buffer.byteLength(value, "utf8") + k.length + ITEM_OVERHEAD_BYTES;
-      if (bytes > resolved.maxItemBytes) throw tooLarge(`a session needing ${bytes} bytes does not fit memcached's item size (maxItemBytes ${resolved.maxItemBytes})`);
+      if (bytes > resolved.maxItemBytes) throw tooLarge(`a session needing ${bytes} bytes does not fit memcached's item size (maxItemBytes ${resolved.maxItemBytes}); nothing was written`);
       const extras = storeExtras(expirationFor(ttlMs));
       let result: SetResult = "ok";
       await command(k, true, async (node) => {
