@@ -178,5 +178,9 @@ export function failure(app: DemoApp, error: unknown): DemoResponse {
   if (isSessionStoreError(error) && (error.code === "UNAVAILABLE" || error.code === "TIMEOUT")) {
     return { ...page(app, 503, errorPage(context, 503, "Session store unavailable", "The shared session store did not answer in time. This page will work again as soon as it is back: try again in a moment.")), headers: { ...BASE_HEADERS, "content-type": "text/html; charset=utf-8", "retry-after": "2", "x-served-by": app.instance.name } };
   }
+  if (isSessionStoreError(error) && error.code === "UNSUPPORTED") {
+    // Memcached cannot list keys, so it keeps no per-user index: no active-sessions page there.
+    return page(app, 501, errorPage(context, 501, "Not available on this session store", "Listing and revoking a user's sessions needs a per-user index, which this backend does not keep (Redis and the in-memory store do; Memcached does not)."));
+  }
   return page(app, 500, errorPage(context, 500, "Something went wrong", "The request failed. Try again; if it keeps failing, look at the demo's console."));
 }

@@ -42,6 +42,7 @@ footer { color:var(--muted); font-size:.85rem; padding-bottom:2rem; }
   thead { display:none; }
   tr { display:block; border-bottom:1px solid var(--line); padding:.4rem 0; }
   td { display:block; border:none; padding:.1rem 0; }
+  td[data-label]::before { content: attr(data-label) ": "; color:var(--muted); }
 }
 `;
 

@@ -97,7 +97,7 @@ export function sessionsPage(ctx: PageContext, sessions: ActiveSession[], notice
   const when = (ms: number) => new Date(ms).toISOString().replace("T", " ").slice(0, 19) + " UTC";
   const rows = sessions.map(
     (s) => html`<tr data-current="${s.current}"><td>${s.device}${s.current ? html` <strong>(this browser)</strong>` : ""}</td>
-      <td>${s.ip}</td><td>${when(s.lastSeenMs)}</td><td>${when(s.createdAtMs)}</td>
+      <td data-label="IP">${s.ip}</td><td data-label="Last seen">${when(s.lastSeenMs)}</td><td data-label="Signed in">${when(s.createdAtMs)}</td>
       <td>${s.current ? "" : html`<form method="post" action="/sessions/revoke">${csrfField(ctx)}
         <input type="hidden" name="handle" value="${s.handle}"><button class="quiet" type="submit">Revoke</button></form>`}</td></tr>`,
   );

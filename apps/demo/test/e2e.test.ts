@@ -1,0 +1,205 @@
+import { mkdirSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startDemo, type RunningDemo } from "../src/demo.js";
+import { readSettings } from "../src/settings.js";
+
+// The issue's browser journey, in Debian's Chromium (browsers cannot be downloaded here), against the
+// demo as `pnpm demo` starts it by default: a private redis-server, one Express, one Fastify and one
+// Koa instance (each with its own store client: they share nothing but Redis), the round-robin balancer.
+
+const artifacts = fileURLToPath(new URL("../test-artifacts/", import.meta.url));
+const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"];
+
+const ALL_FRAMEWORKS = new Set(["Express", "Fastify", "Koa"]);
+let demo: RunningDemo;
+let browser: Browser;
+
+beforeAll(async () => {
+  mkdirSync(artifacts, { recursive: true });
+  demo = await startDemo(readSettings({ PORT: "0" }), { inProcess: true });
+  browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await demo?.close();
+});
+
+interface Banner {
+  instance: string;
+  framework: string;
+  visits: number;
+  user: string | null;
+}
+
+/** What the "served by" banner of the current page says. */
+async function banner(page: Page): Promise<Banner> {
+  const servedBy = page.locator("#served-by");
+  const whoami = page.locator("#whoami");
+  return {
+    instance: (await servedBy.getAttribute("data-instance")) ?? "",
+    framework: (await servedBy.getAttribute("data-framework")) ?? "",
+    visits: Number(await page.locator("#visits").textContent()),
+    user: (await whoami.count()) > 0 ? await whoami.textContent() : null,
+  };
+}
+
+async function logIn(page: Page, username: string, password: string): Promise<void> {
+  await page.goto(new URL("/login", demo.url).href);
+  await page.fill("#username", username);
+  await page.fill("#password", password);
+  await Promise.all([page.waitForURL((url) => url.pathname === "/"), page.click("form[action='/login'] button[type=submit]")]);
+}
+
+describe("the demo in a real browser", () => {
+  it("keeps one login across Express, Fastify and Koa instances, and logs out everywhere from another browser", async () => {
+    const username = `e2e-${Date.now().toString(36)}`;
+    const password = "correct horse battery";
+    const first = await browser.newContext({ userAgent: "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0 Safari/537.36" });
+    const page = await first.newPage();
+
+    // Sign up (which signs in), log out, log in again.
+    await page.goto(new URL("/signup", demo.url).href);
+    await page.fill("#username", username);
+    await page.fill("#displayName", "E2E Tester");
+    await page.fill("#password", password);
+    await Promise.all([page.waitForURL((url) => url.pathname === "/"), page.click("form[action='/signup'] button[type=submit]")]);
+    expect((await banner(page)).user).toBe(username);
+    await page.screenshot({ path: `${artifacts}01-signed-up.png`, fullPage: true });
+    await Promise.all([page.waitForURL((url) => url.pathname === "/login"), page.click("form[action='/logout'] button")]);
+    expect((await banner(page)).user).toBeNull();
+    await logIn(page, username, password);
+    expect((await banner(page)).user).toBe(username);
+
+    // Ten reloads: the balancer spreads them over every instance; the session follows.
+    const seen: Banner[] = [];
+    for (let i = 0; i < 10; i++) {
+      await page.reload();
+      seen.push(await banner(page));
+    }
+    await page.screenshot({ path: `${artifacts}02-after-ten-reloads.png`, fullPage: true });
+    expect(seen.every((b) => b.user === username)).toBe(true);
+    expect(new Set(seen.map((b) => b.framework))).toEqual(ALL_FRAMEWORKS);
+    expect(new Set(seen.map((b) => b.instance)).size).toBe(demo.instances.length);
+    // The visit counter lives in the session: every framework read the previous count and wrote the next.
+    expect(seen.map((b) => b.visits)).toEqual(seen.map((_, i) => (seen[0]?.visits ?? 0) + i));
+
+    // Edit the profile on one instance; every framework shows the new name.
+    await page.goto(new URL("/profile", demo.url).href);
+    await page.fill("#displayName", "Renamed <b>Tester</b>");
+    await Promise.all([page.waitForURL((url) => url.searchParams.get("m") === "saved"), page.click("form[action='/profile'] button[type=submit]")]);
+    await page.screenshot({ path: `${artifacts}03-profile-saved.png`, fullPage: true });
+    const namesByFramework = new Map<string, string | null>();
+    for (let i = 0; i < demo.instances.length; i++) {
+      await page.goto(demo.url);
+      namesByFramework.set((await banner(page)).framework, await page.locator("#display-name").textContent());
+    }
+    expect(new Set(namesByFramework.keys())).toEqual(ALL_FRAMEWORKS);
+    expect(new Set(namesByFramework.values())).toEqual(new Set(["Renamed <b>Tester</b>"])); // shown as text, not markup
+
+    // A second browser logs in as the same user, sees both sessions, and logs out everywhere.
+    const second = await browser.newContext({ userAgent: "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1", viewport: { width: 390, height: 844 } });
+    const phone = await second.newPage();
+    await logIn(phone, username, password);
+    await phone.goto(new URL("/sessions", demo.url).href);
+    const rows = phone.locator("#session-rows tr");
+    expect(await rows.count()).toBe(2);
+    expect(await phone.locator("#session-rows tr[data-current=true]").count()).toBe(1);
+    await expect.poll(() => phone.locator("#session-rows").textContent()).toContain("Chrome on Linux");
+    await phone.screenshot({ path: `${artifacts}04-active-sessions-phone.png`, fullPage: true });
+    await Promise.all([phone.waitForURL((url) => url.pathname === "/login"), phone.click("#logout-everywhere")]);
+    expect(await phone.locator(".notice").textContent()).toContain("logged out on every device");
+
+    // The first browser is logged out too, on every instance.
+    const after: Banner[] = [];
+    for (let i = 0; i < demo.instances.length; i++) {
+      await page.reload();
+      after.push(await banner(page));
+    }
+    await page.screenshot({ path: `${artifacts}05-first-browser-logged-out.png`, fullPage: true });
+    expect(after.map((b) => b.user)).toEqual(after.map(() => null));
+    expect(new Set(after.map((b) => b.framework))).toEqual(ALL_FRAMEWORKS);
+    await page.goto(new URL("/sessions", demo.url).href);
+    expect(new URL(page.url()).pathname).toBe("/login");
+
+    await first.close();
+    await second.close();
+  }, 120_000);
+});
+
+describe("the demo over plain HTTP", () => {
+  /** A tiny cookie-keeping client, to look at what a browser hides. */
+  function client() {
+    let cookie = "";
+    return {
+      cookie: () => cookie,
+      async request(path: string, form?: Record<string, string>) {
+        const response = await fetch(new URL(path, demo.url), {
+          method: form ? "POST" : "GET",
+          redirect: "manual",
+          headers: { cookie, ...(form ? { "content-type": "application/x-www-form-urlencoded" } : {}) },
+          ...(form ? { body: new URLSearchParams(form).toString() } : {}),
+        });
+        const set = response.headers.getSetCookie().find((line) => line.startsWith("sb.sid="));
+        if (set) cookie = set.split(";")[0] ?? "";
+        return { status: response.status, location: response.headers.get("location"), servedBy: response.headers.get("x-served-by"), headers: response.headers, body: await response.text() };
+      },
+    };
+  }
+  const csrfOf = (body: string) => /name="_csrf" value="([^"]+)"/.exec(body)?.[1] ?? "";
+
+  it("refuses a state-changing form without the session's CSRF token, on every framework", async () => {
+    const visitor = client();
+    const { body } = await visitor.request("/signup");
+    const token = csrfOf(body);
+    expect(token).not.toBe("");
+    for (let i = 0; i < demo.instances.length; i++) {
+      const missing = await visitor.request("/signup", { username: `nocsrf${i}x`, displayName: "x", password: "long enough" });
+      expect(missing.status, `served by ${missing.servedBy}`).toBe(403);
+      const wrong = await visitor.request("/signup", { _csrf: `${token.slice(1)}x`, username: `nocsrf${i}x`, displayName: "x", password: "long enough" });
+      expect(wrong.status, `served by ${wrong.servedBy}`).toBe(403);
+    }
+  });
+
+  it("issues a new session id at login and forgets the old one", async () => {
+    const username = `regen-${Date.now().toString(36)}`;
+    const visitor = client();
+    const form = await visitor.request("/signup");
+    const before = visitor.cookie();
+    expect(before).toMatch(/^sb\.sid=s%3A/);
+    const created = await visitor.request("/signup", { _csrf: csrfOf(form.body), username, displayName: "Regen", password: "long enough" });
+    expect(created.status).toBe(303);
+    expect(visitor.cookie()).not.toBe(before);
+    // The pre-login cookie no longer identifies anyone.
+    const attacker = await fetch(new URL("/", demo.url), { headers: { cookie: before } });
+    expect(await attacker.text()).toContain('id="whoami-anon"');
+  });
+
+  it("sets the session cookie HttpOnly and SameSite=Lax on every framework", async () => {
+    for (let i = 0; i < demo.instances.length; i++) {
+      const response = await fetch(new URL("/login", demo.url));
+      const line = response.headers.getSetCookie().find((l) => l.startsWith("sb.sid=")) ?? "";
+      expect(line, `served by ${response.headers.get("x-served-by")}`).toMatch(/HttpOnly/i);
+      expect(line).toMatch(/SameSite=Lax/i);
+      expect(line).not.toMatch(/Secure/i); // plain HTTP here
+    }
+  });
+
+  it("marks the cookie Secure when a TLS-terminating proxy says the request came over HTTPS", async () => {
+    for (const instance of demo.instances) {
+      const response = await fetch(`http://127.0.0.1:${instance.port}/login`, { headers: { "x-forwarded-proto": "https" } });
+      const line = response.headers.getSetCookie().find((l) => l.startsWith("sb.sid=")) ?? "";
+      expect(line, instance.name).toMatch(/;\s*Secure/i);
+    }
+  });
+
+  it("rejects a wrong password and a taken username with a message, not an error page", async () => {
+    const visitor = client();
+    const form = await visitor.request("/login");
+    const wrong = await visitor.request("/login", { _csrf: csrfOf(form.body), username: "nobody-here", password: "whatever123" });
+    expect(wrong.status).toBe(401);
+    expect(wrong.body).toContain("Wrong username or password.");
+  });
+});

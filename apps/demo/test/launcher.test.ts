@@ -1,0 +1,114 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterEach, describe, expect, it } from "vitest";
+
+// `pnpm demo` as a user runs it: the real entry point in its own process, stopped with Ctrl-C (SIGINT).
+// Run from source through tsx, with a tsconfig that maps the workspace packages to their sources, so
+// the test needs no build.
+
+const demoDir = fileURLToPath(new URL("..", import.meta.url));
+const started: ChildProcess[] = [];
+
+interface Launched {
+  child: ChildProcess;
+  url: string;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+async function launch(env: NodeJS.ProcessEnv): Promise<Launched> {
+  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
+    cwd: demoDir,
+    env: { ...process.env, PORT: "0", TSX_TSCONFIG_PATH: "tsconfig.check.json", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  started.push(child);
+  let output = "";
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  const url = await new Promise<string>((resolve, reject) => {
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = /open (http:\/\/\S+)/.exec(output);
+      if (match?.[1]) resolve(match[1]);
+    };
+    child.stdout?.on("data", onData);
+    child.stderr?.on("data", onData);
+    void exited.then((code) => reject(new Error(`the demo exited with ${code} before it was ready:\n${output}`)));
+  });
+  return { child, url, output: () => output, exited };
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function frameworksBehind(url: string, requests: number): Promise<string[]> {
+  const seen: string[] = [];
+  for (let i = 0; i < requests; i++) {
+    const body = await (await fetch(url)).text();
+    seen.push(/data-framework="([^"]+)"/.exec(body)?.[1] ?? "none");
+  }
+  return seen;
+}
+
+afterEach(() => {
+  // Only if a test failed half-way: kill exactly the demo we started (its children follow it).
+  for (const child of started.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+});
+
+describe("pnpm demo", () => {
+  it("starts a private redis-server and one process per framework, and Ctrl-C stops every one of them", async () => {
+    const demo = await launch({});
+    expect(demo.output()).toMatch(/sessions: a private redis-server on redis:\/\/127\.0\.0\.1:\d+ \(pid \d+\)/);
+    const redisPid = Number(/redis-server on \S+ \(pid (\d+)\)/.exec(demo.output())?.[1]);
+    const instancePids = [...demo.output().matchAll(/instance \S+ \((\w+)\) on 127\.0\.0\.1:\d+, pid (\d+)/g)].map((m) => Number(m[2]));
+    expect(instancePids).toHaveLength(3);
+    expect(new Set([...instancePids, demo.child.pid]).size).toBe(4); // each instance is its own process
+
+    expect(new Set(await frameworksBehind(demo.url, 3))).toEqual(new Set(["Express", "Fastify", "Koa"]));
+
+    demo.child.kill("SIGINT");
+    expect(await demo.exited).toBe(0);
+    // The parent waited for its children, so by now they are gone.
+    for (const pid of [redisPid, ...instancePids]) expect(alive(pid), `pid ${pid}`).toBe(false);
+  }, 60_000);
+
+  it("falls back to an in-memory store with every instance in one process when redis-server is not installed", async () => {
+    const emptyPath = mkdtempSync(join(tmpdir(), "sessionbridge-demo-nopath-"));
+    try {
+      const demo = await launch({ PATH: emptyPath });
+      expect(demo.output()).toContain("sessions: an in-memory store shared by every instance in this one process");
+      const pids = [...demo.output().matchAll(/, pid (\d+)/g)].map((m) => Number(m[1]));
+      expect(new Set(pids)).toEqual(new Set([demo.child.pid]));
+      expect(new Set(await frameworksBehind(demo.url, 3))).toEqual(new Set(["Express", "Fastify", "Koa"]));
+      demo.child.kill("SIGINT");
+      expect(await demo.exited).toBe(0);
+    } finally {
+      rmSync(emptyPath, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  it("refuses a bad SESSION_STORE_URL with a message naming the variable, without echoing it", async () => {
+    const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
+      cwd: demoDir,
+      env: { ...process.env, TSX_TSCONFIG_PATH: "tsconfig.check.json", SESSION_STORE_URL: "postgres://user:hunter2@db" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    started.push(child);
+    let output = "";
+    child.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+    expect(code).toBe(1);
+    expect(output).toContain("SESSION_STORE_URL must be a URL starting with redis://, rediss://, memcached://");
+    expect(output).not.toContain("hunter2");
+  }, 30_000);
+});
