@@ -50,3 +50,25 @@ export function isOutage(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   return code === "UNAVAILABLE" || code === "TIMEOUT" || code === "CLOSED";
 }
+
+/**
+ * Marks an outage error `status` / `statusCode` 503, which Express, Fastify and Koa all turn into
+ * "503 Service Unavailable"; any other error is left alone (a 500). Returns the same error.
+ */
+export function withHttpStatus(error: unknown): unknown {
+  if (isOutage(error) && error !== null && typeof error === "object") Object.assign(error, { status: 503, statusCode: 503 });
+  return error;
+}
+
+/**
+ * Hands a promise's outcome to a Node-style callback (express-session and @fastify/session stores are
+ * callback based). Errors go through {@link withHttpStatus}. The callback runs on its own tick, outside
+ * the promise chain, so an exception it throws surfaces like any callback exception instead of becoming
+ * an unhandled rejection.
+ */
+export function toCallback<T>(work: Promise<T>, callback: (error: unknown, value?: T) => void): void {
+  work.then(
+    (value) => process.nextTick(callback, null, value),
+    (error: unknown) => process.nextTick(callback, withHttpStatus(error)),
+  );
+}

@@ -15,5 +15,5 @@ export type { RedisBackendOptions, RedisTlsOptions } from "./backends/redis.js";
 export { memcachedBackend } from "./backends/memcached.js";
 export type { MemcachedBackendOptions } from "./backends/memcached.js";
 export { MAX_ID_LENGTH } from "./ids.js";
-export { commitSession, detachData, isOutage, remainingMs } from "./adapter-support.js";
+export { commitSession, detachData, isOutage, remainingMs, toCallback, withHttpStatus } from "./adapter-support.js";
 export type { CommitOptions } from "./adapter-support.js";

@@ -1,5 +1,5 @@
 import session from "express-session";
-import { commitSession, detachData, isOutage, remainingMs, SessionStoreError } from "@sessionbridge/core";
+import { commitSession, detachData, remainingMs, SessionStoreError, toCallback } from "@sessionbridge/core";
 import type { LoadedSession, SessionData, SessionStore } from "@sessionbridge/core";
 import { cookieTemplate } from "./cookie.js";
 
@@ -55,13 +55,15 @@ export class ExpressStore extends session.Store {
   }
 
   override get(sid: string, callback: (error: unknown, sess?: session.SessionData | null) => void): void {
-    settle(this.store.load(sid, this.ttlHintMs === undefined ? undefined : { ttlMs: this.ttlHintMs }), callback, (loaded) => {
+    const read = async () => {
+      const loaded = await this.store.load(sid, this.ttlHintMs === undefined ? undefined : { ttlMs: this.ttlHintMs });
       if (loaded === null) return null;
       this.ttlHintMs = loaded.ttlMs;
-      const sess: ExpressSession = { ...detachData(loaded), cookie: { originalMaxAge: loaded.ttlMs, expires: new Date(loaded.expiresAtMs) } };
+      const sess: ExpressSession = { ...detachData(loaded), cookie: cookieOf(loaded) };
       this.pending.set(sess, loaded);
       return sess as unknown as session.SessionData;
-    }, (error) => this.failure(error));
+    };
+    toCallback(read(), callback);
   }
 
   /** express-session turns what `get` returned into the request's Session here: remember the loaded record for `set`. */
@@ -89,7 +91,7 @@ export class ExpressStore extends session.Store {
   }
 
   override destroy(sid: string, callback: Callback = noop): void {
-    settle(this.store.destroy(sid), callback, () => undefined, (error) => this.failure(error));
+    toCallback(this.store.destroy(sid), callback);
   }
 
   /** Every live session by id. Reading each one resets its TTL. UNSUPPORTED on backends that cannot list keys. */
@@ -98,19 +100,19 @@ export class ExpressStore extends session.Store {
       const result: Record<string, session.SessionData> = {};
       for await (const id of this.store.ids()) {
         const loaded = await this.store.load(id);
-        if (loaded) result[id] = { ...loaded.data, cookie: { originalMaxAge: loaded.ttlMs, expires: new Date(loaded.expiresAtMs) } } as unknown as session.SessionData;
+        if (loaded) result[id] = { ...loaded.data, cookie: cookieOf(loaded) } as unknown as session.SessionData;
       }
       return result;
     };
-    settle(collect(), callback, (all) => all, (error) => this.failure(error));
+    toCallback(collect(), callback);
   }
 
   override length(callback: (error: unknown, length?: number) => void): void {
-    settle(this.store.length(), callback, (n) => n, (error) => this.failure(error));
+    toCallback(this.store.length(), callback);
   }
 
   override clear(callback: Callback = noop): void {
-    settle(this.store.clear(), callback, () => undefined, (error) => this.failure(error));
+    toCallback(this.store.clear(), callback);
   }
 
   private write(sid: string, sess: ExpressSession, callback: Callback): void {
@@ -125,17 +127,14 @@ export class ExpressStore extends session.Store {
     const ttlMs = left === undefined ? undefined : typeof original === "number" && original > 0 ? Math.round(original) : Math.ceil(left);
     const previous = this.loaded.get(sess) ?? null;
     const work = commitSession(this.store, sid, data, { previous, ttlMs }).then((now) => {
-      if (now) this.loaded.set(sess, now);
-      else this.loaded.delete(sess);
-      if (now) this.ttlHintMs = now.ttlMs;
+      if (now) {
+        this.loaded.set(sess, now);
+        this.ttlHintMs = now.ttlMs;
+      } else {
+        this.loaded.delete(sess);
+      }
     });
-    settle(work, callback, () => undefined, (error) => this.failure(error));
-  }
-
-  /** Outages become 503s; anything else (bad data, too large) stays a 500. */
-  private failure(error: unknown): unknown {
-    if (isOutage(error) && error !== null && typeof error === "object") Object.assign(error, { status: 503, statusCode: 503 });
-    return error;
+    toCallback(work, callback);
   }
 
   private disconnected(): void {
@@ -159,24 +158,9 @@ export class ExpressStore extends session.Store {
 
 function noop(): void {}
 
-/**
- * Bridges a promise to a Node callback. The callback runs outside the promise chain, so an exception it
- * throws surfaces like any callback exception instead of becoming an unhandled rejection.
- */
-function settle<T, R>(work: Promise<T>, callback: Callback<R>, map: (value: T) => R, mapError: (error: unknown) => unknown): void {
-  work.then(
-    (value) => {
-      let mapped: R;
-      try {
-        mapped = map(value);
-      } catch (error) {
-        process.nextTick(callback, mapError(error));
-        return;
-      }
-      process.nextTick(callback, null, mapped);
-    },
-    (error: unknown) => process.nextTick(callback, mapError(error)),
-  );
+/** express-session's cookie for a loaded record: the session's own idle timeout and expiry. */
+function cookieOf(loaded: LoadedSession): ExpressSession["cookie"] {
+  return { originalMaxAge: loaded.ttlMs, expires: new Date(loaded.expiresAtMs) };
 }
 
 /** An express-session `Store` backed by a sessionbridge store. */
