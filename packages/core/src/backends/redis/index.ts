@@ -1,8 +1,8 @@
 import type { Backend } from "../../backend.js";
-import { createClient } from "./client.js";
 import * as commands from "./commands.js";
-import { RedisConnection } from "./connection.js";
 import { resolveRedisOptions, type RedisBackendOptions } from "./options.js";
+import { connectTopology, withTopology } from "./topology-backend.js";
+import { HIGH_AVAILABILITY_OPTIONS, resolveHighAvailability } from "./topology.js";
 import * as userIndex from "./user-index.js";
 
 export type { RedisBackendOptions, RedisTlsOptions } from "./options.js";
@@ -15,14 +15,14 @@ export type { RedisBackendOptions, RedisTlsOptions } from "./options.js";
  * on a ready connection and are never queued to run late; the client reconnects by itself.
  */
 export function redisBackend(options: RedisBackendOptions): Backend {
-  const resolved = resolveRedisOptions(options);
-  const connection =
-    resolved.kind === "client"
-      ? new RedisConnection(resolved.client, false, resolved.label, undefined)
-      : new RedisConnection(createClient(resolved.endpoint, 1000), true, resolved.label, resolved.endpoint.username);
+  const resolved = resolveRedisOptions(options, HIGH_AVAILABILITY_OPTIONS);
+  // Replicas, Sentinel and Cluster (topology*.ts): which connections exist, and how reads and writes use them.
+  const ha = resolveHighAvailability(options);
+  const topology = connectTopology(resolved, ha, options);
+  const connection = topology.primary;
 
-  return {
-    label: resolved.label,
+  return withTopology({
+    label: topology.label,
     capabilities: { scan: true, compareAndSet: true, userIndex: true },
     configure: ({ timeoutMs }) => connection.configure(timeoutMs),
     get: (key, getOptions) => commands.get(connection, key, getOptions),
@@ -37,5 +37,5 @@ export function redisBackend(options: RedisBackendOptions): Backend {
     indexAdd: (indexKey, members, keyTtlMs) => userIndex.indexAdd(connection, indexKey, members, keyTtlMs),
     indexList: (indexKey, nowMs) => userIndex.indexList(connection, indexKey, nowMs),
     indexRemove: (indexKey, members) => userIndex.indexRemove(connection, indexKey, members),
-  };
+  }, topology, ha);
 }

@@ -1,5 +1,6 @@
 import type { Cluster, Redis } from "ioredis";
 import { configError } from "../../errors.js";
+import type { HighAvailabilityOptions } from "./topology.js";
 
 /** TLS settings for the connection to Redis (ElastiCache "in-transit encryption"). */
 export interface RedisTlsOptions {
@@ -18,7 +19,7 @@ export interface RedisTlsOptions {
   rejectUnauthorized?: boolean;
 }
 
-export interface RedisBackendOptions {
+export interface RedisBackendOptions extends HighAvailabilityOptions {
   /**
    * `redis://[[user]:password@]host[:port][/db]` or `rediss://…` for TLS. User and password may be
    * percent-encoded. Options given next to the URL (`db`, `username`, `password`, `tls`) override its parts.

@@ -1,0 +1,226 @@
+import type { Cluster, Redis } from "ioredis";
+import type { Backend } from "../../backend.js";
+import { SessionStoreError, configError } from "../../errors.js";
+import { createClient } from "./client.js";
+import { applyClusterTimeout, clusterDelete, clusterScan, createClusterClient, masterFor } from "./cluster.js";
+import * as commands from "./commands.js";
+import { RedisConnection } from "./connection.js";
+import { endpointLabel, resolveRedisOptions, type RedisBackendOptions, type RedisEndpoint, type ResolvedRedisOptions } from "./options.js";
+import { createReadRouter, type ReadRoutes, type ReplicaRead } from "./readers.js";
+import { createSentinelClient } from "./sentinel.js";
+import { assertWaitFitsDeadline, replicaTouchAfter, type ResolvedHighAvailability } from "./topology.js";
+
+/**
+ * Connections for the configured topology: the primary (standalone, Sentinel master or the Cluster)
+ * and, for replica reads outside a Cluster, the reader connections.
+ */
+export interface TopologyConnections {
+  label: string;
+  primary: RedisConnection;
+  readers: RedisConnection[];
+  cluster: Cluster | undefined;
+  configure(timeoutMs: number): void;
+}
+
+export function connectTopology(resolved: ResolvedRedisOptions, ha: ResolvedHighAvailability, options: RedisBackendOptions): TopologyConnections {
+  if (resolved.kind === "client") {
+    if (ha.topology.kind !== "standalone" || ha.topology.readers.length > 0 || ha.readFrom !== "primary") {
+      throw configError("client", "used without readers, sentinels, cluster and readFrom (configure your own client's Sentinel, Cluster or scaleReads settings instead)");
+    }
+    const cluster = (resolved.client as { isCluster?: boolean }).isCluster === true ? (resolved.client as Cluster) : undefined;
+    const primary = new RedisConnection(resolved.client, false, resolved.label, undefined);
+    return { label: resolved.label, primary, readers: [], cluster, configure: (timeoutMs) => primary.configure(timeoutMs) };
+  }
+  const { endpoint } = resolved;
+  const { topology } = ha;
+  switch (topology.kind) {
+    case "standalone": {
+      const primary = new RedisConnection(createClient(endpoint, 1000), true, resolved.label, endpoint.username);
+      const readers = topology.readers.map((url) => {
+        const reader = readerEndpoint(url, endpoint);
+        return new RedisConnection(createClient(reader, 1000), true, `${endpointLabel(reader)} (reader)`, reader.username);
+      });
+      return {
+        label: resolved.label,
+        primary,
+        readers,
+        cluster: undefined,
+        configure(timeoutMs) {
+          for (const connection of [primary, ...readers]) connection.configure(timeoutMs);
+        },
+      };
+    }
+    case "sentinel": {
+      const label = `redis sentinel "${topology.name}"`;
+      const sentinelClient = (role: "master" | "slave") => createSentinelClient(topology.sentinels, topology.name, role, endpoint, options);
+      const primary = new RedisConnection(sentinelClient("master"), true, `${label} master`, endpoint.username);
+      const readers = ha.readFrom === "primary" ? [] : [new RedisConnection(sentinelClient("slave"), true, `${label} replica`, endpoint.username)];
+      return {
+        label,
+        primary,
+        readers,
+        cluster: undefined,
+        configure(timeoutMs) {
+          for (const connection of [primary, ...readers]) {
+            (connection.client as Redis).options.sentinelCommandTimeout = timeoutMs;
+            connection.configure(timeoutMs);
+          }
+        },
+      };
+    }
+    case "cluster": {
+      if (endpoint.db !== 0) throw configError("db", "0 with cluster (Redis Cluster has only database 0)", endpoint.db);
+      const seeds = topology.seeds === "url" ? [{ host: endpoint.host, port: endpoint.port }] : topology.seeds;
+      const first = seeds[0] as { host: string; port: number };
+      const label = `redis cluster ${endpointLabel({ ...first, db: 0 }).slice("redis ".length)}`;
+      const cluster = createClusterClient(seeds, endpoint, ha.readFrom, options.dnsLookup);
+      const primary = new RedisConnection(cluster, true, label, endpoint.username);
+      return {
+        label,
+        primary,
+        readers: [],
+        cluster,
+        configure(timeoutMs) {
+          applyClusterTimeout(cluster, endpoint, timeoutMs);
+          primary.configure(timeoutMs);
+        },
+      };
+    }
+  }
+}
+
+/** A reader URL inherits the primary's credentials, TLS settings and db unless it names its own. */
+function readerEndpoint(url: string, primary: RedisEndpoint): RedisEndpoint {
+  const parsed = resolveRedisOptions({ url });
+  if (parsed.kind !== "endpoint") throw new Error("unreachable: a URL always resolves to an endpoint");
+  const own = parsed.endpoint;
+  return {
+    ...own,
+    username: own.username ?? primary.username,
+    password: own.password ?? primary.password,
+    tls: own.tls === undefined ? primary.tls : { ...primary.tls, ...own.tls },
+    db: /\/\d+\/?$/.test(url) ? own.db : primary.db,
+  };
+}
+
+/**
+ * Wraps the base backend for the topology: replica reads with read-your-writes, WAIT after writes,
+ * and Cluster-wide listing and deleting. Everything else is the base backend unchanged.
+ */
+export function withTopology(base: Backend, connections: TopologyConnections, ha: ResolvedHighAvailability): Backend {
+  const { primary, readers, cluster } = connections;
+  const label = connections.label;
+  let next = 0;
+
+  const readerFor = (): RedisConnection => {
+    // Rotate over the readers, preferring connected ones; with none connected, replica-preferred
+    // answers from the primary at once rather than waiting for a reader to come back.
+    for (let i = 0; i < readers.length; i++) {
+      const reader = readers[(next + i) % readers.length] as RedisConnection;
+      if (reader.client.status === "ready") {
+        next = (next + i + 1) % readers.length;
+        return reader;
+      }
+    }
+    if (ha.readFrom === "replica-preferred") throw new SessionStoreError("UNAVAILABLE", `${label}: no replica connected`, { backend: label });
+    next = (next + 1) % readers.length;
+    return readers[next] as RedisConnection;
+  };
+
+  const replicaRead = (connection: RedisConnection, key: string): Promise<ReplicaRead> =>
+    connection.run("get", async (client) => {
+      const replies = (await client.pipeline().get(key).pttl(key).exec()) ?? [];
+      const [getReply, ttlReply] = replies;
+      const failure = getReply?.[0] ?? ttlReply?.[0];
+      if (failure) throw failure;
+      return { value: (getReply?.[1] as string | null) ?? null, pttlMs: Number(ttlReply?.[1] ?? -2) };
+    });
+
+  const routes: ReadRoutes = {
+    // In a Cluster, GET and PTTL are routed to a replica of the key's slot by scaleReads (cluster.ts).
+    replica: (key) => replicaRead(cluster === undefined ? readerFor() : primary, key),
+    primary: (key, refreshTtlMs) =>
+      cluster === undefined
+        ? commands.get(primary, key, refreshTtlMs === undefined ? undefined : { refreshTtlMs })
+        : // GETEX is a write command, so the Cluster sends it to the slot's master even with replica reads.
+          primary.run("get", (client) => (refreshTtlMs === undefined ? client.getex(key) : client.getex(key, "PX", refreshTtlMs))),
+    expire: (key, ttlMs) => primary.run("touch", async (client) => (await client.pexpire(key, ttlMs)) === 1),
+  };
+  const router = createReadRouter(ha.readFrom, routes, (ttlMs) => replicaTouchAfter(ha, ttlMs));
+
+  // Counts reconnects of the primary, so WAIT is trusted only on the connection that wrote.
+  let primaryReadies = 0;
+  primary.client.on("ready", () => primaryReadies++);
+
+  const waitForReplicas = async (key: string, write: () => Promise<boolean>): Promise<void> => {
+    const wait = ha.waitForReplicas;
+    const node = cluster === undefined ? undefined : masterFor(cluster, key);
+    const wrote = await write();
+    if (wait === undefined || !wrote) return;
+    const readiesAfterWrite = primaryReadies;
+    const target = cluster === undefined ? undefined : masterFor(cluster, key);
+    if (cluster !== undefined && (target === undefined || target !== node)) throw unconfirmed(0, "the key's master changed during the write");
+    const acks = Number(await primary.run("wait", (client) => (target ?? client).wait(wait.replicas, wait.timeoutMs)));
+    // WAIT on a new connection would count acknowledgements of nothing: a reconnect voids the answer.
+    if (primaryReadies !== readiesAfterWrite) throw unconfirmed(0, "the connection was re-established before WAIT");
+    if (acks < wait.replicas) throw unconfirmed(acks, `only ${acks} of ${wait.replicas} replicas acknowledged it within ${wait.timeoutMs} ms`);
+  };
+
+  const unconfirmed = (acks: number, why: string): SessionStoreError =>
+    new SessionStoreError("UNAVAILABLE", `${label}: the write reached the primary but ${why} (waitForReplicas); it may be lost in a failover or unseen on a lagging replica — retry, or check the replicas`, {
+      backend: label,
+      cause: { acknowledged: acks },
+    });
+
+  return {
+    ...base,
+    label,
+    configure({ timeoutMs }) {
+      assertWaitFitsDeadline(ha.waitForReplicas, timeoutMs);
+      connections.configure(timeoutMs);
+      router.setTimeoutMs(timeoutMs);
+    },
+    get: (key, options) => (ha.readFrom === "primary" ? base.get(key, options) : router.get(key, options)),
+    async set(key, value, ttlMs, condition) {
+      let result: Awaited<ReturnType<Backend["set"]>> = "ok";
+      try {
+        await waitForReplicas(key, async () => (result = await base.set(key, value, ttlMs, condition)) === "ok");
+      } finally {
+        router.wrote(key);
+      }
+      return result;
+    },
+    async touch(key, ttlMs) {
+      try {
+        return await base.touch(key, ttlMs);
+      } finally {
+        router.wrote(key);
+      }
+    },
+    async delete(keys) {
+      let count = 0;
+      const remove = cluster === undefined ? () => base.delete(keys) : () => clusterDelete(primary, keys);
+      try {
+        // One WAIT covers every key written on one connection; in a Cluster, keys on several masters
+        // (a clear() batch) are deleted without it.
+        if (ha.waitForReplicas === undefined || (cluster !== undefined && keys.length !== 1) || keys.length === 0) count = await remove();
+        else await waitForReplicas(keys[0] as string, async () => (count = await remove()) >= 0);
+      } finally {
+        for (const key of keys) router.wrote(key);
+      }
+      return count;
+    },
+    scan: (prefix) => (cluster === undefined ? base.scan(prefix) : clusterScan(primary, prefix)),
+    async close() {
+      await Promise.all([base.close(), ...readers.map((reader) => reader.close())]);
+    },
+    on(event, listener) {
+      const offs = [base.on(event, listener)];
+      // A reader going down is worth logging, but it is no outage of the store: the primary still answers.
+      if (event === "error") for (const reader of readers) offs.push(reader.events.on("unavailable", listener as (error: Error) => void));
+      return () => {
+        for (const off of offs) off();
+      };
+    },
+  };
+}

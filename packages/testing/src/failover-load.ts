@@ -1,0 +1,133 @@
+import type { SessionStore } from "@sessionbridge/core";
+
+/**
+ * Continuous session traffic for failover tests: workers create sessions and read back earlier ones,
+ * recording every failure and every acknowledged write, so a test can assert outcomes (the store
+ * resumes, nothing acknowledged is lost) and print the timeline as a measurement.
+ */
+export interface LoadRecorder {
+  /** Marks the moment of the fault (e.g. right before kill -9), for the timeline. */
+  markFault(): void;
+  /** Resolves once `count` writes that started after the fault have succeeded. */
+  writesSucceedAfterFault(count?: number): Promise<void>;
+  /** Stops the workers and reports. */
+  stop(): Promise<LoadReport>;
+  /** Ids of sessions whose `set` resolved, with the data written. */
+  acknowledged(): Map<string, { n: number }>;
+}
+
+export interface LoadReport {
+  requests: number;
+  failed: number;
+  /** Failures by SessionStoreError code (or the error name). */
+  failuresByCode: Record<string, number>;
+  /** ms from the fault to the first failed request (undefined: none failed). */
+  firstFailureMs: number | undefined;
+  /** ms from the fault to the end of the last failed request. */
+  lastFailureMs: number | undefined;
+  /** ms from the fault until a write that started after the last failure succeeded. */
+  writesResumedMs: number | undefined;
+  /** Reads of an acknowledged session that came back empty while the load ran. */
+  missedReads: number;
+}
+
+export function startLoad(store: SessionStore, options: { workers?: number; prefix?: string } = {}): LoadRecorder {
+  const acknowledged = new Map<string, { n: number }>();
+  const written: string[] = [];
+  let running = true;
+  let faultAt: number | undefined;
+  let requests = 0;
+  let failed = 0;
+  let missedReads = 0;
+  let firstFailureAt: number | undefined;
+  let lastFailureAt: number | undefined;
+  let resumedAt: number | undefined;
+  const failuresByCode: Record<string, number> = {};
+  const successesAfterFault: Array<() => void> = [];
+  let successCount = 0;
+  let serial = 0;
+
+  const fail = (error: unknown): void => {
+    failed++;
+    const code = (error as { code?: unknown }).code;
+    const name = typeof code === "string" ? code : error instanceof Error ? error.name : "unknown";
+    failuresByCode[name] = (failuresByCode[name] ?? 0) + 1;
+    const now = Date.now();
+    firstFailureAt ??= now;
+    lastFailureAt = now;
+    resumedAt = undefined;
+    successCount = 0;
+  };
+
+  const worker = async (w: number): Promise<void> => {
+    while (running) {
+      const id = `${options.prefix ?? "load"}-${w}-${serial++}`;
+      const started = Date.now();
+      requests++;
+      try {
+        const data = { n: serial };
+        await store.set(id, data);
+        acknowledged.set(id, data);
+        written.push(id);
+        if (faultAt !== undefined && started >= faultAt && (lastFailureAt === undefined || started > lastFailureAt)) {
+          resumedAt ??= Date.now();
+          successCount++;
+          for (const wake of successesAfterFault.splice(0)) wake();
+        }
+      } catch (error) {
+        fail(error);
+        continue;
+      }
+      const earlier = written[Math.floor(Math.random() * written.length)];
+      if (earlier === undefined) continue;
+      requests++;
+      try {
+        if ((await store.get(earlier)) === null) missedReads++;
+      } catch (error) {
+        fail(error);
+      }
+    }
+  };
+  const workers = Array.from({ length: options.workers ?? 4 }, (_, w) => worker(w));
+
+  return {
+    markFault() {
+      faultAt = Date.now();
+      successCount = 0;
+    },
+    writesSucceedAfterFault(count = 20) {
+      return new Promise<void>((resolve) => {
+        const check = (): void => {
+          if (successCount >= count) resolve();
+          else successesAfterFault.push(check);
+        };
+        check();
+      });
+    },
+    async stop() {
+      running = false;
+      await Promise.all(workers);
+      const since = (at: number | undefined) => (at === undefined || faultAt === undefined ? undefined : at - faultAt);
+      return {
+        requests,
+        failed,
+        failuresByCode,
+        firstFailureMs: since(firstFailureAt),
+        lastFailureMs: since(lastFailureAt),
+        writesResumedMs: since(resumedAt),
+        missedReads,
+      };
+    },
+    acknowledged: () => acknowledged,
+  };
+}
+
+/** Counts acknowledged sessions the store no longer has. */
+export async function countLost(store: SessionStore, acknowledged: Map<string, { n: number }>): Promise<number> {
+  let lost = 0;
+  for (const [id, data] of acknowledged) {
+    const found = await store.get(id);
+    if (found === null || found.n !== data.n) lost++;
+  }
+  return lost;
+}
