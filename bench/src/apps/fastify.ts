@@ -1,0 +1,85 @@
+import Fastify, { type FastifyInstance } from "fastify";
+import fastifyCookie from "@fastify/cookie";
+import fastifySession, { type SessionStore as FastifySessionStore } from "@fastify/session";
+import { Redis } from "ioredis";
+import { RedisStore as RedisStore8 } from "connect-redis-8";
+import { RedisStore as RedisStore9 } from "connect-redis";
+import { createClient } from "redis";
+import type { AppConfig } from "../config.js";
+import { SECRET, SESSION_MAX_AGE_MS, USER, VISITOR } from "../payload.js";
+import { isOurs, ourAdapterStore } from "./our-store.js";
+
+declare module "fastify" {
+  interface Session {
+    user?: typeof USER;
+    visitor?: typeof VISITOR;
+    views?: number;
+  }
+}
+
+/**
+ * undefined = @fastify/session's own MemoryStore, which is already a Map of ready objects answered
+ * synchronously: it IS the zero-cost store for Fastify, so one row serves both purposes.
+ */
+async function createStore(config: AppConfig): Promise<FastifySessionStore | undefined> {
+  const kind = config.store;
+  if (isOurs(kind)) return ourAdapterStore<FastifySessionStore>(config, "@sessionbridge/fastify", "createFastifyStore");
+  switch (kind) {
+    // connect-redis stores follow express-session's callback contract, which @fastify/session accepts.
+    case "connect-redis-8":
+      return new RedisStore8({ client: new Redis(config.redisUrl) }) as unknown as FastifySessionStore;
+    case "connect-redis-9": {
+      const client = createClient({ url: config.redisUrl });
+      client.on("error", () => undefined); // the failure run stops Redis on purpose
+      await client.connect();
+      return new RedisStore9({ client }) as unknown as FastifySessionStore;
+    }
+    case "zero-cost":
+      return undefined;
+    default:
+      throw new Error(`fastify has no "${kind}" store`);
+  }
+}
+
+export async function createFastifyApp(config: AppConfig): Promise<FastifyInstance> {
+  const app = Fastify({ logger: false });
+  if (config.store === "none") {
+    app.get("/login", async () => "ok");
+    app.get("/page", async () => `hello ${USER.name}`);
+    app.get("/write", async () => "1");
+    app.get("/welcome", async () => "welcome");
+    return app;
+  }
+  const store = await createStore(config);
+  await app.register(fastifyCookie);
+  // @fastify/session's defaults except: plain HTTP (secure: false, or it never saves) and no empty
+  // sessions for anonymous visitors (saveUninitialized: false), the same as the Express rows.
+  // rolling stays at its default (true): what users run.
+  await app.register(fastifySession, {
+    secret: SECRET,
+    saveUninitialized: false,
+    cookie: { secure: false, maxAge: SESSION_MAX_AGE_MS },
+    ...(store ? { store } : {}),
+  });
+  app.get("/login", async (request) => {
+    request.session.user = USER;
+    return "ok";
+  });
+  app.get("/page", async (request, reply) => {
+    if (!request.session.user) return reply.code(401).send("login first");
+    return `hello ${request.session.user.name}`;
+  });
+  app.get("/write", async (request, reply) => {
+    if (!request.session.user) return reply.code(401).send("login first");
+    request.session.views = (request.session.views ?? 0) + 1;
+    return String(request.session.views);
+  });
+  app.get("/welcome", async (request) => {
+    request.session.visitor = VISITOR;
+    return "welcome";
+  });
+  app.setErrorHandler((_error, _request, reply) => {
+    void reply.code(500).send("store error");
+  });
+  return app;
+}

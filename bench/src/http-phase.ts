@@ -1,0 +1,131 @@
+import { Redis } from "ioredis";
+import { startApp, type AppProcess, type AppTargets } from "./app-process.js";
+import type { Framework } from "./config.js";
+import { diffCounts, memcachedCommandCounts, memcachedText, redisCommandCounts, type CommandCounts } from "./counters.js";
+import { assertLoggedIn, loginPool, runLoad, sendRequests, type LoadResult } from "./http.js";
+import { ROWS, type Row, type Workload } from "./matrix.js";
+
+export interface HttpSettings {
+  rounds: number;
+  /** Seconds of each timed read-mostly run. */
+  readSeconds: number;
+  /** Seconds of each timed write-heavy and new-visitor run. */
+  otherSeconds: number;
+  connections: number;
+  /** Logged-in users per app (their cookies rotate through the load). */
+  users: number;
+  /** Requests sent to count backend commands (exact, outside the timed runs). */
+  countRequests: number;
+  only: string[] | undefined;
+}
+
+export interface HttpCell {
+  rowId: string;
+  workload: Workload;
+  rounds: LoadResult[];
+  /** Backend commands per request by command name, from the server's own counters. */
+  commandsPerRequest: CommandCounts | null;
+  failure?: string;
+}
+
+export interface Servers {
+  redisUrl: string;
+  redisPort: number;
+  memcachedPort: number;
+}
+
+const log = (message: string) => process.stdout.write(`[bench] ${message}\n`);
+
+export async function runHttpPhase(settings: HttpSettings, servers: Servers, targets: AppTargets): Promise<HttpCell[]> {
+  const admin = new Redis(servers.redisUrl, { lazyConnect: false });
+  const cells: HttpCell[] = [];
+  try {
+    for (const framework of ["express", "fastify", "koa"] satisfies Framework[]) {
+      const rows = ROWS.filter((row) => row.framework === framework && selected(row, settings.only));
+      if (rows.length === 0) continue;
+      cells.push(...(await runFramework(framework, rows, settings, servers, targets, admin)));
+    }
+  } finally {
+    admin.disconnect();
+  }
+  return cells;
+}
+
+function selected(row: Row, only: string[] | undefined): boolean {
+  return only === undefined || only.some((part) => row.id.includes(part));
+}
+
+async function runFramework(framework: Framework, rows: Row[], settings: HttpSettings, servers: Servers, targets: AppTargets, admin: Redis): Promise<HttpCell[]> {
+  const apps = new Map<string, AppProcess>();
+  const cookies = new Map<string, string[]>();
+  const cells = new Map<string, HttpCell>();
+  const cell = (row: Row, workload: Workload): HttpCell => {
+    const id = `${row.id}|${workload}`;
+    let found = cells.get(id);
+    if (!found) cells.set(id, (found = { rowId: row.id, workload, rounds: [], commandsPerRequest: null }));
+    return found;
+  };
+  const live: Row[] = [];
+  try {
+    // Every app of this framework runs at once (idle ones cost nothing), so rounds can alternate A/B/A/B.
+    for (const row of rows) {
+      try {
+        const app = await startApp(row.framework, row.store, targets);
+        apps.set(row.id, app);
+        // The baseline has no sessions: its requests carry a plain cookie so the header work stays the same.
+        const pool = row.store === "none" ? ["visitor=1"] : await loginPool(app.url, settings.users);
+        if (row.store !== "none") await assertLoggedIn(app.url, pool[0] as string);
+        cookies.set(row.id, pool);
+        live.push(row);
+        log(`${row.id}: started, ${pool.length} users logged in`);
+      } catch (error) {
+        const message = error instanceof Error ? error.message.split("\n")[0] ?? "" : String(error);
+        log(`${row.id}: SKIPPED — ${message}`);
+        for (const workload of row.workloads) cell(row, workload).failure = message;
+      }
+    }
+    // Exact command counts first, on a quiet server: counters before and after a fixed number of requests.
+    for (const row of live) {
+      for (const workload of row.workloads) {
+        cell(row, workload).commandsPerRequest = await countCommands(row, workload, apps.get(row.id) as AppProcess, cookies.get(row.id) as string[], settings, servers, admin);
+      }
+    }
+    // Warm-up (JIT, connection pools), not recorded.
+    for (const row of live) await runLoad((apps.get(row.id) as AppProcess).url, "read", cookies.get(row.id) as string[], 1, settings.connections);
+    for (const workload of ["read", "write", "new"] satisfies Workload[]) {
+      const seconds = workload === "read" ? settings.readSeconds : settings.otherSeconds;
+      for (let round = 1; round <= settings.rounds; round++) {
+        for (const row of live.filter((r) => r.workloads.includes(workload))) {
+          const app = apps.get(row.id) as AppProcess;
+          const result = await runLoad(app.url, workload, cookies.get(row.id) as string[], seconds, settings.connections);
+          cell(row, workload).rounds.push(result);
+          log(`${row.id} ${workload} round ${round}: ${Math.round(result.rps)} req/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms${result.non2xx ? `, ${result.non2xx} non-2xx` : ""}${result.errors ? `, ${result.errors} errors` : ""}`);
+          // New visitors leave one session per request behind: start each run from an empty server.
+          if (workload === "new") await flushServers(admin, servers.memcachedPort);
+        }
+      }
+    }
+  } finally {
+    for (const app of apps.values()) await app.stop();
+    await flushServers(admin, servers.memcachedPort);
+  }
+  return [...cells.values()];
+}
+
+async function countCommands(row: Row, workload: Workload, app: AppProcess, pool: string[], settings: HttpSettings, servers: Servers, admin: Redis): Promise<CommandCounts | null> {
+  if (row.backend !== "redis" && row.backend !== "memcached") return null;
+  const read = () => (row.backend === "redis" ? redisCommandCounts(admin) : memcachedCommandCounts(servers.memcachedPort));
+  const before = await read();
+  const failed = await sendRequests(app.url, workload, pool, settings.countRequests);
+  const after = await read();
+  if (failed > 0) log(`${row.id} ${workload}: ${failed} of ${settings.countRequests} counting requests were not 2xx`);
+  const perRequest: CommandCounts = {};
+  for (const [name, calls] of Object.entries(diffCounts(before, after))) perRequest[name] = calls / settings.countRequests;
+  return perRequest;
+}
+
+async function flushServers(admin: Redis, memcachedPort: number): Promise<void> {
+  // The bench's own private servers: flushing them is safe (the library itself never flushes).
+  await admin.flushall();
+  await memcachedText(memcachedPort, "flush_all", "OK\r\n");
+}

@@ -1,0 +1,65 @@
+// `pnpm bench`: starts one redis-server and one memcached on free loopback ports, runs the HTTP
+// matrix (Express, Fastify, Koa × stores × workloads), the store-level run and the failure run, then
+// writes bench/results/latest.{json,md,svg}. docs/benchmarks.md explains the method.
+import { mkdirSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "./cli.js";
+import { runFailurePhase, type FailureResult } from "./failure.js";
+import { runHttpPhase, type HttpCell } from "./http-phase.js";
+import { markdownReport } from "./report-md.js";
+import { svgChart } from "./report-svg.js";
+import { startMemcached, startRedis } from "./servers.js";
+import { runStoreLevel, type OpResult } from "./store-level.js";
+import { checkTargets, summarizeHttp, summarizeStore } from "./summary.js";
+import { environment } from "./versions.js";
+
+const settings = parseArgs(process.argv.slice(2));
+const resultsDir = join(dirname(fileURLToPath(import.meta.url)), "..", "results");
+const log = (message: string) => process.stdout.write(`[bench] ${message}\n`);
+
+const startedAt = new Date();
+const env = environment();
+const redis = await startRedis();
+const memcached = await startMemcached();
+const redisUrl = `redis://127.0.0.1:${redis.port}`;
+log(`redis-server ${String(env.redisServer)} on ${redis.port}, memcached ${String(env.memcached)} on ${memcached.port}`);
+
+let http: HttpCell[] = [];
+let store: OpResult[] = [];
+let failures: FailureResult[] = [];
+try {
+  const targets = { redisUrl, memcachedServer: `127.0.0.1:${memcached.port}`, timeoutMs: settings.timeoutMs };
+  if (settings.sections.includes("http")) http = await runHttpPhase(settings.http, { redisUrl, redisPort: redis.port, memcachedPort: memcached.port }, targets);
+  if (settings.sections.includes("store")) store = await runStoreLevel(redisUrl, settings.storeSeconds, settings.storeRounds, settings.http.connections);
+} finally {
+  await redis.stop();
+  await memcached.stop();
+}
+// Last, with its own redis-server: it stops and restarts that server on purpose.
+if (settings.sections.includes("failure")) failures = await runFailurePhase(settings.failureSeconds, settings.timeoutMs, settings.http.only);
+
+const httpLines = summarizeHttp(http);
+const storeLines = summarizeStore(store);
+const targets = checkTargets(httpLines, storeLines, failures, settings.timeoutMs);
+const finishedAt = new Date();
+const results = { startedAt: startedAt.toISOString(), finishedAt: finishedAt.toISOString(), settings, environment: env, targets, summary: { http: httpLines, store: storeLines }, failures, raw: { http, store } };
+const report = markdownReport({
+  startedAt: startedAt.toISOString(),
+  environment: env,
+  settings: { ...settings.http, timeoutMs: settings.timeoutMs },
+  http: httpLines,
+  store: storeLines,
+  failures,
+  targets,
+});
+const caption = `${startedAt.toISOString().slice(0, 16)}Z · commit ${String(env.commit)} · Node ${String(env.node)} · redis ${String(env.redisServer)} · memcached ${String(env.memcached)} · ${String(env.cpus)} cores (shared, noisy) · autocannon ${settings.http.connections} connections · median of ${settings.http.rounds} alternated rounds`;
+
+const dir = settings.writeLatest ? resultsDir : join(resultsDir, "raw");
+const base = settings.writeLatest ? "latest" : startedAt.toISOString().replace(/[:.]/g, "-");
+mkdirSync(dir, { recursive: true });
+writeFileSync(join(dir, `${base}.json`), `${JSON.stringify(results, null, 2)}\n`);
+writeFileSync(join(dir, `${base}.md`), report);
+writeFileSync(join(dir, `${base}.svg`), svgChart(httpLines, caption));
+log(`took ${Math.round((finishedAt.getTime() - startedAt.getTime()) / 1000)} s; wrote ${join(dir, base)}.{json,md,svg}`);
+for (const target of targets) log(`target ${target.status.padEnd(12)} ${target.name}: ${target.measured}`);

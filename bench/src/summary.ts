@@ -1,0 +1,156 @@
+import type { FailureResult } from "./failure.js";
+import type { HttpCell } from "./http-phase.js";
+import { incumbentsOf, ROWS, zeroCostOf, type Role, type Row, type Workload } from "./matrix.js";
+import type { OpResult } from "./store-level.js";
+import { median, round, spread } from "./stats.js";
+
+/** One line of the HTTP table: medians over the rounds of one configuration under one workload. */
+export interface HttpLine {
+  rowId: string;
+  framework: string;
+  label: string;
+  role: Role;
+  workload: Workload;
+  rounds: number;
+  rps: number;
+  p50Ms: number;
+  p99Ms: number;
+  /** (max − min) / median of req/s over the rounds. */
+  spread: number;
+  non2xx: number;
+  errors: number;
+  /** Backend commands per request (null: no networked backend). */
+  commands: number | null;
+  commandBreakdown: string;
+  vsIncumbents: Array<{ label: string; ratio: number }>;
+  vsZeroCost: number | null;
+  failure?: string;
+}
+
+export interface StoreLine {
+  name: string;
+  opsPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  spread: number;
+  baseline?: string;
+  ratio: number | null;
+  failure?: string;
+}
+
+export interface Target {
+  name: string;
+  /** "pass", "fail", or "not measured" (with the reason in `measured`). */
+  status: "pass" | "fail" | "not measured";
+  measured: string;
+}
+
+export function summarizeHttp(cells: HttpCell[]): HttpLine[] {
+  const byKey = new Map(cells.map((cell) => [`${cell.rowId}|${cell.workload}`, cell]));
+  const medianRps = (row: Row | undefined, workload: Workload): number | null => {
+    const cell = row ? byKey.get(`${row.id}|${workload}`) : undefined;
+    return cell && cell.rounds.length > 0 ? median(cell.rounds.map((r) => r.rps)) : null;
+  };
+  const lines: HttpLine[] = [];
+  for (const row of ROWS) {
+    for (const workload of row.workloads) {
+      const cell = byKey.get(`${row.id}|${workload}`);
+      if (!cell) continue;
+      const rps = cell.rounds.map((r) => r.rps);
+      const own = medianRps(row, workload);
+      const ratio = (other: number | null) => (own !== null && other !== null && other > 0 ? round(own / other, 2) : null);
+      const counts = cell.commandsPerRequest;
+      const line: HttpLine = {
+        rowId: row.id,
+        framework: row.framework,
+        label: row.label,
+        role: row.role,
+        workload,
+        rounds: cell.rounds.length,
+        rps: Math.round(median(rps)),
+        p50Ms: median(cell.rounds.map((r) => r.p50Ms)),
+        p99Ms: median(cell.rounds.map((r) => r.p99Ms)),
+        spread: round(spread(rps), 2),
+        non2xx: cell.rounds.reduce((sum, r) => sum + r.non2xx, 0),
+        errors: cell.rounds.reduce((sum, r) => sum + r.errors, 0),
+        commands: counts === null ? null : round(Object.values(counts).reduce((sum, n) => sum + n, 0), 2),
+        commandBreakdown: counts === null ? "" : Object.entries(counts).sort(([, a], [, b]) => b - a).map(([name, n]) => (n === 1 ? name.toUpperCase() : `${round(n, 2)}×${name.toUpperCase()}`)).join(" + "),
+        vsIncumbents: incumbentsOf(row).flatMap((other) => {
+          const r = ratio(medianRps(other, workload));
+          return r === null ? [] : [{ label: other.label, ratio: r }];
+        }),
+        vsZeroCost: row.role === "zero-cost" ? null : ratio(medianRps(zeroCostOf(row), workload)),
+      };
+      if (cell.failure) line.failure = cell.failure;
+      lines.push(line);
+    }
+  }
+  return lines;
+}
+
+export function summarizeStore(results: OpResult[]): StoreLine[] {
+  const opsOf = (name: string) => {
+    const result = results.find((r) => r.name === name);
+    return result && result.rounds.length > 0 ? median(result.rounds.map((r) => r.opsPerSec)) : null;
+  };
+  return results.map((result) => {
+    const ops = result.rounds.map((r) => r.opsPerSec);
+    const own = ops.length > 0 ? median(ops) : null;
+    const base = result.baseline ? opsOf(result.baseline) : null;
+    const line: StoreLine = {
+      name: result.name,
+      opsPerSec: own === null ? 0 : Math.round(own),
+      p50Ms: round(median(result.rounds.map((r) => r.p50Ms)), 3),
+      p99Ms: round(median(result.rounds.map((r) => r.p99Ms)), 3),
+      spread: round(spread(ops), 2),
+      ratio: own !== null && base !== null ? round(own / base, 2) : null,
+    };
+    if (result.baseline) line.baseline = result.baseline;
+    if (result.failure) line.failure = result.failure;
+    return line;
+  });
+}
+
+/** Issue 7 §2, checked against the figures of this run. */
+export function checkTargets(http: HttpLine[], store: StoreLine[], failures: FailureResult[], timeoutMs: number): Target[] {
+  const targets: Target[] = [];
+  const line = (rowId: string, workload: Workload = "read") => http.find((l) => l.rowId === rowId && l.workload === workload && l.rounds > 0);
+  const missing = (what: string): Target => ({ name: what, status: "not measured", measured: "no figures in this run" });
+
+  for (const framework of ["express", "fastify", "koa"]) {
+    for (const backend of ["redis", "memcached"]) {
+      const name = `${framework}: 1 backend command per unmodified request (${backend}, sliding TTL)`;
+      const ours = http.find((l) => l.rowId === `${framework}/ours-${backend}` && l.workload === "read" && l.commands !== null);
+      targets.push(ours ? { name, status: ours.commands === 1 ? "pass" : "fail", measured: `${ours.commands} (${ours.commandBreakdown || "none"})` } : missing(name));
+    }
+  }
+  const ratioTarget = (name: string, subject: string, other: string, minimum: number): Target => {
+    const a = line(subject);
+    const b = line(other);
+    if (!a || !b) return missing(name);
+    const ratio = round(a.rps / b.rps, 2);
+    return { name, status: ratio >= minimum ? "pass" : "fail", measured: `${ratio}× (${a.rps} vs ${b.rps} req/s)` };
+  };
+  targets.push(ratioTarget("Express ≥ 1.3× connect-redis 8", "express/ours-redis", "express/connect-redis-8", 1.3));
+  targets.push(ratioTarget("Express ≥ 1.1× connect-redis 9", "express/ours-redis", "express/connect-redis-9", 1.1));
+  targets.push(ratioTarget("Fastify (sliding) ≥ 1.3× connect-redis 8 (rolling)", "fastify/ours-redis", "fastify/connect-redis-8", 1.3));
+  targets.push(ratioTarget("Koa (rolling) ≥ koa-redis", "koa/ours-redis", "koa/koa-redis", 1.0));
+  for (const framework of ["express", "fastify", "koa"]) {
+    targets.push(ratioTarget(`${framework} (Redis) ≥ 0.9× zero-cost`, `${framework}/ours-redis`, `${framework}/zero-cost`, 0.9));
+  }
+  const get = store.find((l) => l.name === "core get");
+  targets.push(
+    get && get.ratio !== null
+      ? { name: "core get ≥ 0.9× raw ioredis GET", status: get.ratio >= 0.9 ? "pass" : "fail", measured: `${get.ratio}× (${get.opsPerSec} ops/s)` }
+      : missing("core get ≥ 0.9× raw ioredis GET"),
+  );
+  for (const result of failures.filter((f) => f.rowId.endsWith("/ours-redis"))) {
+    const name = `Redis stopped, ${result.rowId}: every request answered within ${timeoutMs + 100} ms`;
+    targets.push(
+      result.failure || result.requests === 0
+        ? { name, status: "not measured", measured: result.failure ?? "no requests" }
+        : { name, status: result.withinLimit === result.requests ? "pass" : "fail", measured: `${result.withinLimit}/${result.requests}, max ${result.maxAnsweredMs ?? "-"} ms, ${result.hung} hung` },
+    );
+  }
+  return targets;
+}
