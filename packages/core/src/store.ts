@@ -104,7 +104,12 @@ export interface SessionStore<T extends object = SessionData> {
   once<E extends keyof StoreEvents>(event: E, listener: (...args: StoreEvents[E]) => void): this;
 }
 
-const MAX_MERGE_ATTEMPTS = 5;
+/**
+ * A save merges and retries while other requests keep winning the compare-and-set: each round at least
+ * one writer wins, so N concurrent writers need at most N rounds. It gives up (CONFLICT) after this many
+ * rounds or once `timeoutMs` has passed since the save began, whichever comes first.
+ */
+const MAX_MERGE_ATTEMPTS = 32;
 const MAX_USER_ID_LENGTH = 1024;
 
 /** Where `find` located a session: its key and decoded record (null when it did not decode). */
@@ -264,7 +269,7 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
         if (previous === null && result === "exists") continue; // it vanished between our write and read: retry the create
         return { status: "gone" };
       }
-      if (attempt >= MAX_MERGE_ATTEMPTS) {
+      if (attempt >= MAX_MERGE_ATTEMPTS || Date.now() - now > this.options.timeoutMs) {
         throw new SessionStoreError("CONFLICT", `${this.backend.label}: a session changed ${attempt} times while one request tried to save it; the save was abandoned`, { backend: this.backend.label });
       }
       const clashes = [...delta.set, ...delta.unset].filter((field) => previous !== null && !sameValue(current.data[field], previous.data[field as keyof object]));
@@ -549,6 +554,9 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
   private async run<R>(what: string, operation: () => Promise<R>): Promise<R> {
     try {
       const result = await withDeadline(Promise.resolve().then(operation), this.options.timeoutMs, what, this.backend.label);
+      // A success proves the backend is back even when its connection never dropped (a slow reply that
+      // timed out), so the backend would have no 'available' to report.
+      if (!this.available) this.markAvailable();
       return result;
     } catch (error) {
       const wrapped = this.wrap(error, what);
