@@ -27,8 +27,9 @@ export function failFastOptions(timeoutMs: number): RedisOptions {
     // Bounds every command, including the HELLO/AUTH handshake, so a server that accepts TCP and never
     // answers makes the connection cycle instead of hang.
     commandTimeout: timeoutMs,
-    // A socket that receives nothing while commands wait is dead: drop it and reconnect.
-    socketTimeout: Math.max(2 * timeoutMs, 1000),
+    // A socket that has answered nothing for a whole deadline while commands wait is treated as dead:
+    // drop it and reconnect, so no further commands pile up behind a hung server.
+    socketTimeout: timeoutMs,
     // Reconnect forever, quickly at first, at most MAX_RECONNECT_DELAY_MS apart, so recovery needs no restart.
     retryStrategy: (attempt: number) => Math.min(20 * 2 ** Math.min(attempt, 10), MAX_RECONNECT_DELAY_MS),
   };

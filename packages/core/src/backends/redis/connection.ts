@@ -2,7 +2,7 @@ import type { Redis } from "ioredis";
 import { SessionStoreError } from "../../errors.js";
 import { BackendEmitter } from "../emitter.js";
 import { applyTimeout, type RedisClient } from "./client.js";
-import { authError, isAuthError, isConnectionError, isRetryableReply, mapRedisError, reason } from "./errors.js";
+import { authError, isAuthError, isCertificateError, isConnectionError, isRetryableReply, mapRedisError, reason } from "./errors.js";
 
 /** The default deadline when the backend is used without a store (the store calls configure). */
 const DEFAULT_TIMEOUT_MS = 1000;
@@ -110,9 +110,10 @@ export class RedisConnection {
     if (this.client.status === "end" && !this.owned) {
       return Promise.reject(new SessionStoreError("UNAVAILABLE", `${this.label}: the ioredis client given as "client" was closed`, { backend: this.label }));
     }
-    // The server refused the last connection attempt and the next one is scheduled: answer now instead
-    // of holding the request (the web tier can show its error page at once); reconnects continue.
-    if (this.client.status === "reconnecting" && isConnectionError(this.lastError) && afterEpoch === 0) {
+    // The server refused the last connection attempt (or its certificate) and the next attempt is
+    // scheduled: answer now instead of holding the request (the web tier can show its error page at
+    // once); reconnects continue in the background.
+    if (this.client.status === "reconnecting" && (isConnectionError(this.lastError) || isCertificateError(this.lastError)) && afterEpoch === 0) {
       return Promise.reject(this.notReady(what));
     }
     return new Promise<void>((resolve, reject) => {
@@ -143,10 +144,10 @@ export class RedisConnection {
 
   private onError(error: unknown): void {
     this.lastError = error;
-    if (isAuthError(error)) {
-      // Wrong credentials will not fix themselves within a request's deadline: fail the waiters now.
-      const failure = authError(error, this.context("connect"));
-      for (const waiter of [...this.waiters]) this.settle(waiter, failure);
+    if (isAuthError(error) || isCertificateError(error)) {
+      // Wrong credentials or an untrusted certificate will not fix themselves within a request's
+      // deadline: fail the waiters now.
+      for (const waiter of [...this.waiters]) this.settle(waiter, this.notReady(waiter.what));
     }
   }
 

@@ -33,6 +33,12 @@ export function isConnectionError(error: unknown): boolean {
   return typeof code === "string" && CONNECTION_CODES.has(code);
 }
 
+/** The server's certificate was not accepted (unknown CA, wrong host name, expired): retrying will not help. */
+export function isCertificateError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === "string" && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/.test(code);
+}
+
 /** Short, secret-free reason for a message: a socket code or the reply's error code. */
 export function reason(error: unknown): string {
   const code = (error as { code?: unknown } | null)?.code;

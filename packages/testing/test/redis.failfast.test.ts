@@ -1,0 +1,194 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { createSessionStore, redisBackend, type SessionStore, type SessionStoreOptions } from "@sessionbridge/core";
+import { eventually, rejection, uniquePrefix } from "../src/contract.js";
+import { freePort } from "../src/process.js";
+import { startHangListener, startRedis, type HangListener, type RedisServer } from "../src/redis.js";
+
+/**
+ * Fail fast and recover: with the server stopped, refusing, hung or demoted, every operation rejects with
+ * UNAVAILABLE or TIMEOUT (the deadline guarantees "within timeoutMs"; vitest's timeout catches a hang),
+ * nothing is executed after it was given up, and the store comes back by itself.
+ */
+
+const TIMEOUT_MS = 400;
+const FAST_FAILURES = ["UNAVAILABLE", "TIMEOUT"];
+
+const stores: SessionStore[] = [];
+afterEach(async () => {
+  await Promise.all(stores.splice(0).map((store) => store.close()));
+});
+
+function open(url: string, options: Partial<SessionStoreOptions> = {}): SessionStore & { events: string[] } {
+  const store = createSessionStore({ url, timeoutMs: TIMEOUT_MS, prefix: uniquePrefix("ff"), ...options });
+  const events: string[] = [];
+  store.on("unavailable", () => events.push("unavailable"));
+  store.on("available", () => events.push("available"));
+  stores.push(store);
+  return Object.assign(store, { events });
+}
+
+/** Every store operation, each of which must reject fast while the server is gone. */
+function everyOperation(store: SessionStore): Array<[string, () => Promise<unknown>]> {
+  return [
+    ["get", () => store.get("someone")],
+    ["set", () => store.set("someone", { a: 1 })],
+    ["touch", () => store.touch("someone")],
+    ["destroy", () => store.destroy("someone")],
+    ["save", () => store.save("someone", { a: 1 }, { previous: null })],
+    ["length", () => store.length()],
+    ["clear", () => store.clear()],
+    ["ping", () => store.ping()],
+  ];
+}
+
+async function expectAllFailFast(store: SessionStore): Promise<void> {
+  for (const [name, operation] of everyOperation(store)) {
+    const failure = await rejection(operation);
+    expect(FAST_FAILURES, `${name}: ${failure.message}`).toContain(failure.code);
+  }
+}
+
+describe("a server that stops and comes back on the same port", () => {
+  let server: RedisServer;
+  beforeAll(async () => {
+    server = await startRedis();
+  });
+  afterAll(async () => {
+    await server?.dispose();
+  });
+
+  it("rejects every operation with UNAVAILABLE while stopped, never runs them later, and recovers by itself", async () => {
+    const store = open(server.url);
+    await store.set("before", { a: 1 });
+    await server.stop();
+
+    await expectAllFailFast(store);
+    expect((await rejection(store.set("stale", { written: "while down" }))).code).toMatch(/UNAVAILABLE|TIMEOUT/);
+    expect(store.events).toContain("unavailable");
+
+    await server.restart(); // empty: no persistence
+    await eventually("the store works again", async () => {
+      await store.set("after", { a: 2 });
+      return true;
+    });
+    expect(await store.get("after")).toEqual({ a: 2 });
+    expect(store.events.at(-1)).toBe("available");
+    // A command queued while the server was down and replayed after the reconnect would show up here.
+    expect(await store.get("stale")).toBeNull();
+    expect(await server.command("DBSIZE")).toBe(1);
+  });
+
+  it("fails in-flight commands when the server is killed, and recovers after it restarts", async () => {
+    const store = open(server.url);
+    await store.set("x", { a: 1 });
+    const inflight = Array.from({ length: 50 }, (_, i) => store.set(`burst-${i}`, { i }).then(() => "ok", (error: { code: string }) => error.code));
+    await server.kill();
+    const outcomes = await Promise.all(inflight);
+    for (const outcome of outcomes) expect(["ok", ...FAST_FAILURES]).toContain(outcome);
+    await expectAllFailFast(store);
+    await server.restart();
+    await eventually("the store works again", async () => (await store.ping(), true));
+    expect(await store.get("x")).toBeNull(); // a fresh, empty server
+  });
+});
+
+describe("a port where nothing listens", () => {
+  it("rejects every operation with UNAVAILABLE naming the server, never the password", async () => {
+    const port = await freePort();
+    const store = open(`redis://:hunter2-secret@127.0.0.1:${port}`);
+    await expectAllFailFast(store);
+    const failure = await rejection(store.get("someone"));
+    expect(failure.code).toBe("UNAVAILABLE");
+    expect(failure.message).toContain(`redis 127.0.0.1:${port}`);
+    expect(failure.message).toContain("ECONNREFUSED");
+    expect(failure.message).not.toContain("hunter2");
+    expect(store.events).toEqual(["unavailable"]);
+  });
+});
+
+describe("a server that accepts connections and never answers", () => {
+  let hang: HangListener;
+  beforeAll(async () => {
+    hang = await startHangListener();
+  });
+  afterAll(async () => {
+    await hang?.close();
+  });
+
+  it("rejects every operation with UNAVAILABLE or TIMEOUT and keeps trying new connections", async () => {
+    const store = open(hang.url);
+    await expectAllFailFast(store);
+    expect(hang.connections()).toBeGreaterThanOrEqual(1);
+    // The unanswered handshake times out and the client reconnects, instead of waiting forever.
+    const seen = hang.connections();
+    await eventually("the client opened a new connection", () => hang.connections() > seen);
+  });
+});
+
+describe("a server that hangs after the connection was ready (SIGSTOP)", () => {
+  let server: RedisServer;
+  beforeAll(async () => {
+    server = await startRedis();
+  });
+  afterAll(async () => {
+    await server?.dispose();
+  });
+
+  it("rejects operations while it is frozen and recovers when it resumes", async () => {
+    const store = open(server.url);
+    await store.set("kept", { a: 1 });
+    server.pause();
+    try {
+      await expectAllFailFast(store);
+      await eventually("the store reported the server unavailable", () => store.events.includes("unavailable"));
+      // The hung connection was dropped: this write is refused without being sent, so the server cannot
+      // run it when it thaws. (Commands already delivered before the freeze are in the server's buffer
+      // and do run then: no client can recall bytes it has sent.)
+      expect(FAST_FAILURES).toContain((await rejection(store.set("refused", { a: 2 }))).code);
+    } finally {
+      server.resume();
+    }
+    await eventually("the store reads again", async () => (await store.get("kept")) !== null);
+    expect(await store.get("kept")).toEqual({ a: 1 });
+    expect(await store.get("refused")).toBeNull();
+    expect(store.events.at(-1)).toBe("available");
+  });
+});
+
+describe("a primary demoted to a replica (READONLY)", () => {
+  let primary: RedisServer;
+  let other: RedisServer;
+  beforeAll(async () => {
+    [primary, other] = await Promise.all([startRedis(), startRedis()]);
+  });
+  afterAll(async () => {
+    await Promise.all([primary?.dispose(), other?.dispose()]);
+  });
+
+  it("reconnects and retries once, then reports UNAVAILABLE pointing at the primary endpoint; works again once promoted", async () => {
+    const store = open(primary.url, { timeoutMs: 2000 });
+    await store.set("before", { a: 1 });
+    const connectionsBefore = await totalConnections(primary);
+    await primary.command("REPLICAOF", "127.0.0.1", other.port);
+
+    const failure = await rejection(store.set("during", { a: 2 }));
+    expect(failure.code).toBe("UNAVAILABLE");
+    expect(failure.message).toMatch(/READONLY/);
+    expect(failure.message).toMatch(/primary/);
+    // The READONLY reply made the backend open a fresh connection before its single retry.
+    expect(await totalConnections(primary)).toBeGreaterThan(connectionsBefore + 1);
+
+    await primary.command("REPLICAOF", "NO", "ONE");
+    await eventually("writes succeed again", async () => {
+      await store.set("after", { a: 3 });
+      return true;
+    });
+    expect(await store.get("after")).toEqual({ a: 3 });
+  });
+});
+
+/** Connections the server accepted since it started (our admin commands add one each). */
+async function totalConnections(server: RedisServer): Promise<number> {
+  const info = String(await server.command("INFO", "stats"));
+  return Number(/total_connections_received:(\d+)/.exec(info)?.[1]);
+}
