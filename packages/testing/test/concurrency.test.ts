@@ -90,6 +90,19 @@ async function call(target: Instance, method: "GET" | "POST", path: string, cook
   return { status: response.status, body: (await response.json()) as Record<string, unknown>, cookie: setCookie?.split(";")[0] };
 }
 
+/** Two requests that both load the same version of the session before either writes; the first writes first. */
+async function race(first: [Instance, string], second: [Instance, string], cookie: string): Promise<void> {
+  const gates = [gate(), gate()] as const;
+  first[0].gates.set("race", gates[0]);
+  second[0].gates.set("race", gates[1]);
+  const requests = [call(first[0], "POST", `${first[1]}?gate=race`, cookie), call(second[0], "POST", `${second[1]}?gate=race`, cookie)];
+  await Promise.all([gates[0].entered, gates[1].entered]);
+  gates[0].release();
+  await requests[0];
+  gates[1].release();
+  await requests[1];
+}
+
 afterEach(async () => {
   await Promise.all(servers.splice(0).map((server) => new Promise((resolve) => server.close(resolve))));
 });
@@ -138,16 +151,7 @@ describe.each(ADAPTER_BACKENDS)("concurrent requests through express-session on 
   it("keeps both of two concurrent requests that change different fields", async () => {
     const [a, b] = await two();
     const cookie = (await call(a, "POST", "/login/ada")).cookie!;
-    const [first, second] = [gate(), gate()];
-    a.gates.set("g", first);
-    b.gates.set("g", second);
-    // Both requests load the same version of the session before either writes.
-    const both = [call(a, "POST", "/set/theme/dark?gate=g", cookie), call(b, "POST", "/set/cart/3-items?gate=g", cookie)];
-    await Promise.all([first.entered, second.entered]);
-    first.release();
-    await both[0];
-    second.release();
-    await both[1];
+    await race([a, "/set/theme/dark"], [b, "/set/cart/3-items"], cookie);
     expect((await call(a, "GET", "/me", cookie)).body).toMatchObject({ userId: "ada", theme: "dark", cart: "3-items" });
   });
 
@@ -156,15 +160,7 @@ describe.each(ADAPTER_BACKENDS)("concurrent requests through express-session on 
     const conflicts: string[][] = [];
     b.core.on("conflict", ({ fields }) => conflicts.push(fields));
     const cookie = (await call(a, "POST", "/login/ada")).cookie!;
-    const [first, second] = [gate(), gate()];
-    a.gates.set("g", first);
-    b.gates.set("g", second);
-    const both = [call(a, "POST", "/set/theme/dark?gate=g", cookie), call(b, "POST", "/set/theme/light?gate=g", cookie)];
-    await Promise.all([first.entered, second.entered]);
-    first.release();
-    await both[0];
-    second.release();
-    await both[1];
+    await race([a, "/set/theme/dark"], [b, "/set/theme/light"], cookie);
     expect((await call(a, "GET", "/me", cookie)).body).toMatchObject({ theme: "light" });
     if (backend.createStore().backend.capabilities.compareAndSet) expect(conflicts).toEqual([["theme"]]);
   });
