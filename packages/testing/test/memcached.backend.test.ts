@@ -236,4 +236,11 @@ describe("memcached: what it cannot do", () => {
     expect(await s.get("mine")).toEqual({ a: 1 });
     expect(s.backend.capabilities).toEqual({ scan: false, compareAndSet: true, userIndex: false });
   });
+
+  it("stores a session tagged with its user, but rejects the per-user listing with UNSUPPORTED", async () => {
+    const s = store({ backend: memcachedBackend({ servers: [plain.address] }) });
+    await s.set("tagged", { a: 1 }, { userId: "ada" });
+    expect(await s.get("tagged")).toEqual({ a: 1 });
+    expect((await rejection(s.sessionsOf("ada"))).code).toBe("UNSUPPORTED");
+  });
 });
