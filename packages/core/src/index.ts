@@ -13,7 +13,7 @@ export type { MemoryBackendOptions } from "./backends/memory.js";
 export { redisBackend } from "./backends/redis.js";
 export type { RedisBackendOptions, RedisTlsOptions } from "./backends/redis.js";
 export { memcachedBackend } from "./backends/memcached.js";
-export type { MemcachedBackendOptions } from "./backends/memcached.js";
+export type { MemcachedBackendOptions, MemcachedNodeAddress, MemcachedTlsOptions } from "./backends/memcached.js";
 export { MAX_ID_LENGTH } from "./ids.js";
 export { commitSession, detachData, isOutage, remainingMs, toCallback, withHttpStatus } from "./adapter-support.js";
 export type { CommitOptions } from "./adapter-support.js";
