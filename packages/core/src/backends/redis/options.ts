@@ -155,7 +155,8 @@ function parseRedisUrl(url: unknown): ParsedUrl {
   const username = decode(parsed.username);
   const password = decode(parsed.password);
   if (username !== undefined && password === undefined) {
-    throw configError("url", `${accepts} (user "${username}" needs a password: redis://user:password@host)`);
+    // Not echoing the name: a password written without its leading colon lands here.
+    throw configError("url", `${accepts} (a user name without a password: write redis://:password@host for a password alone)`);
   }
   const hostname = parsed.hostname.startsWith("[") ? parsed.hostname.slice(1, -1) : parsed.hostname;
   return { host: hostname, port, db, username, password, tls: scheme === "rediss" };

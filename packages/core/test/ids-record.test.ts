@@ -1,0 +1,100 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { jsonSerializer } from "../src/codec.js";
+import { assertValidId } from "../src/ids.js";
+import { decodeRecord, encodeRecord, newVersion, peekVersion, versionPrefix, type SessionRecord } from "../src/record.js";
+import { SessionStoreError } from "../src/errors.js";
+import { escapeGlob } from "../src/backends/redis/commands.js";
+
+describe("session ids", () => {
+  it.each([
+    ["a 32-byte base64url id", "h3Kq0Zx-_4PZ1c9wVwYz3Y8y1Jx6pXbQ8lHcM0yWk2A"],
+    ["256 characters", "a".repeat(256)],
+    ["non-ASCII", "sessión-ü-✓"],
+    ["spaces and punctuation", "s:abc.def ghi"],
+  ])("accepts %s", (_, id) => {
+    expect(() => assertValidId(id)).not.toThrow();
+  });
+
+  it.each([
+    ["empty", ""],
+    ["257 characters", "a".repeat(257)],
+    ["a newline", "a\nb"],
+    ["a tab", "a\tb"],
+    ["NUL", "\u0000"],
+    ["DEL", "\u007f"],
+    ["a C1 control", "a\u0085b"],
+    ["a number", 7],
+    ["null", null],
+    ["an object", { toString: () => "x" }],
+  ])("rejects %s with INVALID_ID without echoing it", (_, id) => {
+    let error: unknown;
+    try {
+      assertValidId(id);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(SessionStoreError);
+    expect((error as SessionStoreError).code).toBe("INVALID_ID");
+    if (typeof id === "string" && id.length > 3) expect((error as Error).message).not.toContain(id);
+  });
+});
+
+describe("record envelope", () => {
+  const record = (data: Record<string, unknown>): SessionRecord => ({ data, createdAtMs: 1_700_000_000_000, expiresAtMs: 1_700_000_060_000, ttlMs: 60_000, version: newVersion() });
+
+  it("round-trips a record, with the version readable without decoding", () => {
+    const original = { ...record({ user: "ada", n: [1, 2, { deep: true }] }), userId: "u1", meta: { ip: "10.0.0.1" } };
+    const text = encodeRecord(original, "sess:x", jsonSerializer);
+    expect(text.startsWith(versionPrefix(original.version))).toBe(true);
+    expect(peekVersion(text)).toBe(original.version);
+    expect(decodeRecord(text, "sess:x", jsonSerializer)).toEqual(original);
+  });
+
+  it("stores a Date as its ISO-8601 string (JSON has no dates)", () => {
+    const text = encodeRecord(record({ at: new Date("2020-01-02T03:04:05.678Z") }), "k", jsonSerializer);
+    expect(decodeRecord(text, "k", jsonSerializer)?.data).toEqual({ at: "2020-01-02T03:04:05.678Z" });
+  });
+
+  it("drops __proto__ and constructor.prototype keys instead of polluting objects", () => {
+    const body = '{"d":{"__proto__":{"polluted":true},"constructor":{"prototype":{"polluted":true}},"ok":1},"c":1,"e":2,"t":3}';
+    const decoded = decodeRecord(`sb1:AAAAAAAAAAAA:${body}`, "k", jsonSerializer);
+    expect(decoded?.data.ok).toBe(1);
+    expect(Object.hasOwn(decoded?.data ?? {}, "__proto__")).toBe(false);
+    expect((decoded?.data as { polluted?: unknown }).polluted).toBeUndefined();
+    expect(({} as { polluted?: unknown }).polluted).toBeUndefined();
+  });
+
+  it.each([
+    ["not an envelope", "hello"],
+    ["a short version", "sb1:abc:{}"],
+    ["broken JSON", "sb1:AAAAAAAAAAAA:{"],
+    ["an array body", "sb1:AAAAAAAAAAAA:[]"],
+    ["data that is not an object", 'sb1:AAAAAAAAAAAA:{"d":"x","c":1,"e":2,"t":3}'],
+    ["a missing field", 'sb1:AAAAAAAAAAAA:{"d":{},"c":1,"e":2}'],
+    ["a non-string user id", 'sb1:AAAAAAAAAAAA:{"d":{},"c":1,"e":2,"t":3,"u":5}'],
+  ])("decodes %s as null (corrupt), never throwing", (_, text) => {
+    expect(decodeRecord(text, "k", jsonSerializer)).toBeNull();
+  });
+
+  it("round-trips any JSON object (property)", () => {
+    fc.assert(
+      fc.property(fc.dictionary(fc.string(), fc.jsonValue()), (data) => {
+        const clean = JSON.parse(JSON.stringify(data)) as Record<string, unknown>;
+        const text = encodeRecord(record(clean), "k", jsonSerializer);
+        const decoded = decodeRecord(text, "k", jsonSerializer);
+        // __proto__ keys are dropped on purpose; everything else comes back unchanged.
+        const expected = JSON.parse(JSON.stringify(clean), (key, value) => (key === "__proto__" ? undefined : value)) as unknown;
+        expect(JSON.stringify(decoded?.data)).toBe(JSON.stringify(expected));
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
+
+describe("SCAN pattern", () => {
+  it("escapes Redis glob characters in the prefix", () => {
+    expect(escapeGlob("sess:")).toBe("sess:");
+    expect(escapeGlob("a*b?c[d]e\\f^")).toBe("a\\*b\\?c\\[d\\]e\\\\f\\^");
+  });
+});
