@@ -4,7 +4,7 @@ import express from "express";
 import session from "express-session";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { SessionStore } from "@sessionbridge/core";
-import { createExpressStore } from "@sessionbridge/express";
+import { createExpressStore } from "./security.express.js";
 import { ADAPTER_BACKENDS, startAdapterBackend, type AdapterBackend } from "../src/adapter-backends.js";
 
 /**
