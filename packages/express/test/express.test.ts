@@ -3,7 +3,7 @@ import session from "express-session";
 import request from "supertest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SessionStore } from "@sessionbridge/core";
-import { ADAPTER_BACKENDS, commandsBetween, startAdapterBackend, type AdapterBackend } from "@sessionbridge/testing";
+import { ADAPTER_BACKENDS, commandsBetween, eventually, sessionIdFromCookie, sleep, startAdapterBackend, type AdapterBackend } from "@sessionbridge/testing";
 import { createExpressStore, type ExpressStoreOptions } from "../src/index.js";
 
 const SECRET = "a test secret that is long enough for every framework";
@@ -50,15 +50,7 @@ function makeApp(core: SessionStore, options: { maxAgeMs?: number; rolling?: boo
   return { app, store };
 }
 
-/** The session id inside express-session's signed cookie `sid=s%3A<id>.<signature>`. */
-function sessionIdOf(setCookie: string[] | string | undefined): string {
-  const header = (Array.isArray(setCookie) ? setCookie : [setCookie ?? ""]).find((c) => c.startsWith("sid="));
-  if (!header) throw new Error("no sid cookie was set");
-  const value = decodeURIComponent(header.slice(4).split(";")[0] as string);
-  return value.slice(2, value.lastIndexOf("."));
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const sessionIdOf = (setCookie: string[] | string | undefined) => sessionIdFromCookie("sid", setCookie);
 
 describe.each(ADAPTER_BACKENDS)("express-session on the %s backend", (kind) => {
   let backend: AdapterBackend;
@@ -208,7 +200,7 @@ describe.each(ADAPTER_BACKENDS)("express-session on the %s backend", (kind) => {
         await backend.restart!();
       }
       // The restarted server is empty (no persistence), so recovery means: log in again and be served.
-      await eventually(async () => (await agent.post("/login").timeout(3000)).status === 200);
+      await eventually("the store serves requests again", async () => (await agent.post("/login").timeout(3000)).status === 200);
       expect((await agent.get("/me").expect(200)).body.user).toBe("ada");
     });
 
@@ -235,14 +227,6 @@ describe.each(ADAPTER_BACKENDS)("express-session on the %s backend", (kind) => {
     });
   }
 });
-
-async function eventually(check: () => Promise<boolean>, attempts = 50): Promise<void> {
-  for (let i = 0; i < attempts; i++) {
-    if (await check().catch(() => false)) return;
-    await sleep(100);
-  }
-  throw new Error("the condition did not become true");
-}
 
 describe("createExpressStore options", () => {
   it("rejects unknown options and bad values with a CONFIG error naming the option", async () => {

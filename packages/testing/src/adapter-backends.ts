@@ -1,6 +1,7 @@
 import { createSessionStore, memoryBackend, type Backend, type SessionStore, type SessionStoreOptions } from "@sessionbridge/core";
 import { startMemcached } from "./memcached.js";
 import { startRedis } from "./redis.js";
+export { eventually } from "./wait.js";
 
 /**
  * One backend for the framework adapter tests (express, fastify, koa), started for a test file:
@@ -79,3 +80,22 @@ export function commandsBetween(before: Map<string, number>, after: Map<string, 
   }
   return diff;
 }
+
+/**
+ * The session id inside a signed session cookie `name=s%3A<id>.<signature>` (express-session, and
+ * @fastify/session with `cookiePrefix: "s:"`, and the Koa adapter's compatible cookie).
+ */
+export function sessionIdFromCookie(name: string, setCookie: string[] | string | undefined): string {
+  const header = (Array.isArray(setCookie) ? setCookie : [setCookie ?? ""]).find((c) => c.startsWith(`${name}=`));
+  if (!header) throw new Error(`no ${name} cookie was set`);
+  const value = decodeURIComponent(header.slice(name.length + 1).split(";")[0] as string);
+  if (!value.startsWith("s:")) throw new Error(`the ${name} cookie is not an "s:" signed cookie`);
+  return value.slice(2, value.lastIndexOf("."));
+}
+
+/** `name=value` pairs of the Set-Cookie headers, ready for a Cookie request header. */
+export function cookieHeader(setCookie: string[] | string | undefined): string {
+  return (Array.isArray(setCookie) ? setCookie : setCookie ? [setCookie] : []).map((c) => c.split(";")[0]).join("; ");
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

@@ -1,0 +1,125 @@
+import { EventEmitter } from "node:events";
+import { commitSession, detachData, remainingMs, SessionStoreError, toCallback } from "@sessionbridge/core";
+import type { LoadedSession, SessionData, SessionStore } from "@sessionbridge/core";
+
+type Callback<T = void> = (error?: unknown, value?: T) => void;
+interface FastifySessionLike {
+  cookie?: { originalMaxAge?: number | null; expires?: Date | null };
+  [field: string]: unknown;
+}
+interface RequestLike {
+  session?: unknown;
+}
+
+export interface FastifyStoreOptions {
+  /**
+   * Set it when @fastify/session's `cookie` has no `maxAge` (a cookie that ends with the browser
+   * session): loaded sessions then keep such a cookie instead of one that expires with the session's
+   * TTL. The plugin sets it from its `cookie` option. Default false.
+   */
+  browserSessionCookie?: boolean;
+}
+
+/** How many ids the fallback association (see `recent`) remembers. */
+const RECENT_LIMIT = 10_000;
+
+/**
+ * @fastify/session store over a sessionbridge store (the callback contract: get / set / destroy).
+ *
+ * A conditional, merging save needs the record the request loaded. @fastify/session hands `get` no
+ * request and builds its Session from a copy of what `get` returns, so the two are linked like this:
+ * the sessionbridge plugin names the request right before @fastify/session's hook runs (`expect`), and
+ * once @fastify/session has built `request.session` the loaded record is remembered against that Session
+ * object. Used without the plugin (or for `session.reload()`), the record is remembered by session id.
+ */
+export class FastifyStore extends EventEmitter {
+  readonly store: SessionStore<SessionData>;
+  private readonly loaded = new WeakMap<object, LoadedSession>();
+  private readonly recent = new Map<string, LoadedSession>();
+  private expected: RequestLike | undefined;
+  private ttlHintMs: number | undefined;
+  private readonly browserSessionCookie: boolean;
+
+  constructor(store: SessionStore<SessionData>, options: FastifyStoreOptions = {}) {
+    super();
+    for (const name of Object.keys(options)) {
+      if (name !== "browserSessionCookie") throw new SessionStoreError("CONFIG", `option "${name}" is not a fastify store option (known: browserSessionCookie)`);
+    }
+    if (options.browserSessionCookie !== undefined && typeof options.browserSessionCookie !== "boolean") {
+      throw new SessionStoreError("CONFIG", 'option "browserSessionCookie" must be true or false');
+    }
+    this.browserSessionCookie = options.browserSessionCookie ?? false;
+    if (store === null || typeof store !== "object" || typeof (store as Partial<SessionStore>).load !== "function") {
+      throw new SessionStoreError("CONFIG", "createFastifyStore(store): store must be a session store from createSessionStore(…)");
+    }
+    this.store = store;
+  }
+
+  /** Called by the plugin's onRequest hook, synchronously before @fastify/session's own hook. */
+  expect(request: RequestLike | undefined): void {
+    this.expected = request;
+  }
+
+  get(sessionId: string, callback: Callback<FastifySessionLike | null>): void {
+    const request = this.expected;
+    this.expected = undefined;
+    const read = async () => {
+      const loaded = await this.store.load(sessionId, this.ttlHintMs === undefined ? undefined : { ttlMs: this.ttlHintMs });
+      if (loaded === null) return null;
+      this.ttlHintMs = loaded.ttlMs;
+      if (request === undefined) this.remember(sessionId, loaded);
+      return loaded;
+    };
+    toCallback(read(), (error, loaded) => {
+      if (error || !loaded) return callback(error, null);
+      // The session's own idle timeout and expiry; the other cookie attributes come from @fastify/session's options.
+      const cookie = this.browserSessionCookie ? {} : { originalMaxAge: loaded.ttlMs, expires: new Date(loaded.expiresAtMs) };
+      callback(null, { ...detachData(loaded), cookie });
+      // @fastify/session built request.session synchronously inside the callback.
+      const built = request?.session as { sessionId?: unknown } | undefined;
+      if (built && typeof built === "object" && built.sessionId === sessionId) this.loaded.set(built, loaded);
+    });
+  }
+
+  set(sessionId: string, session: FastifySessionLike, callback: Callback = noop): void {
+    const cookie = session.cookie;
+    const left = remainingMs(cookie?.expires);
+    if (left !== undefined && left <= 0) {
+      this.destroy(sessionId, callback); // the cookie has expired: keep nothing
+      return;
+    }
+    const original = cookie?.originalMaxAge;
+    const ttlMs = typeof original === "number" && original > 0 ? Math.round(original) : left === undefined ? undefined : Math.ceil(left);
+    const data: SessionData = {};
+    for (const field of Object.keys(session)) if (field !== "cookie") data[field] = session[field];
+    const previous = this.loaded.get(session) ?? this.recent.get(sessionId) ?? null;
+    const work = commitSession(this.store, sessionId, data, { previous, ttlMs }).then((now) => {
+      this.recent.delete(sessionId);
+      if (now) {
+        this.loaded.set(session, now);
+        this.ttlHintMs = now.ttlMs;
+      } else {
+        this.loaded.delete(session);
+      }
+    });
+    toCallback(work, callback);
+  }
+
+  destroy(sessionId: string, callback: Callback = noop): void {
+    this.recent.delete(sessionId);
+    toCallback(this.store.destroy(sessionId), callback);
+  }
+
+  private remember(sessionId: string, loaded: LoadedSession): void {
+    this.recent.delete(sessionId);
+    this.recent.set(sessionId, loaded);
+    if (this.recent.size > RECENT_LIMIT) this.recent.delete(this.recent.keys().next().value as string);
+  }
+}
+
+function noop(): void {}
+
+/** A @fastify/session store backed by a sessionbridge store. Prefer the plugin, which also links requests. */
+export function createFastifyStore(store: SessionStore<SessionData>, options?: FastifyStoreOptions): FastifyStore {
+  return new FastifyStore(store, options);
+}
