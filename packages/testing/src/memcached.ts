@@ -1,4 +1,5 @@
 import { execFileSync } from "node:child_process";
+import memjs from "memjs";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { freePort, startProcess, tempDir, waitForPort, type ManagedProcess } from "./process.js";
@@ -29,6 +30,8 @@ export interface MemcachedServer extends Pick<RedisServer, "pid" | "output" | "s
   readonly url: string;
   /** Present when started with `tls`. */
   readonly tls: TlsFiles | undefined;
+  /** The server's `stats` counters (cmd_get, cmd_set, cmd_touch, cas_hits, …), to count commands exactly. Plain nodes only. */
+  stats(): Promise<Record<string, number>>;
 }
 
 const HOST = "127.0.0.1" as const;
@@ -80,6 +83,15 @@ export async function startMemcached(options: MemcachedHarnessOptions = {}): Pro
     pause: () => void proc.child.kill("SIGSTOP"),
     resume: () => void proc.child.kill("SIGCONT"),
     restart: launch,
+    stats: () =>
+      new Promise((resolve, reject) => {
+        const client = memjs.Client.create(`${HOST}:${port}`, { logger: { log: () => undefined } });
+        client.stats((error, _server, stats) => {
+          client.close();
+          if (error || !stats) reject(error ?? new Error("no stats"));
+          else resolve(Object.fromEntries(Object.entries(stats).map(([name, value]) => [name, Number(value)])));
+        });
+      }),
     async dispose() {
       proc.child.kill("SIGCONT"); // a paused process cannot act on SIGTERM
       await proc.stop("SIGTERM");

@@ -222,6 +222,37 @@ describe("memcached: item size", () => {
   });
 });
 
+describe("memcached: round trips (counted by the server's stats)", () => {
+  const counters = ["cmd_get", "cmd_set", "cmd_touch", "cas_hits", "cas_badval"] as const;
+  async function commandsOf(work: () => Promise<unknown>): Promise<Record<(typeof counters)[number], number>> {
+    const before = await plain.stats();
+    await work();
+    const after = await plain.stats();
+    return Object.fromEntries(counters.map((name) => [name, (after[name] ?? 0) - (before[name] ?? 0)])) as Record<(typeof counters)[number], number>;
+  }
+
+  it("reads with one GAT, and saves a loaded session with one REPLACE on its CAS token", async () => {
+    const s = store({ backend: memcachedBackend({ servers: [plain.address] }) });
+    await s.set("rt", { n: 1 });
+    let loaded: Awaited<ReturnType<SessionStore["load"]>> = null;
+    expect(await commandsOf(async () => (loaded = await s.load("rt")))).toEqual({ cmd_get: 0, cmd_set: 0, cmd_touch: 1, cas_hits: 0, cas_badval: 0 });
+    expect(await commandsOf(() => s.save("rt", { n: 2 }, { previous: loaded }))).toEqual({ cmd_get: 0, cmd_set: 1, cmd_touch: 0, cas_hits: 1, cas_badval: 0 });
+    expect(await s.get("rt")).toEqual({ n: 2 });
+  });
+
+  it("falls back to reading the item when another writer changed it since our read, and merges", async () => {
+    const s = store({ backend: memcachedBackend({ servers: [plain.address] }) });
+    const other = store({ backend: memcachedBackend({ servers: [plain.address] }), prefix: s.options.prefix });
+    await s.set("rt2", { a: 0, b: 0 });
+    const mine = await s.load("rt2");
+    const theirs = await other.load("rt2");
+    await other.save("rt2", { a: 0, b: 1 }, { previous: theirs });
+    const counted = await commandsOf(() => s.save("rt2", { a: 1, b: 0 }, { previous: mine }));
+    expect(counted.cas_badval).toBe(1); // our token was stale: the server refused it
+    expect(await s.get("rt2")).toEqual({ a: 1, b: 1 });
+  });
+});
+
 describe("memcached: what it cannot do", () => {
   it("rejects ids/length/clear with UNSUPPORTED and a reason, and never flushes the server", async () => {
     const s = store({ backend: memcachedBackend({ servers: [plain.address] }) });

@@ -2,6 +2,7 @@ import type { Backend, SetCondition, SetResult } from "../../backend.js";
 import { SessionStoreError } from "../../errors.js";
 import { BackendEmitter } from "../emitter.js";
 import { nodeName } from "./address.js";
+import { CasCache } from "./cas-cache.js";
 import { expirationExtras, isZero, Opcode, send, Status, storeExtras, type Reply } from "./commands.js";
 import { statusError } from "./errors.js";
 import { encodeKey } from "./keys.js";
@@ -36,6 +37,7 @@ export function memcachedBackend(options: MemcachedBackendOptions): Backend {
     events,
   });
   const label = pool.label();
+  const tokens = new CasCache();
   let storeTimeoutMs = 1000;
   let closed = false;
 
@@ -59,8 +61,10 @@ export function memcachedBackend(options: MemcachedBackendOptions): Backend {
       const reply = await send(node.client, opcode, key, extras, value, cas);
       switch (reply.status) {
         case Status.ok:
+          tokens.remember(key, node.name, reply.cas, value);
           return "ok";
         case Status.notFound:
+          tokens.forget(key);
           return "missing";
         case Status.exists:
           return condition.kind === "version" ? "mismatch" : "exists";
@@ -81,8 +85,14 @@ export function memcachedBackend(options: MemcachedBackendOptions): Backend {
       case "exists":
         return write(Opcode.replace);
       case "version": {
-        // Compare-and-set: read the item and its CAS token, compare the envelope's version, and replace
-        // only if nobody wrote the item in between (the server checks the token atomically).
+        // Compare-and-set: replace only if the item is still the one whose version we compared; the
+        // server checks the CAS token atomically. With the token of our own last read or write, that
+        // is one round trip; a stale token ("exists") falls back to reading the current item.
+        const known = tokens.tokenFor(key, node.name, condition.prefix);
+        if (known !== undefined) {
+          const result = await write(Opcode.replace, known);
+          if (result !== "mismatch") return result;
+        }
         const current = await send(node.client, Opcode.get, key);
         if (current.status === Status.notFound) return "missing";
         if (current.status !== Status.ok) throw statusError(current.status, "a read", node.name);
@@ -109,9 +119,11 @@ export function memcachedBackend(options: MemcachedBackendOptions): Backend {
       const k = encodeKey(key);
       const refresh = getOptions?.refreshTtlMs;
       // GAT reads and resets the expiration in one round trip (memcached's GETEX).
-      const reply = await command(k, false, (node) =>
-        refresh === undefined ? send(node.client, Opcode.get, k) : send(node.client, Opcode.gat, k, expirationExtras(expirationFor(refresh))),
-      );
+      const reply = await command(k, false, async (node) => {
+        const answer = await (refresh === undefined ? send(node.client, Opcode.get, k) : send(node.client, Opcode.gat, k, expirationExtras(expirationFor(refresh))));
+        if (answer.status === Status.ok) tokens.remember(k, node.name, answer.cas, answer.value);
+        return answer;
+      });
       if (reply.status === Status.notFound) return null;
       if (reply.status !== Status.ok) throw statusError(reply.status, "a read", label);
       return reply.value.toString("utf8");
@@ -142,6 +154,7 @@ export function memcachedBackend(options: MemcachedBackendOptions): Backend {
       const replies = await Promise.all(
         keys.map((key) => {
           const k = encodeKey(key);
+          tokens.forget(k);
           return command(k, true, (node) => send(node.client, Opcode.delete, k));
         }),
       );
