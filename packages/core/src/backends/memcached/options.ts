@@ -28,7 +28,7 @@ export interface MemcachedBackendOptions {
   /** SASL PLAIN password. Never appears in errors or logs. */
   password?: string;
   /**
-   * TLS to every node: `true` for the system's CAs, or options (ca, cert, key, servername,
+   * TLS to every node: `true` for Node's built-in CA list, or options (ca, cert, key, servername,
    * rejectUnauthorized). Certificate verification stays on unless you set rejectUnauthorized: false.
    * Default: off (plain TCP).
    */
