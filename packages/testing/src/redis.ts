@@ -15,8 +15,11 @@ import { freePort, startProcess, tempDir, waitForPort, type ManagedProcess } fro
 export type RedisVariant =
   | { kind: "plain" }
   | { kind: "requirepass"; password: string }
-  /** An ACL user allowed only `keys` (e.g. `sess:*`); the default user is switched off. */
-  | { kind: "acl"; username: string; password: string; keys: string }
+  /**
+   * An ACL user allowed only `keys` (e.g. `sess:*`) and `commands` (ACL rules such as `+get`; default
+   * `+@all`); the default user is switched off.
+   */
+  | { kind: "acl"; username: string; password: string; keys: string; commands?: string[] }
   | { kind: "tls" };
 
 export interface TlsFiles {
@@ -80,7 +83,7 @@ function variantArgs(variant: RedisVariant, port: number, tls: TlsFiles | undefi
     case "requirepass":
       return ["--port", String(port), "--requirepass", variant.password];
     case "acl":
-      return ["--port", String(port), "--user", variant.username, "on", `>${variant.password}`, `~${variant.keys}`, "+@all", "--user", "default", "off"];
+      return ["--port", String(port), "--user", variant.username, "on", `>${variant.password}`, `~${variant.keys}`, ...(variant.commands ?? ["+@all"]), "--user", "default", "off"];
     case "tls":
       // The default would demand client certificates; ElastiCache does not, and neither do we.
       return ["--port", "0", "--tls-port", String(port), "--tls-cert-file", tls!.cert, "--tls-key-file", tls!.key, "--tls-ca-cert-file", tls!.ca, "--tls-auth-clients", "no"];

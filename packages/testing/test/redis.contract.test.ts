@@ -4,13 +4,17 @@ import { backendContract } from "../src/contract.js";
 import { startRedis, type RedisServer } from "../src/redis.js";
 
 // One server per variant for the whole file; the suite uses a unique prefix per test.
-const servers: Partial<Record<"plain" | "requirepass" | "acl" | "tls", RedisServer>> = {};
+const servers: Partial<Record<"plain" | "requirepass" | "acl" | "aclMinimal" | "tls", RedisServer>> = {};
+
+/** The commands the README tells ElastiCache RBAC users to allow: the suite proves the list is enough. */
+const MINIMAL_ACL_COMMANDS = ["+get", "+getex", "+set", "+pexpire", "+unlink", "+scan", "+evalsha", "+eval", "+ping", "+hello", "+zadd", "+zrange", "+zrangebyscore", "+zrem", "+zremrangebyscore", "+pttl"];
 
 beforeAll(async () => {
-  [servers.plain, servers.requirepass, servers.acl, servers.tls] = await Promise.all([
+  [servers.plain, servers.requirepass, servers.acl, servers.aclMinimal, servers.tls] = await Promise.all([
     startRedis({ kind: "plain" }),
     startRedis({ kind: "requirepass", password: "s3cret-pass" }),
     startRedis({ kind: "acl", username: "alice", password: "alice-secret", keys: "sess:*" }),
+    startRedis({ kind: "acl", username: "bob", password: "bob-secret", keys: "sess:*", commands: MINIMAL_ACL_COMMANDS }),
     startRedis({ kind: "tls" }),
   ]);
 });
@@ -22,4 +26,5 @@ afterAll(async () => {
 backendContract({ name: "redis standalone", backend: () => redisBackend({ url: servers.plain!.url }) });
 backendContract({ name: "redis with requirepass", backend: () => redisBackend({ url: servers.requirepass!.url }) });
 backendContract({ name: "redis with an ACL user limited to sess:*", backend: () => redisBackend({ url: servers.acl!.url }) });
+backendContract({ name: "redis with an ACL user limited to sess:* and the documented commands", backend: () => redisBackend({ url: servers.aclMinimal!.url }) });
 backendContract({ name: "redis over TLS", backend: () => redisBackend({ url: servers.tls!.url, tls: { ca: servers.tls!.tls!.caPem } }) });
