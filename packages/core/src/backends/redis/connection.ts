@@ -2,7 +2,7 @@ import type { Redis } from "ioredis";
 import { SessionStoreError } from "../../errors.js";
 import { BackendEmitter } from "../emitter.js";
 import { applyTimeout, type RedisClient } from "./client.js";
-import { authError, isAuthError, isCertificateError, isConnectionError, isRetryableReply, mapRedisError, reason } from "./errors.js";
+import { authError, isAuthError, isCertificateError, isConnectionError, isRetryableReply, mapRedisError, reason, safeCause } from "./errors.js";
 
 /** The default deadline when the backend is used without a store (the store calls configure). */
 const DEFAULT_TIMEOUT_MS = 1000;
@@ -166,7 +166,7 @@ export class RedisConnection {
           ? "not connected yet"
           : `not connected (${reason(this.lastError)})`;
     return new SessionStoreError("UNAVAILABLE", `${this.label}: ${what} failed: ${why} — is the server running and reachable? The backend keeps reconnecting`, {
-      cause: this.lastError,
+      cause: safeCause(this.lastError),
       backend: this.label,
     });
   }

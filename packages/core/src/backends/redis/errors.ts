@@ -69,11 +69,27 @@ export function authError(error: unknown, context: ErrorContext): SessionStoreEr
     return new SessionStoreError(
       "AUTH",
       `${context.label}: ${user} is not allowed to ${context.what} (NOPERM) — its ACL must allow the session keys (e.g. ~sess:* for the default prefix) and the commands GET GETEX SET PEXPIRE UNLINK SCAN EVALSHA EVAL PING`,
-      { cause: error, backend: context.label },
+      { cause: safeCause(error), backend: context.label },
     );
   }
   const hint = context.username === undefined ? "check the password (AUTH token) in the URL or the password option" : "check the user name and password in the URL or the username / password options";
-  return new SessionStoreError("AUTH", `${context.label}: authentication failed for ${user} (${code || "rejected"}) — ${hint}`, { cause: error, backend: context.label });
+  return new SessionStoreError("AUTH", `${context.label}: authentication failed for ${user} (${code || "rejected"}) — ${hint}`, { cause: safeCause(error), backend: context.label });
+}
+
+/**
+ * The error to keep as `cause`. ioredis attaches the failed command to its errors (`command.args`: the
+ * AUTH / HELLO password, session keys, stored values) and Redis may quote arguments in the text, and
+ * `console.error(error)` prints causes with all their properties. So the cause is a copy with the same
+ * name, code and stack, and only the secret-free part of the message.
+ */
+export function safeCause(error: unknown): unknown {
+  if (!(error instanceof Error)) return error;
+  const copy = new Error(error.message.split(/, with args|\r|\n/)[0]?.slice(0, 200));
+  copy.name = error.name;
+  if (error.stack !== undefined) copy.stack = `${copy.name}: ${copy.message}\n${error.stack.split("\n").slice(1).join("\n")}`;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === "string") Object.assign(copy, { code });
+  return copy;
 }
 
 /** Any failure of a command or of the connection, as a SessionStoreError. */
@@ -83,23 +99,23 @@ export function mapRedisError(error: unknown, context: ErrorContext): SessionSto
   if (isAuthError(error)) return authError(error, context);
   const code = replyCode(error);
   if (error instanceof Error && /^Command timed out/.test(error.message)) {
-    return new SessionStoreError("TIMEOUT", `${label}: ${what} got no answer in time — the server is slow, hung or unreachable`, { cause: error, backend: label });
+    return new SessionStoreError("TIMEOUT", `${label}: ${what} got no answer in time — the server is slow, hung or unreachable`, { cause: safeCause(error), backend: label });
   }
   if (isRetryableReply(error)) {
     const why = code === "READONLY" ? "the server is a read-only replica (READONLY; a failover demoted it) — point the store at the primary endpoint" : `the server is not ready (${code}; restarting or failing over)`;
-    return new SessionStoreError("UNAVAILABLE", `${label}: ${what} failed: ${why}`, { cause: error, backend: label });
+    return new SessionStoreError("UNAVAILABLE", `${label}: ${what} failed: ${why}`, { cause: safeCause(error), backend: label });
   }
   if (code === "OOM") {
-    return new SessionStoreError("BACKEND", `${label}: ${what} refused: the server is out of memory (OOM) — raise maxmemory or use an eviction policy such as volatile-ttl`, { cause: error, backend: label });
+    return new SessionStoreError("BACKEND", `${label}: ${what} refused: the server is out of memory (OOM) — raise maxmemory or use an eviction policy such as volatile-ttl`, { cause: safeCause(error), backend: label });
   }
   if (code !== "" && code !== "ERR") {
-    return new SessionStoreError("BACKEND", `${label}: ${what} failed (${code})`, { cause: error, backend: label });
+    return new SessionStoreError("BACKEND", `${label}: ${what} failed (${code})`, { cause: safeCause(error), backend: label });
   }
   if (code === "ERR") {
     // Keep the server's words up to where Redis starts quoting arguments (which may hold a session key).
     const said = (error as Error).message.split(/, with args|\r|\n/)[0]?.slice(0, 100) ?? "ERR";
     const hint = /unknown command/i.test(said) ? " — sessionbridge needs Redis or Valkey 6.2 or newer" : "";
-    return new SessionStoreError("BACKEND", `${label}: ${what} failed: ${said}${hint}`, { cause: error, backend: label });
+    return new SessionStoreError("BACKEND", `${label}: ${what} failed: ${said}${hint}`, { cause: safeCause(error), backend: label });
   }
-  return new SessionStoreError("UNAVAILABLE", `${label}: ${what} failed: ${reason(error)} — is the server running and reachable?`, { cause: error, backend: label });
+  return new SessionStoreError("UNAVAILABLE", `${label}: ${what} failed: ${reason(error)} — is the server running and reachable?`, { cause: safeCause(error), backend: label });
 }
