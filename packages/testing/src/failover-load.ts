@@ -8,8 +8,8 @@ import type { SessionStore } from "@sessionbridge/core";
 export interface LoadRecorder {
   /** Marks the moment of the fault (e.g. right before kill -9), for the timeline. */
   markFault(): void;
-  /** Resolves once `count` writes that started after the fault have succeeded. */
-  writesSucceedAfterFault(count?: number): Promise<void>;
+  /** Resolves once `count` writes that started after the fault (and the last failure) have succeeded. */
+  writesSucceedAfterFault(count?: number, timeoutMs?: number): Promise<void>;
   /** Stops the workers and reports. */
   stop(): Promise<LoadReport>;
   /** Ids of sessions whose `set` resolved, with the data written. */
@@ -69,13 +69,16 @@ export function startLoad(store: SessionStore, options: { workers?: number; pref
         await store.set(id, data);
         acknowledged.set(id, data);
         written.push(id);
-        if (faultAt !== undefined && started >= faultAt && (lastFailureAt === undefined || started > lastFailureAt)) {
-          resumedAt ??= Date.now();
+        if ((faultAt === undefined || started >= faultAt) && (lastFailureAt === undefined || started > lastFailureAt)) {
+          if (faultAt !== undefined) resumedAt ??= Date.now();
           successCount++;
           for (const wake of successesAfterFault.splice(0)) wake();
         }
       } catch (error) {
         fail(error);
+        // A failure may come back without touching the network (the store answers at once while the
+        // backend is down): pause like a client retrying, so the loop never starves the event loop.
+        await new Promise((resolve) => setTimeout(resolve, 5));
         continue;
       }
       const earlier = written[Math.floor(Math.random() * written.length)];
@@ -95,11 +98,16 @@ export function startLoad(store: SessionStore, options: { workers?: number; pref
       faultAt = Date.now();
       successCount = 0;
     },
-    writesSucceedAfterFault(count = 20) {
-      return new Promise<void>((resolve) => {
+    writesSucceedAfterFault(count = 20, timeoutMs = 30_000) {
+      return new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`writes did not resume within ${timeoutMs} ms: ${requests} requests, ${failed} failed ${JSON.stringify(failuresByCode)}`)), timeoutMs);
         const check = (): void => {
-          if (successCount >= count) resolve();
-          else successesAfterFault.push(check);
+          if (successCount < count) {
+            successesAfterFault.push(check);
+            return;
+          }
+          clearTimeout(timer);
+          resolve();
         };
         check();
       });

@@ -15,7 +15,7 @@ export interface ReplicaRead {
 }
 
 export interface ReadRoutes {
-  /** GET + PTTL on a replica, one round trip. */
+  /** GET + PTTL on a replica, one round trip. Must not throw synchronously (return a rejection). */
   replica(key: string): Promise<ReplicaRead>;
   /** GET, or GETEX PX when `refreshTtlMs` is given, on the primary. */
   primary(key: string, refreshTtlMs: number | undefined): Promise<string | null>;
@@ -56,12 +56,12 @@ export function createReadRouter(readFrom: ReadFrom, routes: ReadRoutes, touchAf
   const askReplica = (key: string): Promise<ReplicaRead> => {
     if (readFrom !== "replica-preferred") return routes.replica(key);
     // A hung replica must leave time for the primary within the store's deadline.
+    const attempt = routes.replica(key);
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new SessionStoreError("TIMEOUT", `replica read did not answer within ${replicaBudgetMs} ms`)), replicaBudgetMs);
       timer.unref?.();
     });
-    const attempt = routes.replica(key);
     attempt.catch(() => undefined);
     return Promise.race([attempt, late]).finally(() => clearTimeout(timer));
   };

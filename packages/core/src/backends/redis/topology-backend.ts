@@ -138,7 +138,7 @@ export function withTopology(base: Backend, connections: TopologyConnections, ha
 
   const routes: ReadRoutes = {
     // In a Cluster, GET and PTTL are routed to a replica of the key's slot by scaleReads (cluster.ts).
-    replica: (key) => replicaRead(cluster === undefined ? readerFor() : primary, key),
+    replica: async (key) => replicaRead(cluster === undefined ? readerFor() : primary, key),
     primary: (key, refreshTtlMs) =>
       cluster === undefined
         ? commands.get(primary, key, refreshTtlMs === undefined ? undefined : { refreshTtlMs })

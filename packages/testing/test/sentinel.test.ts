@@ -1,0 +1,82 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createSessionStore, redisBackend } from "@sessionbridge/core";
+import { backendContract, rejection, uniquePrefix } from "../src/contract.js";
+import { makeTlsFiles, type TlsFiles } from "../src/redis.js";
+import { startSentinelTopology, type SentinelTopology } from "../src/redis-topologies.js";
+import { tempDir } from "../src/process.js";
+
+// Sentinel with AUTH on the data nodes and on the sentinels themselves; and the same over TLS.
+const password = "data-node-secret";
+const sentinelPassword = "sentinel-secret";
+let plain: SentinelTopology;
+let secure: SentinelTopology;
+let tls: TlsFiles;
+const certDir = tempDir("sentinel-tls");
+
+beforeAll(async () => {
+  tls = makeTlsFiles(certDir.path);
+  [plain, secure] = await Promise.all([
+    startSentinelTopology({ replicas: 1, sentinels: 1, password, sentinelPassword }),
+    startSentinelTopology({ replicas: 1, sentinels: 1, password, sentinelPassword, tls }),
+  ]);
+});
+afterAll(async () => {
+  await Promise.all([plain?.stop(), secure?.stop()]);
+  certDir.remove();
+});
+
+backendContract({
+  name: "redis sentinel (AUTH to sentinels and nodes), readFrom replica",
+  backend: () => redisBackend({ sentinels: plain.sentinelAddresses(), name: plain.name, password, sentinelPassword, readFrom: "replica" }),
+});
+
+backendContract({
+  name: "redis sentinel over TLS (sentinelTLS + TLS to the nodes), readFrom replica-preferred",
+  backend: () =>
+    redisBackend({
+      sentinels: secure.sentinelAddresses(),
+      name: secure.name,
+      password,
+      sentinelPassword,
+      tls: { ca: tls.caPem },
+      sentinelTLS: { ca: tls.caPem },
+      readFrom: "replica-preferred",
+    }),
+});
+
+describe("sentinel specifics", () => {
+  it("writes through the master the sentinels name and reads on its replica", async () => {
+    const store = createSessionStore({ prefix: "sess:snt:", backend: redisBackend({ sentinels: plain.sentinelAddresses(), name: plain.name, password, sentinelPassword, readFrom: "replica" }) });
+    try {
+      const id = uniquePrefix("where");
+      await store.set(id, { v: 1 });
+      expect(await plain.primary.command("GET", `sess:snt:${id}`)).not.toBeNull();
+      await plain.primary.command("WAIT", 1, 5000);
+      const replica = plain.replicas[0]!;
+      await replica.command("CONFIG", "RESETSTAT");
+      // A second store: nothing of the first one's "just wrote it" memory, so the read goes to the replica.
+      const other = createSessionStore({ prefix: "sess:snt:", backend: redisBackend({ sentinels: plain.sentinelAddresses(), name: plain.name, password, sentinelPassword, readFrom: "replica" }) });
+      try {
+        expect(await other.get(id)).toEqual({ v: 1 });
+      } finally {
+        await other.close();
+      }
+      expect(String(await replica.command("INFO", "commandstats"))).toMatch(/cmdstat_get:calls=1,/);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("fails with AUTH, naming the sentinel set and never the password, when the sentinel password is wrong", async () => {
+    const store = createSessionStore({ timeoutMs: 1000, backend: redisBackend({ sentinels: plain.sentinelAddresses(), name: plain.name, password, sentinelPassword: "wrong-sentinel-pw" }) });
+    try {
+      const failure = await rejection(store.get("x"));
+      expect(["UNAVAILABLE", "AUTH", "TIMEOUT"]).toContain(failure.code);
+      expect(failure.message).toContain("sentinel");
+      expect(failure.message).not.toContain("wrong-sentinel-pw");
+      expect(failure.message).not.toContain(password);
+    } finally {
+      await store.close();
+    }
+  });
+});
