@@ -103,12 +103,15 @@ function variantUrl(variant: RedisVariant, port: number): string {
   }
 }
 
-/** Starts redis-server on a free loopback port; call `dispose()` when the test file is done. */
-export async function startRedis(variant: RedisVariant = { kind: "plain" }): Promise<RedisServer> {
+/**
+ * Starts redis-server on a free loopback port; call `dispose()` when the test file is done. `args` are
+ * extra redis-server arguments (kept for `restart`), e.g. `["--key-load-delay", "100"]`.
+ */
+export async function startRedis(variant: RedisVariant = { kind: "plain" }, options: { args?: string[] } = {}): Promise<RedisServer> {
   const port = await freePort();
   const dir = tempDir("redis");
   const tls = variant.kind === "tls" ? makeTlsFiles(dir.path) : undefined;
-  const args = [...variantArgs(variant, port, tls), "--bind", HOST, "--save", "", "--appendonly", "no", "--dir", dir.path, "--daemonize", "no", "--loglevel", "warning"];
+  const args = [...variantArgs(variant, port, tls), "--bind", HOST, "--save", "", "--appendonly", "no", "--dir", dir.path, "--daemonize", "no", "--loglevel", "warning", ...(options.args ?? [])];
   let proc: ManagedProcess | undefined;
   const launch = async () => {
     proc = startProcess("redis-server", args);

@@ -187,6 +187,43 @@ describe("a primary demoted to a replica (READONLY)", () => {
   });
 });
 
+describe("a server that is loading its dataset after a restart (LOADING)", () => {
+  let server: RedisServer;
+  beforeAll(async () => {
+    // key-load-delay (µs per key) stretches loading to a few seconds so the window can be observed.
+    server = await startRedis({ kind: "plain" }, { args: ["--key-load-delay", "100", "--loading-process-events-interval-bytes", "1024"] });
+  });
+  afterAll(async () => {
+    await server?.dispose();
+  });
+
+  it("rejects with UNAVAILABLE naming LOADING while the server loads, then serves the loaded sessions", async () => {
+    const store = open(server.url, { timeoutMs: 1000 });
+    await store.set("survivor", { a: 1 });
+    await server.command("EVAL", "for i = 1, 15000 do redis.call('SET', 'filler:' .. i, 'x') end return 1", 0);
+    await server.command("SAVE");
+    await server.restart(); // loads dump.rdb from its directory
+
+    const failures: Array<{ code: string; message: string }> = [];
+    await eventually(
+      "the store reads the loaded session",
+      async () => {
+        try {
+          return (await store.get("survivor")) !== null;
+        } catch (error) {
+          failures.push(error as { code: string; message: string });
+          throw error;
+        }
+      },
+      30_000,
+      100,
+    );
+    expect(failures.some((failure) => /LOADING/.test(failure.message))).toBe(true);
+    for (const failure of failures) expect(FAST_FAILURES).toContain(failure.code);
+    expect(await store.get("survivor")).toEqual({ a: 1 });
+  });
+});
+
 /** Connections the server accepted since it started (our admin commands add one each). */
 async function totalConnections(server: RedisServer): Promise<number> {
   const info = String(await server.command("INFO", "stats"));
