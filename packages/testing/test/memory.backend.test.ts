@@ -1,0 +1,44 @@
+import { describe, expect, it } from "vitest";
+import { createSessionStore, memoryBackend } from "@sessionbridge/core";
+import { eventually, rejection } from "../src/contract.js";
+
+/** What the memory backend adds to the shared contract: a bound on memory and its own option checks. */
+describe("memory backend", () => {
+  it("keeps at most maxEntries, evicting the entry closest to expiry", async () => {
+    const backend = memoryBackend({ maxEntries: 3 });
+    await backend.set("soon", "1", 10_000);
+    await backend.set("later", "2", 60_000);
+    await backend.set("latest", "3", 120_000);
+    await backend.set("new", "4", 90_000);
+    expect(await backend.get("soon")).toBeNull();
+    expect(await Promise.all(["later", "latest", "new"].map((key) => backend.get(key)))).toEqual(["2", "3", "4"]);
+    await backend.close();
+  });
+
+  it("makes room from expired entries before evicting live ones", async () => {
+    const backend = memoryBackend({ maxEntries: 2 });
+    await backend.set("expires", "1", 30);
+    await backend.set("stays", "2", 60_000);
+    await eventually("the short entry expired", async () => {
+      for await (const batch of backend.scan("")) if (batch.includes("expires")) return false;
+      return true;
+    });
+    await backend.set("new", "3", 60_000);
+    expect(await backend.get("stays")).toBe("2");
+    expect(await backend.get("new")).toBe("3");
+    await backend.close();
+  });
+
+  it("is not shared between two backends (one process only)", async () => {
+    const a = createSessionStore({ backend: memoryBackend() });
+    const b = createSessionStore({ backend: memoryBackend() });
+    await a.set("id", { x: 1 });
+    expect(await b.get("id")).toBeNull();
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  it("rejects bad options with CONFIG naming them", async () => {
+    expect((await rejection(async () => memoryBackend({ maxEntries: 0 }))).message).toContain('"maxEntries"');
+    expect((await rejection(async () => memoryBackend({ sweepIntervalMs: -1 }))).message).toContain('"sweepIntervalMs"');
+  });
+});
