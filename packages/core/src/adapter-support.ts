@@ -38,6 +38,75 @@ export async function commitSession(store: SessionStore<SessionData>, id: string
   return alive ? { ...outcome.session, refreshed: true } : null;
 }
 
+/** The expiry a framework keeps with its session (express-session / @fastify/session cookie, koa-session's `_expire`/`_maxAge`). */
+export interface FrameworkExpiry {
+  /** When the session's cookie expires (Date, epoch ms or date string); null/undefined for a browser-session cookie. */
+  expires?: Date | number | string | null | undefined;
+  /** The idle timeout the framework slides the cookie by, in ms. */
+  originalMaxAge?: number | null | undefined;
+}
+
+/**
+ * The TTL to write for a framework's expiry: its idle timeout (`originalMaxAge`), else the time left
+ * until `expires`, else undefined (the session's own or the store's `ttlMs`). "expired" when the cookie
+ * has already expired: the browser will not send it again, so the session should be destroyed.
+ */
+export function ttlFromExpiry(expiry: FrameworkExpiry | null | undefined, now = Date.now()): number | undefined | "expired" {
+  const left = remainingMs(expiry?.expires, now);
+  if (left !== undefined && left <= 0) return "expired";
+  const original = expiry?.originalMaxAge;
+  if (typeof original === "number" && original > 0) return Math.round(original);
+  return left === undefined ? undefined : Math.ceil(left);
+}
+
+/**
+ * Per-adapter bookkeeping: which record each framework session was loaded from (for conditional, merging
+ * saves), and the TTL sessions are read with, passed to `load` so a GETEX sets the right TTL in one
+ * command instead of GETEX + PEXPIRE when the framework's maxAge differs from the store's `ttlMs`.
+ * Keyed weakly by the framework's session object: nothing to clean up.
+ */
+export class SessionTracker {
+  private readonly loaded = new WeakMap<object, LoadedSession>();
+  private ttlHintMs: number | undefined;
+
+  constructor(readonly store: SessionStore<SessionData>) {}
+
+  async load(id: string): Promise<LoadedSession | null> {
+    const loaded = await this.store.load(id, this.ttlHintMs === undefined ? undefined : { ttlMs: this.ttlHintMs });
+    if (loaded !== null) this.ttlHintMs = loaded.ttlMs;
+    return loaded;
+  }
+
+  /** Remembers that the framework's session object `holder` was built from `loaded`. */
+  attach(holder: object, loaded: LoadedSession): void {
+    this.loaded.set(holder, loaded);
+  }
+
+  previousOf(holder: object): LoadedSession | undefined {
+    return this.loaded.get(holder);
+  }
+
+  /**
+   * Writes `data` for the framework session `holder` with {@link commitSession} (or destroys it when its
+   * cookie has expired). `previous` defaults to what `holder` was loaded from.
+   */
+  async commit(id: string, holder: object, data: SessionData, expiry: FrameworkExpiry | null | undefined, previous = this.loaded.get(holder) ?? null): Promise<void> {
+    const ttlMs = ttlFromExpiry(expiry);
+    if (ttlMs === "expired") {
+      this.loaded.delete(holder);
+      await this.store.destroy(id);
+      return;
+    }
+    const now = await commitSession(this.store, id, data, { previous, ttlMs });
+    if (now === null) {
+      this.loaded.delete(holder);
+      return;
+    }
+    this.loaded.set(holder, now);
+    this.ttlHintMs = now.ttlMs;
+  }
+}
+
 /** Milliseconds left until `expires`, or undefined when there is no expiry. Zero or less means expired. */
 export function remainingMs(expires: Date | number | string | null | undefined, now = Date.now()): number | undefined {
   if (expires === null || expires === undefined) return undefined;

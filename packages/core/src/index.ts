@@ -15,5 +15,5 @@ export type { RedisBackendOptions, RedisTlsOptions } from "./backends/redis.js";
 export { memcachedBackend } from "./backends/memcached.js";
 export type { MemcachedBackendOptions, MemcachedNodeAddress, MemcachedTlsOptions } from "./backends/memcached.js";
 export { MAX_ID_LENGTH } from "./ids.js";
-export { commitSession, detachData, isOutage, remainingMs, toCallback, withHttpStatus } from "./adapter-support.js";
-export type { CommitOptions } from "./adapter-support.js";
+export { commitSession, detachData, isOutage, remainingMs, SessionTracker, toCallback, ttlFromExpiry, withHttpStatus } from "./adapter-support.js";
+export type { CommitOptions, FrameworkExpiry } from "./adapter-support.js";

@@ -1,5 +1,5 @@
 import session from "express-session";
-import { commitSession, detachData, remainingMs, SessionStoreError, toCallback } from "@sessionbridge/core";
+import { detachData, SessionStoreError, SessionTracker, toCallback } from "@sessionbridge/core";
 import type { LoadedSession, SessionData, SessionStore } from "@sessionbridge/core";
 import { cookieTemplate } from "./cookie.js";
 
@@ -28,12 +28,10 @@ const KNOWN = new Set(["whenUnavailable"]);
 export class ExpressStore extends session.Store {
   readonly store: SessionStore<SessionData>;
   private readonly whenUnavailable: "error" | "continue";
-  /** The record each live request loaded, keyed by express-session's Session object (no leak: weak). */
-  private readonly loaded = new WeakMap<object, LoadedSession>();
+  /** Which record each express-session Session was loaded from. */
+  private readonly sessions: SessionTracker;
   /** What `get` returned, until express-session turns it into a Session in `createSession`. */
   private readonly pending = new WeakMap<object, LoadedSession>();
-  /** The TTL sessions were last read with: passed to `load` so GETEX sets the right TTL in one command. */
-  private ttlHintMs: number | undefined;
   private probe: NodeJS.Timeout | undefined;
 
   constructor(store: SessionStore<SessionData>, options: ExpressStoreOptions = {}) {
@@ -47,6 +45,7 @@ export class ExpressStore extends session.Store {
     const when = options.whenUnavailable ?? "error";
     if (when !== "error" && when !== "continue") throw new SessionStoreError("CONFIG", 'option "whenUnavailable" must be "error" or "continue"');
     this.store = store;
+    this.sessions = new SessionTracker(store);
     this.whenUnavailable = when;
     if (when === "continue") {
       store.on("unavailable", () => this.disconnected());
@@ -56,9 +55,8 @@ export class ExpressStore extends session.Store {
 
   override get(sid: string, callback: (error: unknown, sess?: session.SessionData | null) => void): void {
     const read = async () => {
-      const loaded = await this.store.load(sid, this.ttlHintMs === undefined ? undefined : { ttlMs: this.ttlHintMs });
+      const loaded = await this.sessions.load(sid);
       if (loaded === null) return null;
-      this.ttlHintMs = loaded.ttlMs;
       const sess: ExpressSession = { ...detachData(loaded), cookie: cookieOf(loaded) };
       this.pending.set(sess, loaded);
       return sess as unknown as session.SessionData;
@@ -77,7 +75,7 @@ export class ExpressStore extends session.Store {
       (sess as ExpressSession).cookie = template.originalMaxAge == null ? { ...template, expires: null } : { ...template, originalMaxAge: stored?.originalMaxAge ?? null, expires: stored?.expires ?? null };
     }
     const created = super.createSession(req, sess);
-    if (loaded) this.loaded.set(created, loaded);
+    if (loaded) this.sessions.attach(created, loaded);
     return created;
   }
 
@@ -117,24 +115,7 @@ export class ExpressStore extends session.Store {
 
   private write(sid: string, sess: ExpressSession, callback: Callback): void {
     const { cookie, ...data } = sess;
-    const left = remainingMs(cookie?.expires);
-    if (left !== undefined && left <= 0) {
-      // The cookie has already expired: the browser will not send it again, so keep nothing.
-      this.destroy(sid, callback);
-      return;
-    }
-    const original = cookie?.originalMaxAge;
-    const ttlMs = left === undefined ? undefined : typeof original === "number" && original > 0 ? Math.round(original) : Math.ceil(left);
-    const previous = this.loaded.get(sess) ?? null;
-    const work = commitSession(this.store, sid, data, { previous, ttlMs }).then((now) => {
-      if (now) {
-        this.loaded.set(sess, now);
-        this.ttlHintMs = now.ttlMs;
-      } else {
-        this.loaded.delete(sess);
-      }
-    });
-    toCallback(work, callback);
+    toCallback(this.sessions.commit(sid, sess, data, cookie), callback);
   }
 
   private disconnected(): void {

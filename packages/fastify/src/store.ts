@@ -1,5 +1,5 @@
 import { EventEmitter } from "node:events";
-import { commitSession, detachData, remainingMs, SessionStoreError, toCallback } from "@sessionbridge/core";
+import { detachData, SessionStoreError, SessionTracker, toCallback } from "@sessionbridge/core";
 import type { LoadedSession, SessionData, SessionStore } from "@sessionbridge/core";
 
 type Callback<T = void> = (error?: unknown, value?: T) => void;
@@ -34,10 +34,9 @@ const RECENT_LIMIT = 10_000;
  */
 export class FastifyStore extends EventEmitter {
   readonly store: SessionStore<SessionData>;
-  private readonly loaded = new WeakMap<object, LoadedSession>();
+  private readonly sessions: SessionTracker;
   private readonly recent = new Map<string, LoadedSession>();
   private expected: RequestLike | undefined;
-  private ttlHintMs: number | undefined;
   private readonly browserSessionCookie: boolean;
 
   constructor(store: SessionStore<SessionData>, options: FastifyStoreOptions = {}) {
@@ -53,6 +52,7 @@ export class FastifyStore extends EventEmitter {
       throw new SessionStoreError("CONFIG", "createFastifyStore(store): store must be a session store from createSessionStore(…)");
     }
     this.store = store;
+    this.sessions = new SessionTracker(store);
   }
 
   /** Called by the plugin's onRequest hook, synchronously before @fastify/session's own hook. */
@@ -64,9 +64,8 @@ export class FastifyStore extends EventEmitter {
     const request = this.expected;
     this.expected = undefined;
     const read = async () => {
-      const loaded = await this.store.load(sessionId, this.ttlHintMs === undefined ? undefined : { ttlMs: this.ttlHintMs });
+      const loaded = await this.sessions.load(sessionId);
       if (loaded === null) return null;
-      this.ttlHintMs = loaded.ttlMs;
       if (request === undefined) this.remember(sessionId, loaded);
       return loaded;
     };
@@ -77,32 +76,16 @@ export class FastifyStore extends EventEmitter {
       callback(null, { ...detachData(loaded), cookie });
       // @fastify/session built request.session synchronously inside the callback.
       const built = request?.session as { sessionId?: unknown } | undefined;
-      if (built && typeof built === "object" && built.sessionId === sessionId) this.loaded.set(built, loaded);
+      if (built && typeof built === "object" && built.sessionId === sessionId) this.sessions.attach(built, loaded);
     });
   }
 
   set(sessionId: string, session: FastifySessionLike, callback: Callback = noop): void {
-    const cookie = session.cookie;
-    const left = remainingMs(cookie?.expires);
-    if (left !== undefined && left <= 0) {
-      this.destroy(sessionId, callback); // the cookie has expired: keep nothing
-      return;
-    }
-    const original = cookie?.originalMaxAge;
-    const ttlMs = typeof original === "number" && original > 0 ? Math.round(original) : left === undefined ? undefined : Math.ceil(left);
     const data: SessionData = {};
     for (const field of Object.keys(session)) if (field !== "cookie") data[field] = session[field];
-    const previous = this.loaded.get(session) ?? this.recent.get(sessionId) ?? null;
-    const work = commitSession(this.store, sessionId, data, { previous, ttlMs }).then((now) => {
-      this.recent.delete(sessionId);
-      if (now) {
-        this.loaded.set(session, now);
-        this.ttlHintMs = now.ttlMs;
-      } else {
-        this.loaded.delete(session);
-      }
-    });
-    toCallback(work, callback);
+    const previous = this.sessions.previousOf(session) ?? this.recent.get(sessionId) ?? null;
+    this.recent.delete(sessionId);
+    toCallback(this.sessions.commit(sessionId, session, data, session.cookie, previous), callback);
   }
 
   destroy(sessionId: string, callback: Callback = noop): void {
