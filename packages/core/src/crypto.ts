@@ -40,6 +40,9 @@ export function createEncryption(settings: EncryptionSettings): BodyTransform {
       const sealed = Buffer.concat([iv, cipher.update(body, "utf8"), cipher.final(), cipher.getAuthTag()]);
       return `${SEALED}${newest.id}.${sealed.toString("base64url")}`;
     },
+    // Sealed with an older key (or stored before encryption): the store seals it again on its next read,
+    // so that once every live session has been read or has expired, the old key can be removed.
+    stale: (sealed) => !sealed.startsWith(`${SEALED}${newest.id}.`),
     open(sealed, key) {
       if (!sealed.startsWith(SEALED)) return settings.allowUnencryptedReads ? sealed : null;
       const dot = sealed.indexOf(".", SEALED.length);

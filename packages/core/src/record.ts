@@ -48,6 +48,13 @@ export interface BodyTransform {
   seal(body: string, key: string): string;
   /** Returns null when the body cannot be opened (tampered, unknown key). */
   open(sealed: string, key: string): string | null;
+  /** True when the body opens but should be sealed again (an older key, or not sealed at all). */
+  stale?(sealed: string): boolean;
+}
+
+/** The body part of a stored envelope (what the transform sealed). */
+export function sealedBody(text: string): string {
+  return text.slice(MAGIC.length + VERSION_LENGTH + 1);
 }
 
 interface WireBody {
@@ -84,7 +91,7 @@ export function decodeRecord(text: string, key: string, serializer: Serializer, 
   if (version === null) return null;
   let wire: unknown;
   try {
-    let body: string | null = text.slice(MAGIC.length + VERSION_LENGTH + 1);
+    let body: string | null = sealedBody(text);
     if (transform) body = transform.open(body, key);
     if (body === null) return null;
     wire = serializer.parse(body);

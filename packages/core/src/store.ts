@@ -7,7 +7,7 @@ import { isSessionStoreError, SessionStoreError } from "./errors.js";
 import { assertValidId } from "./ids.js";
 import { createKeyDeriver, USER_INDEX_MARK, type KeyDeriver } from "./keys.js";
 import { resolveOptions, positiveInteger, type ResolvedOptions, type SessionStoreOptions } from "./options.js";
-import { decodeRecord, encodeRecord, newVersion, versionPrefix, type BodyTransform, type SessionRecord } from "./record.js";
+import { decodeRecord, encodeRecord, newVersion, sealedBody, versionPrefix, type BodyTransform, type SessionRecord } from "./record.js";
 import { backendFromUrl } from "./url.js";
 import { UserIndex, type UserSession } from "./users.js";
 
@@ -118,6 +118,8 @@ interface Found {
   record: SessionRecord | null;
   /** The TTL this lookup already gave the key, when it did. */
   ttlSetMs: number | undefined;
+  /** The record opened but is sealed with an older encryption key (or not at all): seal it again. */
+  stale?: boolean;
 }
 
 class Store extends EventEmitter implements SessionStore<SessionData> {
@@ -192,8 +194,9 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
       loaded.expiresAtMs = now + wantTtl;
       loaded.refreshed = true;
       // The TTL slid without a write: move the per-user index entry before the session can outlive it.
-      if (this.users.supported && UserIndex.due(record, now + wantTtl)) await this.refresh(key, record, loaded, now, wantTtl);
-    } else if (record.expiresAtMs - now < wantTtl - this.options.touchAfterMs || (this.users.supported && UserIndex.due(record, record.expiresAtMs))) {
+      // A record sealed with an older key is sealed again, so key rotation ends.
+      if (found.stale === true || (this.users.supported && UserIndex.due(record, now + wantTtl))) await this.refresh(key, record, loaded, now, wantTtl);
+    } else if (found.stale === true || record.expiresAtMs - now < wantTtl - this.options.touchAfterMs || (this.users.supported && UserIndex.due(record, record.expiresAtMs))) {
       // Lazy touch is due: rewrite the record with its new expiry, only if nobody changed it meanwhile.
       await this.refresh(key, record, loaded, now, wantTtl);
     } else {
@@ -408,7 +411,7 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
     const [key, ...older] = this.keysOf(id);
     const read = () => this.run("get", () => this.backend.get(key, refreshTtlMs === undefined ? undefined : { refreshTtlMs }));
     const text = await read();
-    if (text !== null) return { key, record: this.decode(text, key), ttlSetMs: refreshTtlMs };
+    if (text !== null) return this.found(key, text, refreshTtlMs);
     if (older.length === 0) return null;
     for (const oldKey of older) {
       const oldText = await this.run("get", () => this.backend.get(oldKey));
@@ -416,7 +419,13 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
     }
     // A concurrent request may have moved it between our two reads: its copy lands before the old key goes.
     const again = await read();
-    return again === null ? null : { key, record: this.decode(again, key), ttlSetMs: refreshTtlMs };
+    return again === null ? null : this.found(key, again, refreshTtlMs);
+  }
+
+  private found(key: string, text: string, ttlSetMs: number | undefined): Found {
+    const record = this.decode(text, key);
+    const stale = record !== null && this.transform?.stale?.(sealedBody(text)) === true;
+    return { key, record, ttlSetMs, stale };
   }
 
   /**
