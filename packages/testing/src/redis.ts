@@ -71,7 +71,9 @@ export function makeTlsFiles(dir: string): TlsFiles {
   const openssl = (...args: string[]) => execFileSync("openssl", args, { stdio: "pipe" });
   openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=sessionbridge test CA", "-keyout", caKey, "-out", ca);
   openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout", key, "-out", csr);
-  writeFileSync(ext, "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n");
+  // clientAuth too: cluster nodes present this certificate to each other on the cluster bus, which
+  // always demands a client certificate.
+  writeFileSync(ext, "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n");
   openssl("x509", "-req", "-in", csr, "-CA", ca, "-CAkey", caKey, "-CAcreateserial", "-days", "2", "-extfile", ext, "-out", cert);
   return { ca, cert, key, caPem: readFileSync(ca, "utf8") };
 }
