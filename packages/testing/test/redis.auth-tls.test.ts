@@ -139,6 +139,17 @@ describe("database selection and caller-owned clients", () => {
     expect(store.backend.label).toBe(`redis 127.0.0.1:${plain.port}/3`);
   });
 
+  it("connects a lazy ioredis client it is given on first use", async () => {
+    const client = new Redis({ host: "127.0.0.1", port: plain.port, lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0 });
+    try {
+      const store = open({ backend: redisBackend({ client }) });
+      await store.set("lazy", { a: 1 });
+      expect(await store.get("lazy")).toEqual({ a: 1 });
+    } finally {
+      client.disconnect();
+    }
+  });
+
   it("uses an ioredis client it is given and leaves it open on close", async () => {
     const client = new Redis({ host: "127.0.0.1", port: plain.port, enableOfflineQueue: false, maxRetriesPerRequest: 0 });
     try {

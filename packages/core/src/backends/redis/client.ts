@@ -6,6 +6,9 @@ export type RedisClient = Redis | Cluster;
 /** Longest pause between reconnect attempts: after an outage the backend is back at most this long after the server. */
 export const MAX_RECONNECT_DELAY_MS = 500;
 
+/** Floor for the connect and dead-socket timeouts, whatever the deadline of single operations. */
+const MIN_CONNECTION_TIMEOUT_MS = 1000;
+
 /**
  * ioredis settings that make every operation finish within the store's deadline and never run late.
  * Kept in one place because Sentinel and Cluster clients need exactly the same ones.
@@ -23,13 +26,16 @@ export function failFastOptions(timeoutMs: number): RedisOptions {
     // ioredis's ready check sends INFO, which restricted ACL users (ElastiCache RBAC) may not run; that
     // would keep the client reconnecting forever. LOADING replies are retried once instead (connection.ts).
     enableReadyCheck: false,
-    connectTimeout: timeoutMs,
+    // Connecting runs in the background (operations wait for it only until their own deadline), so a
+    // very short timeoutMs must not stop a slower link from ever connecting: at least 1 s.
+    connectTimeout: Math.max(timeoutMs, MIN_CONNECTION_TIMEOUT_MS),
     // Bounds every command, including the HELLO/AUTH handshake, so a server that accepts TCP and never
     // answers makes the connection cycle instead of hang.
     commandTimeout: timeoutMs,
     // A socket that has answered nothing for a whole deadline while commands wait is treated as dead:
-    // drop it and reconnect, so no further commands pile up behind a hung server.
-    socketTimeout: timeoutMs,
+    // drop it and reconnect, so no further commands pile up behind a hung server. At least 1 s, so a
+    // tiny timeoutMs on a busy machine does not turn into a reconnect storm.
+    socketTimeout: Math.max(timeoutMs, MIN_CONNECTION_TIMEOUT_MS),
     // Reconnect forever, quickly at first, at most MAX_RECONNECT_DELAY_MS apart, so recovery needs no restart.
     retryStrategy: (attempt: number) => Math.min(20 * 2 ** Math.min(attempt, 10), MAX_RECONNECT_DELAY_MS),
   };

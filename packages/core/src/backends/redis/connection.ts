@@ -91,9 +91,12 @@ export class RedisConnection {
     this.client.disconnect();
   }
 
-  /** Starts connecting a client we own that has not connected yet (lazyConnect). */
+  /**
+   * Starts connecting a client that has not connected yet (lazyConnect), as ioredis itself would on the
+   * first command; a client we own is also reopened after 'end'. A caller's client that ended stays closed.
+   */
   private start(): void {
-    if (this.owned && !this.closed && (this.client.status === "wait" || this.client.status === "end")) {
+    if (!this.closed && (this.client.status === "wait" || (this.owned && this.client.status === "end"))) {
       this.client.connect().catch(() => undefined); // failures arrive as 'error' / 'close' events
     }
   }
