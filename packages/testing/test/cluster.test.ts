@@ -1,0 +1,80 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createSessionStore, redisBackend } from "@sessionbridge/core";
+import { backendContract, uniquePrefix } from "../src/contract.js";
+import { tempDir } from "../src/process.js";
+import { makeTlsFiles, type TlsFiles } from "../src/redis.js";
+import { parseInfo, startCluster, type ClusterTopology } from "../src/redis-topologies.js";
+
+// Redis Cluster, 3 masters + 3 replicas, as ElastiCache's cluster mode enabled; and the same over TLS
+// with AUTH (--tls-cluster yes, --tls-replication yes).
+const password = "cluster-secret";
+let plain: ClusterTopology;
+let secure: ClusterTopology;
+let tls: TlsFiles;
+const certDir = tempDir("cluster-tls");
+
+beforeAll(async () => {
+  tls = makeTlsFiles(certDir.path);
+  plain = await startCluster();
+  secure = await startCluster({ tls, password });
+});
+afterAll(async () => {
+  await Promise.all([plain?.stop(), secure?.stop()]);
+  certDir.remove();
+});
+
+/** ElastiCache's TLS clusters need the host name kept for the certificate: the passthrough users copy. */
+const keepHostName = (hostname: string, callback: (error: NodeJS.ErrnoException | null, address: string) => void) => callback(null, hostname);
+
+backendContract({ name: "redis cluster 3+3, readFrom replica", backend: () => redisBackend({ cluster: plain.seeds(), readFrom: "replica" }) });
+
+backendContract({
+  name: "redis cluster 3+3 over TLS with AUTH, configuration endpoint, dnsLookup passthrough",
+  // One address given, as an ElastiCache configuration endpoint: the client discovers the rest.
+  backend: () => redisBackend({ url: `rediss://:${password}@127.0.0.1:${secure.nodes[0]!.port}`, cluster: true, tls: { ca: tls.caPem }, dnsLookup: keepHostName }),
+});
+
+describe("cluster specifics", () => {
+  it("spreads sessions over every master and lists, counts and clears them on all of them", async () => {
+    const prefix = uniquePrefix("spread");
+    const store = createSessionStore({ prefix, backend: redisBackend({ cluster: plain.seeds() }) });
+    try {
+      const count = 300;
+      await Promise.all(Array.from({ length: count }, (_, i) => store.set(`s${i}`, { i })));
+      const roles = await plain.roles();
+      expect(roles).toHaveLength(3);
+      const perMaster = await Promise.all(roles.map(async ({ master }) => Number(parseInfo(String(await master.command("INFO", "keyspace"))).get("db0")?.match(/keys=(\d+)/)?.[1] ?? 0)));
+      for (const keys of perMaster) expect(keys).toBeGreaterThan(0);
+      expect(await store.length()).toBe(count);
+      const ids = new Set<string>();
+      for await (const id of store.ids()) ids.add(id);
+      expect(ids.size).toBe(count);
+      await store.clear();
+      expect(await store.length()).toBe(0);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("sends a session read to a replica and the TTL refresh to the master", async () => {
+    const prefix = uniquePrefix("route");
+    const writer = createSessionStore({ prefix, ttlMs: 3_600_000, backend: redisBackend({ cluster: plain.seeds() }) });
+    const reader = createSessionStore({ prefix, ttlMs: 3_600_000, backend: redisBackend({ cluster: plain.seeds(), readFrom: "replica", replicaTouchAfterMs: 0 }) });
+    try {
+      await writer.set("a", { v: 1 });
+      await reader.ping();
+      await Promise.all(plain.nodes.map((node) => node.command("CONFIG", "RESETSTAT")));
+      expect(await reader.get("a")).toEqual({ v: 1 });
+      const roles = await plain.roles();
+      const calls = async (node: (typeof plain.nodes)[number], command: string) => Number(String(await node.command("INFO", "commandstats")).match(new RegExp(`cmdstat_${command}:calls=(\\d+)`))?.[1] ?? 0);
+      const replicaGets = await Promise.all(roles.flatMap(({ replicas }) => replicas.map((node) => calls(node, "get"))));
+      const masterGets = await Promise.all(roles.map(({ master }) => calls(master, "get")));
+      const masterExpires = await Promise.all(roles.map(({ master }) => calls(master, "pexpire")));
+      expect(replicaGets.reduce((a, b) => a + b, 0)).toBe(1);
+      expect(masterGets.reduce((a, b) => a + b, 0)).toBe(0);
+      expect(masterExpires.reduce((a, b) => a + b, 0)).toBe(1);
+    } finally {
+      await Promise.all([writer.close(), reader.close()]);
+    }
+  });
+});
