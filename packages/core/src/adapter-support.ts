@@ -20,6 +20,11 @@ export interface CommitOptions {
   previous: LoadedSession<object> | null;
   /** Idle timeout for this session in ms; undefined keeps the session's own (or the store's) TTL. */
   ttlMs?: number | undefined;
+  /**
+   * Request facts for "active sessions" pages (e.g. `{ userAgent, ip }`), stored whenever the session is
+   * written (a login, a change); they alone never cause a write. See docs/security.md.
+   */
+  meta?: Record<string, string> | undefined;
 }
 
 /**
@@ -30,8 +35,8 @@ export interface CommitOptions {
  * Resolves the session as it now stands, or null when it is gone.
  */
 export async function commitSession(store: SessionStore<SessionData>, id: string, data: SessionData, options: CommitOptions): Promise<LoadedSession | null> {
-  const { previous, ttlMs } = options;
-  const outcome = await store.save(id, data, { previous, ...(ttlMs === undefined ? {} : { ttlMs }) });
+  const { previous, ttlMs, meta } = options;
+  const outcome = await store.save(id, data, { previous, ...(ttlMs === undefined ? {} : { ttlMs }), ...(meta === undefined ? {} : { meta }) });
   if (outcome.status === "gone") return null;
   if (outcome.status === "written" || outcome.session.refreshed) return outcome.session;
   const alive = await store.touch(id, { ttlMs: ttlMs ?? outcome.session.ttlMs });
