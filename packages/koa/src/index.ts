@@ -1,1 +1,4 @@
-export {};
+export { createKoaStore, KoaStore } from "./store.js";
+export type { KoaSessionData } from "./store.js";
+export { expressCookie } from "./cookie.js";
+export type { ExpressCookieOptions } from "./cookie.js";

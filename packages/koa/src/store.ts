@@ -1,0 +1,86 @@
+import { detachData, SessionStoreError, SessionTracker, withHttpStatus } from "@sessionbridge/core";
+import type { FrameworkExpiry, LoadedSession, SessionData, SessionStore } from "@sessionbridge/core";
+
+/** What koa-session hands the store and gets back: the session's fields plus its own bookkeeping. */
+export interface KoaSessionData {
+  /** Expiry of the session (epoch ms); absent for `maxAge: "session"`. */
+  _expire?: number;
+  /** The session's maxAge in ms; koa-session restores `ctx.sessionOptions.maxAge` from it. */
+  _maxAge?: number;
+  /** Present for `maxAge: "session"` (a cookie that ends with the browser session). */
+  _session?: boolean;
+  [field: string]: unknown;
+}
+
+interface StoreContext {
+  ctx: object;
+  rolling?: boolean;
+  changed?: boolean;
+}
+
+/**
+ * koa-session external store over a sessionbridge store. koa-session's own fields (`_expire`,
+ * `_maxAge`, `_session`) are not stored: they are rebuilt from the canonical record, so a session
+ * written by Express or Fastify reads the same here.
+ */
+export class KoaStore {
+  readonly store: SessionStore<SessionData>;
+  private readonly sessions: SessionTracker;
+  /**
+   * Requests whose session has `maxAge: "session"`. koa-session clears that option on its first save, so
+   * a second save in the same request (after `regenerate()`) arrives as a one-day session: remember.
+   */
+  private readonly browserSessions = new WeakSet<object>();
+
+  constructor(store: SessionStore<SessionData>) {
+    if (store === null || typeof store !== "object" || typeof (store as Partial<SessionStore>).load !== "function") {
+      throw new SessionStoreError("CONFIG", "createKoaStore(store): store must be a session store from createSessionStore(…)");
+    }
+    this.store = store;
+    this.sessions = new SessionTracker(store);
+  }
+
+  async get(key: string, maxAge: number | "session" | undefined, { ctx }: StoreContext): Promise<KoaSessionData | null> {
+    const loaded = await this.sessions.load(key).catch(fail);
+    if (loaded === null) return null;
+    this.sessions.attach(ctx, loaded);
+    if (maxAge === "session") this.browserSessions.add(ctx);
+    const own = maxAge === "session" ? { _session: true } : { _expire: loaded.expiresAtMs, _maxAge: loaded.ttlMs };
+    return { ...detachData(loaded), ...own };
+  }
+
+  /** With `rolling` or `renew` and nothing changed, this costs nothing: the read already reset the TTL. */
+  async set(key: string, sess: KoaSessionData, _storeMaxAge: number | "session" | undefined, { ctx }: StoreContext): Promise<void> {
+    const { _expire, _maxAge, _session, ...fields } = sess;
+    const loaded = this.sessions.previousOf(ctx);
+    // A regenerated session has a new key: it is new, not an update of the one this request loaded.
+    const previous = loaded !== undefined && loaded.id === key ? loaded : null;
+    const data = { ...privateFields(previous), ...fields };
+    if (_session) this.browserSessions.add(ctx);
+    const expiry: FrameworkExpiry = this.browserSessions.has(ctx) ? {} : { expires: _expire, originalMaxAge: _maxAge };
+    await this.sessions.commit(key, ctx, data, expiry, previous).catch(fail);
+  }
+
+  async destroy(key: string, _options?: { ctx: object }): Promise<void> {
+    await this.store.destroy(key).catch(fail);
+  }
+}
+
+/**
+ * koa-session never hands back fields starting with "_" (its toJSON skips them), so fields of that kind
+ * written by Express or Fastify are carried over from the loaded record instead of being deleted.
+ */
+function privateFields(previous: LoadedSession | null): SessionData {
+  const kept: SessionData = {};
+  if (previous) for (const field of Object.keys(previous.data)) if (field.startsWith("_")) kept[field] = (previous.data as SessionData)[field];
+  return kept;
+}
+
+function fail(error: unknown): never {
+  throw withHttpStatus(error);
+}
+
+/** A koa-session external store backed by a sessionbridge store. */
+export function createKoaStore(store: SessionStore<SessionData>): KoaStore {
+  return new KoaStore(store);
+}
