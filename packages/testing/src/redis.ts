@@ -1,6 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
-import { createServer, type Socket } from "node:net";
+import { connect, createServer, type Socket } from "node:net";
 import { join } from "node:path";
 import { Redis } from "ioredis";
 import { freePort, startProcess, tempDir, waitForPort, type ManagedProcess } from "./process.js";
@@ -214,6 +214,55 @@ export async function startHangListener(): Promise<HangListener> {
     port,
     url: `redis://${HOST}:${port}`,
     connections: () => accepted,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/**
+ * A TCP forwarder whose target can be switched, like a DNS name (ElastiCache's primary endpoint) that
+ * moves to a new primary after a failover: existing connections stay where they were, new ones go to
+ * the new target.
+ */
+export interface SwitchableProxy {
+  readonly port: number;
+  readonly url: string;
+  setTarget(port: number): void;
+  close(): Promise<void>;
+}
+
+export async function startProxy(targetPort: number): Promise<SwitchableProxy> {
+  let target = targetPort;
+  const sockets = new Set<Socket>();
+  const track = (socket: Socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+    socket.on("error", () => socket.destroy());
+  };
+  const server = createServer((inbound) => {
+    track(inbound);
+    const outbound = connect({ host: HOST, port: target });
+    track(outbound);
+    inbound.pipe(outbound);
+    outbound.pipe(inbound);
+    inbound.on("close", () => outbound.destroy());
+    outbound.on("close", () => inbound.destroy());
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, HOST, () => resolve());
+  });
+  const address = server.address();
+  const port = typeof address === "object" && address ? address.port : 0;
+  return {
+    port,
+    url: `redis://${HOST}:${port}`,
+    setTarget: (next) => {
+      target = next;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         for (const socket of sockets) socket.destroy();

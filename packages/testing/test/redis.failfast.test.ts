@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createSessionStore, redisBackend, type SessionStore, type SessionStoreOptions } from "@sessionbridge/core";
 import { eventually, rejection, uniquePrefix } from "../src/contract.js";
 import { freePort } from "../src/process.js";
-import { startHangListener, startRedis, type HangListener, type RedisServer } from "../src/redis.js";
+import { startHangListener, startProxy, startRedis, type HangListener, type RedisServer, type SwitchableProxy } from "../src/redis.js";
 
 /**
  * Fail fast and recover: with the server stopped, refusing, hung or demoted, every operation rejects with
@@ -168,14 +168,15 @@ describe("a primary demoted to a replica (READONLY)", () => {
   it("reconnects and retries once, then reports UNAVAILABLE pointing at the primary endpoint; works again once promoted", async () => {
     const store = open(primary.url, { timeoutMs: 2000 });
     await store.set("before", { a: 1 });
-    const connectionsBefore = await totalConnections(primary);
     await primary.command("REPLICAOF", "127.0.0.1", other.port);
+    const connectionsBefore = await totalConnections(primary);
 
     const failure = await rejection(store.set("during", { a: 2 }));
     expect(failure.code).toBe("UNAVAILABLE");
     expect(failure.message).toMatch(/READONLY/);
     expect(failure.message).toMatch(/primary/);
-    // The READONLY reply made the backend open a fresh connection before its single retry.
+    // The READONLY reply made the backend open a fresh connection before its single retry (the +1 is
+    // the admin connection that reads the count).
     expect(await totalConnections(primary)).toBeGreaterThan(connectionsBefore + 1);
 
     await primary.command("REPLICAOF", "NO", "ONE");
@@ -184,6 +185,33 @@ describe("a primary demoted to a replica (READONLY)", () => {
       return true;
     });
     expect(await store.get("after")).toEqual({ a: 3 });
+  });
+});
+
+describe("a failover behind a primary endpoint (the name moves to the new primary)", () => {
+  let oldPrimary: RedisServer;
+  let newPrimary: RedisServer;
+  let endpoint: SwitchableProxy;
+  beforeAll(async () => {
+    [oldPrimary, newPrimary] = await Promise.all([startRedis(), startRedis()]);
+    endpoint = await startProxy(oldPrimary.port);
+  });
+  afterAll(async () => {
+    await endpoint?.close();
+    await Promise.all([oldPrimary?.dispose(), newPrimary?.dispose()]);
+  });
+
+  it("turns the READONLY of the demoted primary into a reconnect and a successful retry on the new one", async () => {
+    const store = open(endpoint.url, { timeoutMs: 2000 });
+    await store.set("before", { a: 1 });
+    // The failover: the old primary becomes a replica, the endpoint now leads to the new primary.
+    await oldPrimary.command("REPLICAOF", "127.0.0.1", newPrimary.port);
+    endpoint.setTarget(newPrimary.port);
+
+    await store.set("after", { a: 2 }); // first try: READONLY on the old connection; retry: new primary
+    expect(await store.get("after")).toEqual({ a: 2 });
+    const key = `${store.options.prefix}after`;
+    expect(await newPrimary.command("EXISTS", key)).toBe(1);
   });
 });
 
