@@ -249,7 +249,7 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
       expiresAtMs: now + ttl,
       ttlMs: options.ttlMs ?? previous?.ttlMs ?? ttl,
       ...(userId !== undefined ? { userId } : {}),
-      ...(options.meta ?? previous?.meta) !== undefined ? { meta: (options.meta ?? previous?.meta) as Record<string, string> } : {},
+      ...(options.meta ?? previous?.meta) !== undefined ? { meta: cleanMeta(options.meta) ?? (previous?.meta as Record<string, string>) } : {},
       ...(previous?.indexedUntilMs !== undefined && userId === previous.userId ? { indexedUntilMs: previous.indexedUntilMs } : {}),
     };
     await this.indexBeforeWrite(key, base, previous?.userId);
@@ -387,7 +387,8 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
   private newRecord(data: SessionData, createdAtMs: number, now: number, ttl: number, options: WriteOptions): SessionRecord {
     const record: SessionRecord = { data, createdAtMs, expiresAtMs: now + ttl, ttlMs: options.ttlMs ?? ttl, version: newVersion() };
     if (options.userId !== undefined) record.userId = options.userId;
-    if (options.meta !== undefined) record.meta = options.meta;
+    const meta = cleanMeta(options.meta);
+    if (meta !== undefined) record.meta = meta;
     return record;
   }
 
@@ -637,6 +638,23 @@ function applyDelta(current: SessionData, mine: SessionData, delta: Delta): Sess
   for (const field of delta.set) Object.defineProperty(result, field, { value: mine[field], enumerable: true, writable: true, configurable: true });
   for (const field of delta.unset) delete result[field];
   return result;
+}
+
+const MAX_META_ENTRIES = 16;
+const MAX_META_LENGTH = 512;
+
+/**
+ * Meta is display data from the request (user agent, IP): strings are kept (cut at 512 characters, 16
+ * entries at most), anything else is dropped, so a missing header never fails a save.
+ */
+function cleanMeta(meta: unknown): Record<string, string> | undefined {
+  if (meta === undefined) return undefined;
+  if (!isPlainObject(meta)) throw new SessionStoreError("CONFIG", "meta must be a plain object of strings, such as { userAgent, ip }");
+  const clean: Record<string, string> = {};
+  for (const [name, value] of Object.entries(meta).slice(0, MAX_META_ENTRIES)) {
+    if (typeof value === "string" && name !== "__proto__") clean[name] = value.slice(0, MAX_META_LENGTH);
+  }
+  return clean;
 }
 
 function assertUserId(value: unknown, what: string): string {

@@ -80,6 +80,13 @@ for (const target of targets.filter((t) => t.name !== "memcached")) {
       expect((await store.sessionsOf("eve")).map((s) => s.handle)).toEqual([store.handleOf(c)]);
     });
 
+    it("keeps only string meta, so a missing header never fails a save", async () => {
+      const store = open(target, { userIdFrom });
+      const meta = { userAgent: "x".repeat(2000), ip: undefined, port: 443 } as unknown as Record<string, string>;
+      const id = await login(store, "ada", meta);
+      expect((await store.load(id))?.meta).toEqual({ userAgent: "x".repeat(512) });
+    });
+
     it("tags a session with the userId save option when no userIdFrom is configured", async () => {
       const store = open(target);
       const id = newId();
@@ -92,8 +99,12 @@ for (const target of targets.filter((t) => t.name !== "memcached")) {
 
     it("keeps at most maxSessionsPerUser sessions, destroying the oldest at login", async () => {
       const store = open(target, { userIdFrom, maxSessionsPerUser: 2 });
+      // "Oldest" is by creation time in ms: make sure each login is in a later millisecond.
+      const later = async (since: number) => eventually("the clock moved on", () => Date.now() > since, 1000, 1);
       const first = await login(store, "ada");
+      await later(Date.now());
       const second = await login(store, "ada");
+      await later(Date.now());
       const third = await login(store, "ada");
       expect(await store.get(first)).toBeNull();
       expect(await store.get(second)).not.toBeNull();
