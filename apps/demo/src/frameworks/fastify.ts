@@ -1,12 +1,10 @@
-import fastifyCookie from "@fastify/cookie";
 import fastifyFormbody from "@fastify/formbody";
-import fastifySession from "@fastify/session";
-import { createFastifyStore } from "@sessionbridge/fastify";
+import { sessionbridge } from "@sessionbridge/fastify";
 import Fastify, { type FastifyReply, type FastifyRequest } from "fastify";
 import { failure, handle, type DemoRequest, type DemoResponse, type SessionPort } from "../app.js";
 import type { StartFramework } from "../instance.js";
 
-// Fastify 5 + @fastify/session + @sessionbridge/fastify. Translation only: the app lives in app.ts.
+// Fastify 5 + @fastify/session through the @sessionbridge/fastify plugin. Translation only: the app lives in app.ts.
 
 interface LooseSession {
   sessionId: string;
@@ -40,9 +38,10 @@ function send(reply: FastifyReply, out: DemoResponse): FastifyReply {
 export const startFastify: StartFramework = async (app, store, cookie, listenPort) => {
   const web = Fastify({ trustProxy: "127.0.0.1", bodyLimit: 16 * 1024 });
   await web.register(fastifyFormbody);
-  await web.register(fastifyCookie);
-  await web.register(fastifySession, {
-    store: createFastifyStore(store),
+  // Registers @fastify/cookie and @fastify/session with the store.
+  await web.register(sessionbridge, {
+    store,
+    closeStore: false, // the demo owns the store (in the memory mode, instances share it)
     cookieName: cookie.name,
     secret: cookie.secret,
     // express-session's signed-cookie format ("s:" + signature), so all frameworks share the cookie.

@@ -1,5 +1,4 @@
-import { createKoaStore } from "@sessionbridge/koa";
-import { sign, unsign } from "cookie-signature";
+import { createKoaStore, expressCookie } from "@sessionbridge/koa";
 import Koa, { type Context } from "koa";
 import session from "koa-session";
 import { failure, handle, type DemoRequest, type DemoResponse, type SessionPort } from "../app.js";
@@ -11,11 +10,11 @@ import { listen } from "../listen.js";
 
 type KoaSession = Record<string, unknown> & { regenerate(): Promise<void> | undefined };
 
-function port(ctx: Context, cookieName: string, secret: string): SessionPort {
+function port(ctx: Context, cookieId: (ctx: Context) => string | undefined): SessionPort {
   const data = () => ctx.session as unknown as KoaSession;
   return {
-    // koa-session keeps the new id only in the cookie it sets; read it back from there.
-    id: () => readSignedId(ctx, cookieName, secret) ?? "",
+    // A regenerated id is only in the cookie being set (see externalKey below), not in the request.
+    id: () => (ctx.state as { sessionId?: string }).sessionId ?? cookieId(ctx) ?? "",
     get: (key) => data()[key] as never,
     set: (key, value) => void (data()[key] = value),
     regenerate: async () => {
@@ -29,14 +28,6 @@ function port(ctx: Context, cookieName: string, secret: string): SessionPort {
   };
 }
 
-function readSignedId(ctx: Context, name: string, secret: string): string | undefined {
-  const outgoing = ctx.response.get("set-cookie");
-  const raw = [...(Array.isArray(outgoing) ? outgoing : [])].reverse().map((line) => new RegExp(`^${name.replace(".", "\\.")}=([^;]*)`).exec(line)?.[1]).find((v) => v !== undefined) ?? ctx.cookies.get(name, { signed: false });
-  if (!raw) return undefined;
-  const value = decodeURIComponent(raw);
-  return value.startsWith("s:") ? unsign(value.slice(2), secret) || undefined : undefined;
-}
-
 function toDemo(ctx: Context, form: Record<string, string>): DemoRequest {
   return { method: ctx.method, path: ctx.path, query: new URLSearchParams(ctx.querystring), form, ip: ctx.ip, userAgent: ctx.get("user-agent") || undefined };
 }
@@ -48,6 +39,7 @@ function send(ctx: Context, out: DemoResponse): void {
 }
 
 export const startKoa: StartFramework = async (app, store, cookie, listenPort) => {
+  const cookieKey = expressCookie({ name: cookie.name, secret: cookie.secret });
   const web = new Koa({ proxy: true }); // ctx.ip and ctx.secure from the balancer's X-Forwarded-* headers
   web.use(async (ctx, next) => {
     try {
@@ -59,18 +51,20 @@ export const startKoa: StartFramework = async (app, store, cookie, listenPort) =
   web.use(
     session(
       {
-        store: createKoaStore(store),
+        // Cast: koa-session's typings mark the store context's `ctx` optional; the adapter's require it.
+        store: createKoaStore(store) as unknown as NonNullable<Parameters<typeof session>[0]>["store"],
         key: cookie.name,
         maxAge: cookie.ttlMs,
         httpOnly: true,
         sameSite: "lax",
-        // koa-session signs into a separate ".sig" cookie; instead, read and write the id in
-        // express-session's format so Express and Fastify instances share the same cookie.
+        // koa-session would sign into a separate ".sig" cookie; the adapter's externalKey reads and
+        // writes express-session's format instead, so Express and Fastify share the same cookie.
         signed: false,
         externalKey: {
-          get: (ctx: Context) => readSignedId(ctx, cookie.name, cookie.secret) ?? "", // "" = no session yet
+          get: (ctx: Context) => cookieKey.get(ctx) as string, // undefined: no session yet
           set: (ctx: Context, id: string) => {
-            ctx.cookies.set(cookie.name, encodeURIComponent(`s:${sign(id, cookie.secret)}`), { httpOnly: true, sameSite: "lax", maxAge: cookie.ttlMs, path: "/", signed: false });
+            (ctx.state as { sessionId?: string }).sessionId = id;
+            cookieKey.set(ctx, id);
           },
         },
       },
@@ -79,7 +73,7 @@ export const startKoa: StartFramework = async (app, store, cookie, listenPort) =
   );
   web.use(async (ctx) => {
     const form = ctx.method === "POST" ? await readForm(ctx.req) : {};
-    send(ctx, await handle(app, toDemo(ctx, form), port(ctx, cookie.name, cookie.secret)).catch((error: unknown) => failure(app, error)));
+    send(ctx, await handle(app, toDemo(ctx, form), port(ctx, cookieKey.get)).catch((error: unknown) => failure(app, error)));
   });
   return listen(web.callback(), listenPort);
 };

@@ -24,10 +24,10 @@ main { margin-top:1rem; }
 h1 { font-size:1.5rem; margin:0 0 .5rem; } h2 { font-size:1.1rem; margin:0 0 .5rem; }
 label { display:block; font-weight:600; margin:.75rem 0 .25rem; }
 input[type=text], input[type=password] { width:100%; padding:.6rem .7rem; font-size:1rem; border:1px solid var(--line); border-radius:.5rem; }
-button { font:inherit; padding:.55rem 1rem; border-radius:.5rem; border:1px solid var(--accent); background:var(--accent); color:#fff; cursor:pointer; margin-top:1rem; }
+button, a.button { display:inline-block; font:inherit; padding:.55rem 1rem; border-radius:.5rem; border:1px solid var(--accent); background:var(--accent); color:#fff; cursor:pointer; margin-top:1rem; text-decoration:none; }
 button.link { background:none; border:none; color:var(--accent); padding:0; margin:0; }
 button.danger { background:var(--danger); border-color:var(--danger); }
-button.quiet { background:#fff; color:var(--accent); }
+button.quiet, a.button.quiet { background:#fff; color:var(--accent); }
 .notice { padding:.6rem .8rem; border-radius:.5rem; background:#e8f5ee; margin-bottom:1rem; }
 .problem { padding:.6rem .8rem; border-radius:.5rem; background:#fdecea; color:var(--danger); margin-bottom:1rem; }
 .stat { font-size:2.2rem; font-weight:700; margin:0; }

@@ -56,8 +56,7 @@ export function homePage(ctx: PageContext, notice?: string): string {
       <div class="card"><h1>One login, every instance</h1>
       <p>Express, Fastify and Koa instances sit behind a round-robin load balancer. None keeps state: they share
       one session store. Sign up or log in, then reload and watch the banner.</p>
-      <div class="actions"><a href="/signup"><button class="quiet" type="button">Sign up</button></a>
-      <a href="/login"><button type="button">Log in</button></a></div></div>`;
+      <div class="actions"><a class="button quiet" href="/signup">Sign up</a><a class="button" href="/login">Log in</a></div></div>`;
   return layout(ctx, "Home", body);
 }
 
