@@ -1,3 +1,4 @@
+import { Redis } from "ioredis";
 import { afterAll, beforeAll } from "vitest";
 import { redisBackend } from "@sessionbridge/core";
 import { backendContract } from "../src/contract.js";
@@ -19,7 +20,11 @@ beforeAll(async () => {
   ]);
 });
 
+/** Caller-owned clients (the store never closes those): disconnected when the file is done. */
+const ownClients: Redis[] = [];
+
 afterAll(async () => {
+  for (const client of ownClients) client.disconnect();
   await Promise.all(Object.values(servers).map((server) => server?.dispose()));
 });
 
@@ -28,3 +33,12 @@ backendContract({ name: "redis with requirepass", backend: () => redisBackend({ 
 backendContract({ name: "redis with an ACL user limited to sess:*", backend: () => redisBackend({ url: servers.acl!.url }) });
 backendContract({ name: "redis with an ACL user limited to sess:* and the documented commands", backend: () => redisBackend({ url: servers.aclMinimal!.url }) });
 backendContract({ name: "redis over TLS", backend: () => redisBackend({ url: servers.tls!.url, tls: { ca: servers.tls!.tls!.caPem } }) });
+// ioredis 6 speaks RESP3 by default; a caller's client may force RESP2 (older servers, proxies).
+backendContract({
+  name: "redis through a caller's ioredis client speaking RESP2",
+  backend: () => {
+    const client = new Redis({ host: "127.0.0.1", port: servers.plain!.port, protocol: 2, enableOfflineQueue: false, maxRetriesPerRequest: 0 });
+    ownClients.push(client);
+    return redisBackend({ client });
+  },
+});
