@@ -3,7 +3,7 @@ import { SessionStoreError } from "../../errors.js";
 import { BackendEmitter } from "../emitter.js";
 import { nodeName } from "./address.js";
 import { CasCache } from "./cas-cache.js";
-import { expirationExtras, isZero, Opcode, send, Status, storeExtras, type Reply } from "./commands.js";
+import { expirationExtras, isZero, Opcode, send, Status, storeExtras } from "./commands.js";
 import { statusError } from "./errors.js";
 import { encodeKey } from "./keys.js";
 import { resolveMemcachedOptions, type MemcachedBackendOptions } from "./options.js";
@@ -46,7 +46,7 @@ export function memcachedBackend(options: MemcachedBackendOptions): Backend {
   };
 
   /** Runs one command on the key's node; notes a late answer, which the store has already given up on. */
-  const command = async (key: string, changes: boolean, work: (node: Node) => Promise<Reply>): Promise<Reply> => {
+  const command = async <T>(key: string, changes: boolean, work: (node: Node) => Promise<T>): Promise<T> => {
     assertOpen();
     const started = Date.now();
     const reply = await pool.route(key, changes, work);
@@ -134,12 +134,7 @@ export function memcachedBackend(options: MemcachedBackendOptions): Backend {
       const bytes = Buffer.byteLength(value, "utf8") + k.length + ITEM_OVERHEAD_BYTES;
       if (bytes > resolved.maxItemBytes) throw tooLarge(`a session needing ${bytes} bytes does not fit memcached's item size (maxItemBytes ${resolved.maxItemBytes}); nothing was written`);
       const extras = storeExtras(expirationFor(ttlMs));
-      let result: SetResult = "ok";
-      await command(k, true, async (node) => {
-        result = await conditionalSet(node, k, value, extras, condition);
-        return { status: Status.ok, value: Buffer.alloc(0), cas: Buffer.alloc(8) };
-      });
-      return result;
+      return command(k, true, (node) => conditionalSet(node, k, value, extras, condition));
     },
 
     async touch(key, ttlMs) {
