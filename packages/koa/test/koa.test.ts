@@ -21,20 +21,16 @@ function makeApp(core: SessionStore, options: { maxAge?: number | "session"; rol
       ctx.body = { code: code ?? "unknown" };
     }
   });
-  app.use(
-    session(
-      {
-        key: "sid",
-        signed: false,
-        maxAge: options.maxAge ?? 86_400_000,
-        rolling: options.rolling ?? false,
-        renew: options.renew ?? false,
-        store: createKoaStore(core),
-        externalKey: expressCookie({ name: "sid", secret: SECRET }),
-      },
-      app,
-    ),
-  );
+  const sessionOptions: Parameters<typeof session>[0] = {
+    key: "sid",
+    signed: false,
+    maxAge: options.maxAge ?? 86_400_000,
+    rolling: options.rolling ?? false,
+    renew: options.renew ?? false,
+    store: createKoaStore(core),
+    externalKey: expressCookie({ name: "sid", secret: SECRET }),
+  };
+  app.use(session(sessionOptions, app));
   app.use(async (ctx) => {
     const sess = ctx.session as Record<string, unknown> & { regenerate(): Promise<void> };
     if (ctx.path === "/me") ctx.body = { user: sess.user ?? null, views: sess.views ?? 0 };
