@@ -53,10 +53,12 @@ function portArgs(port: number, tls: TopologyTls | undefined): string[] {
 
 /** An ioredis connection to one node for harness work (never the code under test). */
 export function adminClient(port: number, options: TopologyOptions & { password?: string } = {}): Redis {
-  return new Redis({
+  const client = new Redis({
     host: HOST,
     port,
     lazyConnect: true,
+    // INFO must work while a server loads its data (the ready check would wait for the load).
+    enableReadyCheck: false,
     maxRetriesPerRequest: 1,
     connectTimeout: 2000,
     commandTimeout: 5000,
@@ -64,6 +66,8 @@ export function adminClient(port: number, options: TopologyOptions & { password?
     ...(options.password === undefined ? {} : { password: options.password }),
     ...(options.tls === undefined ? {} : { tls: { ca: readCa(options.tls), servername: "localhost" } }),
   });
+  client.on("error", () => undefined); // failures reach the awaited command; no "unhandled error" noise
+  return client;
 }
 
 const caCache = new Map<string, string>();
