@@ -68,7 +68,7 @@ export function authError(error: unknown, context: ErrorContext): SessionStoreEr
   if (code === "NOPERM") {
     return new SessionStoreError(
       "AUTH",
-      `${context.label}: ${user} is not allowed to ${context.what} (NOPERM) — its ACL must allow the session keys (e.g. ~sess:* for the default prefix) and the commands GET GETEX SET PEXPIRE UNLINK SCAN EVALSHA EVAL PING`,
+      `${context.label}: ${user} is not allowed to ${context.what} (NOPERM) — its ACL must allow the session keys (e.g. ~sess:* for the default prefix) and the commands GET GETEX SET PEXPIRE UNLINK SCAN EVALSHA EVAL PING (plus ZADD ZRANGE ZRANGEBYSCORE ZREM ZREMRANGEBYSCORE PTTL for the per-user index)`,
       { cause: safeCause(error), backend: context.label },
     );
   }
