@@ -13,7 +13,8 @@ export interface KoaSessionData {
 }
 
 interface StoreContext {
-  ctx: object;
+  /** koa-session always passes the request's context; it links a save to the record its request loaded. */
+  ctx?: object;
   rolling?: boolean;
   changed?: boolean;
 }
@@ -40,7 +41,7 @@ export class KoaStore {
     this.sessions = new SessionTracker(store);
   }
 
-  async get(key: string, maxAge: number | "session" | undefined, { ctx }: StoreContext): Promise<KoaSessionData | null> {
+  async get(key: string, maxAge: number | "session" | undefined, { ctx = {} }: StoreContext = {}): Promise<KoaSessionData | null> {
     const loaded = await this.sessions.load(key).catch(fail);
     if (loaded === null) return null;
     this.sessions.attach(ctx, loaded);
@@ -50,7 +51,7 @@ export class KoaStore {
   }
 
   /** With `rolling` or `renew` and nothing changed, this costs nothing: the read already reset the TTL. */
-  async set(key: string, sess: KoaSessionData, _storeMaxAge: number | "session" | undefined, { ctx }: StoreContext): Promise<void> {
+  async set(key: string, sess: KoaSessionData, _storeMaxAge: number | "session" | undefined, { ctx = {} }: StoreContext = {}): Promise<void> {
     const { _expire, _maxAge, _session, ...fields } = sess;
     const loaded = this.sessions.previousOf(ctx);
     // A regenerated session has a new key: it is new, not an update of the one this request loaded.
@@ -61,7 +62,7 @@ export class KoaStore {
     await this.sessions.commit(key, ctx, data, expiry, previous).catch(fail);
   }
 
-  async destroy(key: string, _options?: { ctx: object }): Promise<void> {
+  async destroy(key: string, _options?: StoreContext): Promise<void> {
     await this.store.destroy(key).catch(fail);
   }
 }
