@@ -24,6 +24,8 @@ export interface RunningDemo {
   /** Where sessions live, in words (no credentials). */
   storeDescription: string;
   instances: InstanceInfo[];
+  /** The pid of the private redis-server the demo started, if it started one. */
+  redisPid: number | undefined;
   /** Stops the balancer, every instance and the private redis-server, if any. */
   close(): Promise<void>;
 }
@@ -42,12 +44,14 @@ export async function startDemo(settings: DemoSettings, options: DemoOptions = {
   try {
     let url = settings.storeUrl;
     let storeDescription: string;
+    let redisPid: number | undefined;
     if (url !== undefined) {
       storeDescription = `the session store at ${describeUrl(url)} (SESSION_STORE_URL)`;
     } else if (redisServerInstalled()) {
       const redis = await startPrivateRedis();
       cleanups.push(redis.stop);
       url = redis.url;
+      redisPid = redis.pid;
       storeDescription = `a private redis-server on ${redis.url} (pid ${redis.pid}), stopped when the demo stops`;
     } else {
       url = "memory://";
@@ -75,10 +79,12 @@ export async function startDemo(settings: DemoSettings, options: DemoOptions = {
         instances.push(running.info);
       }
     } else {
-      for (const [i, framework] of settings.instances.entries()) {
-        const child = await forkInstance(names[i] as string, framework, settings, url);
-        cleanups.push(child.stop);
-        instances.push(child.info);
+      // Started together: each child spends most of its start-up loading modules.
+      const started = await Promise.allSettled(settings.instances.map((framework, i) => forkInstance(names[i] as string, framework, settings, url)));
+      for (const result of started) if (result.status === "fulfilled") cleanups.push(result.value.stop);
+      for (const result of started) {
+        if (result.status === "rejected") throw result.reason;
+        instances.push(result.value.info);
       }
     }
     for (const info of instances) log(`instance ${info.name} (${info.framework}) on 127.0.0.1:${info.port}, pid ${info.pid}`);
@@ -87,7 +93,7 @@ export async function startDemo(settings: DemoSettings, options: DemoOptions = {
     const balancer = await startBalancer(upstreams, settings.port, settings.host);
     cleanups.push(balancer.close);
     const shownHost = settings.host === "0.0.0.0" ? "127.0.0.1" : settings.host;
-    return { url: `http://${shownHost}:${balancer.port}/`, storeDescription, instances, close };
+    return { url: `http://${shownHost}:${balancer.port}/`, storeDescription, instances, redisPid, close };
   } catch (error) {
     await close();
     throw error;

@@ -214,4 +214,30 @@ describe("the demo over plain HTTP", () => {
     expect(wrong.status).toBe(401);
     expect(wrong.body).toContain("Wrong username or password.");
   });
+
+  it("answers 503 on every framework while the store hangs, and carries on by itself when it is back", async () => {
+    const pid = demo.redisPid;
+    expect(pid).toBeTypeOf("number");
+    const visitor = client();
+    const username = `outage-${Date.now().toString(36)}`;
+    const form = await visitor.request("/signup");
+    expect((await visitor.request("/signup", { _csrf: csrfOf(form.body), username, displayName: "Outage", password: "long enough" })).status).toBe(303);
+    const cookie = visitor.cookie();
+    const home = (instance: { port: number }) => fetch(`http://127.0.0.1:${instance.port}/`, { headers: { cookie } });
+
+    process.kill(pid as number, "SIGSTOP"); // redis keeps its socket but answers nothing: a hung server
+    try {
+      for (const instance of demo.instances) {
+        const response = await home(instance);
+        expect(response.status, instance.name).toBe(503);
+        expect(await response.text()).toContain("Session store unavailable");
+      }
+    } finally {
+      process.kill(pid as number, "SIGCONT");
+    }
+    for (const instance of demo.instances) {
+      await expect.poll(async () => (await home(instance)).status, { timeout: 10_000, interval: 100 }).toBe(200);
+      expect(await (await home(instance)).text(), instance.name).toContain(`id="whoami">${username}<`);
+    }
+  });
 });

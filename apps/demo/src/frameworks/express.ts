@@ -47,6 +47,10 @@ export const startExpress: StartFramework = async (app, store, cookie, listenPor
     if (req.session === undefined) return send(res, failure(app, new SessionStoreError("UNAVAILABLE", "session store disconnected")));
     send(res, await handle(app, request(req), port(req)).catch((error: unknown) => failure(app, error)));
   });
-  web.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => send(res, failure(app, error)));
+  web.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    // express-session saves while the response ends and reports a failed save after it was sent:
+    // nothing left to answer (the store's 'unavailable' event is logged by the instance).
+    if (!res.headersSent) send(res, failure(app, error));
+  });
   return listen(web, listenPort);
 };
