@@ -67,6 +67,20 @@ describe("wrong credentials", () => {
     expect(unknownFailure.message).not.toContain("alice-pass-456");
   });
 
+  it("names the ACL user of a caller's ioredis client in AUTH errors", async () => {
+    const client = new Redis({ host: "127.0.0.1", port: withAcl.port, username: "alice", password: "nope-111", lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0 });
+    client.on("error", () => undefined);
+    try {
+      const store = open({ backend: redisBackend({ client }) });
+      const failure = await rejection(store.get("someone"));
+      expect(failure.code).toBe("AUTH");
+      expect(failure.message).toContain('user "alice"');
+      expect(failure.message).not.toContain("nope-111");
+    } finally {
+      client.disconnect();
+    }
+  });
+
   it("works with the right password given as an option instead of in the URL", async () => {
     const store = open({ backend: redisBackend({ host: "127.0.0.1", port: withPassword.port, password: "right-pass-123" }) });
     await store.set("someone", { a: 1 });

@@ -37,8 +37,13 @@ export class RedisConnection {
     /** True when this backend created the client (and so configures, connects and closes it). */
     readonly owned: boolean,
     readonly label: string,
+    /** The ACL user, for messages. For a caller's client, read from its options when not given. */
     readonly username: string | undefined,
   ) {
+    if (username === undefined && !owned) {
+      const fromClient = (client as { options?: { username?: unknown } }).options?.username;
+      if (typeof fromClient === "string") this.username = fromClient;
+    }
     this.listen("ready", () => this.onReady());
     this.listen("error", (error: unknown) => this.onError(error));
     this.listen("close", () => this.onDown());
