@@ -21,6 +21,8 @@ export interface LoadReport {
   failed: number;
   /** Failures by SessionStoreError code (or the error name). */
   failuresByCode: Record<string, number>;
+  /** The first and the last message seen for each code (what a user's log would show). */
+  messages: Record<string, string[]>;
   /** ms from the fault to the first failed request (undefined: none failed). */
   firstFailureMs: number | undefined;
   /** ms from the fault to the end of the last failed request. */
@@ -43,6 +45,7 @@ export function startLoad(store: SessionStore, options: { workers?: number; pref
   let lastFailureAt: number | undefined;
   let resumedAt: number | undefined;
   const failuresByCode: Record<string, number> = {};
+  const messages: Record<string, string[]> = {};
   const successesAfterFault: Array<() => void> = [];
   let successCount = 0;
   let serial = 0;
@@ -52,6 +55,8 @@ export function startLoad(store: SessionStore, options: { workers?: number; pref
     const code = (error as { code?: unknown }).code;
     const name = typeof code === "string" ? code : error instanceof Error ? error.name : "unknown";
     failuresByCode[name] = (failuresByCode[name] ?? 0) + 1;
+    const seen = (messages[name] ??= []);
+    seen.splice(1, 1, error instanceof Error ? error.message : String(error));
     const now = Date.now();
     firstFailureAt ??= now;
     lastFailureAt = now;
@@ -120,6 +125,7 @@ export function startLoad(store: SessionStore, options: { workers?: number; pref
         requests,
         failed,
         failuresByCode,
+        messages,
         firstFailureMs: since(firstFailureAt),
         lastFailureMs: since(lastFailureAt),
         writesResumedMs: since(resumedAt),

@@ -59,3 +59,36 @@ it("resumes by itself after kill -9 of the master under load, and loses no sessi
   // The surviving replica follows the new master (Sentinel reconfigured it), so replication goes on.
   await eventually("the other replica follows the new master", async () => Number(await topology.nodeAt(await topology.masterPort())!.command("WAIT", 1, 100)) >= 1);
 }, 60_000);
+
+it("moves to the new master after a switchover (SENTINEL FAILOVER: the old master is demoted, not killed); WAIT loses nothing", async () => {
+  const withWait = store({ waitForReplicas: { replicas: 1, timeoutMs: 500 } }, "sess:sw-wait:");
+  const without = store({}, "sess:sw-async:");
+  const stores = [withWait, without];
+  try {
+    await Promise.all(stores.map((s) => s.ping()));
+    const loads = [startLoad(withWait, { workers: 4, prefix: "w" }), startLoad(without, { workers: 4, prefix: "a" })];
+    await Promise.all(loads.map((load) => load.writesSucceedAfterFault(50)));
+    const oldMaster = await topology.masterPort();
+    for (const load of loads) load.markFault();
+    // Sentinel may still be settling after the previous failover: ask until it starts this one.
+    await eventually("sentinel starts the switchover", async () => (await topology.sentinels[0]!.command("SENTINEL", "FAILOVER", topology.name)) === "OK", 30_000, 200);
+    await eventually("a new master", async () => (await topology.masterPort()) !== oldMaster, 30_000);
+    await Promise.all(loads.map((load) => load.writesSucceedAfterFault(50)));
+    const [waitReport, asyncReport] = await Promise.all(loads.map((load) => load.stop()));
+    const lostWithWait = await countLost(withWait, loads[0]!.acknowledged());
+    const lostWithout = await countLost(without, loads[1]!.acknowledged());
+    console.log(
+      `sentinel switchover measurement: ${JSON.stringify(
+        { withWait: { ...waitReport, acknowledged: loads[0]!.acknowledged().size, lost: lostWithWait }, withoutWait: { ...asyncReport, acknowledged: loads[1]!.acknowledged().size, lost: lostWithout } },
+        null,
+        2,
+      )}`,
+    );
+    expect(lostWithWait).toBe(0);
+    for (const report of [waitReport, asyncReport]) {
+      for (const code of Object.keys(report.failuresByCode)) expect(["UNAVAILABLE", "TIMEOUT"]).toContain(code);
+    }
+  } finally {
+    await Promise.all(stores.map((s) => s.close()));
+  }
+}, 90_000);
