@@ -6,6 +6,7 @@ import { HIGH_AVAILABILITY_OPTIONS, resolveHighAvailability } from "./topology.j
 import * as userIndex from "./user-index.js";
 
 export type { RedisBackendOptions, RedisTlsOptions } from "./options.js";
+export type { HighAvailabilityOptions, ReadFrom, RedisAddress, WaitForReplicas } from "./topology.js";
 
 /**
  * Redis / Valkey (6.2+) backend over ioredis: a standalone server or an ElastiCache primary endpoint,
