@@ -115,7 +115,7 @@ interface ForkedInstance {
   stop(): Promise<void>;
 }
 
-/** Starts one instance as a child process and waits until it reports its port. */
+/** Starts one instance as a child process and waits until it reports who it is (port, pid, backend). */
 async function forkInstance(name: string, framework: Framework, settings: DemoSettings, url: string): Promise<ForkedInstance> {
   // Same file extension as this module: .js when built, .ts when run from source by a TS loader.
   const script = fileURLToPath(new URL(`./instance-process${extname(fileURLToPath(import.meta.url))}`, import.meta.url));
@@ -130,11 +130,11 @@ async function forkInstance(name: string, framework: Framework, settings: DemoSe
   };
   const child: ChildProcess = fork(script, [], { env, stdio: ["ignore", "inherit", "inherit", "ipc"] });
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  const port = await new Promise<number>((resolve, reject) => {
+  const info = await new Promise<InstanceInfo>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`instance ${name} did not start within 30 s`)), 30_000);
-    child.once("message", (message: { type?: string; port?: number }) => {
+    child.once("message", (message: { type?: string; info?: InstanceInfo }) => {
       clearTimeout(timer);
-      if (message.type === "ready" && typeof message.port === "number") resolve(message.port);
+      if (message.type === "ready" && message.info !== undefined) resolve(message.info);
       else reject(new Error(`instance ${name} sent an unexpected message`));
     });
     child.once("exit", (code) => {
@@ -152,5 +152,5 @@ async function forkInstance(name: string, framework: Framework, settings: DemoSe
     await exited;
     clearTimeout(force);
   };
-  return { info: { name, framework, port, pid: child.pid ?? -1, backendLabel: describeUrl(url) }, stop };
+  return { info, stop };
 }

@@ -9,4 +9,6 @@ export interface InstanceInfo {
   pid: number;
   /** The session backend's label (e.g. `redis 127.0.0.1:6379`); never contains credentials. */
   backendLabel: string;
+  /** The backend keeps a per-user index (Redis, memory; not Memcached): the active-sessions page works. */
+  listsUserSessions: boolean;
 }

@@ -17,7 +17,7 @@ store.on("available", () => console.error(`[${name}] session store available aga
 store.on("error", (error) => console.error(`[${name}] ${error.message}`));
 const cookie: CookieSettings = { name: COOKIE_NAME, secret: settings.secret, ttlMs: settings.ttlMs };
 const running = await startInstance(name, framework, store, cookie);
-process.send?.({ type: "ready", port: running.port });
+process.send?.({ type: "ready", info: running.info });
 
 let stopping = false;
 async function shutdown(): Promise<void> {

@@ -41,7 +41,7 @@ export function openStore(url: string, ttlMs: number, timeoutMs: number): Sessio
 
 /** Starts one stateless instance: everything it knows about users and sessions comes from `store`. */
 export async function startInstance(name: string, framework: Framework, store: SessionStore, cookie: CookieSettings, port = 0): Promise<RunningInstance> {
-  const info: InstanceInfo = { name, framework, port, pid: process.pid, backendLabel: store.backend.label };
+  const info: InstanceInfo = { name, framework, port, pid: process.pid, backendLabel: store.backend.label, listsUserSessions: store.backend.capabilities.userIndex };
   const app: DemoApp = { instance: info, users: new UserRepository(store.backend, store.options.timeoutMs), sessions: createSessionDirectory(store) };
   const start = await FRAMEWORKS[framework]();
   const listening = await start(app, store, cookie, port);

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { startMemcached } from "@sessionbridge/testing";
 import { afterEach, describe, expect, it } from "vitest";
 
 // `pnpm demo` as a user runs it: the real entry point in its own process, stopped with Ctrl-C (SIGINT).
@@ -111,4 +112,36 @@ describe("pnpm demo", () => {
     expect(output).toContain("SESSION_STORE_URL must be a URL starting with redis://, rediss://, memcached://");
     expect(output).not.toContain("hunter2");
   }, 30_000);
+
+  it("uses the server in SESSION_STORE_URL (here memcached with SASL) for every framework, and never prints its password", async () => {
+    const memcached = await startMemcached({ sasl: { username: "demo", password: "not-in-any-log-123" } });
+    try {
+      const demo = await launch({ SESSION_STORE_URL: memcached.url });
+      expect(demo.output()).toContain(`sessions: the session store at memcached://127.0.0.1:${memcached.port}`);
+      // Sign up through the balancer, then every framework knows the user.
+      let cookie = "";
+      const call = async (path: string, form?: Record<string, string>) => {
+        const response = await fetch(new URL(path, demo.url), { method: form ? "POST" : "GET", redirect: "manual", headers: { cookie, ...(form ? { "content-type": "application/x-www-form-urlencoded" } : {}) }, ...(form ? { body: new URLSearchParams(form).toString() } : {}) });
+        const set = response.headers.getSetCookie().find((line) => line.startsWith("sb.sid="));
+        if (set) cookie = set.split(";")[0] ?? "";
+        return { status: response.status, body: await response.text() };
+      };
+      const form = await call("/signup");
+      const csrf = /name="_csrf" value="([^"]+)"/.exec(form.body)?.[1] ?? "";
+      expect((await call("/signup", { _csrf: csrf, username: "mc-user", displayName: "Memcached", password: "long enough" })).status).toBe(303);
+      const frameworks = new Set<string>();
+      for (let i = 0; i < 3; i++) {
+        const page = await call("/");
+        expect(page.body).toContain('id="whoami">mc-user<');
+        expect(page.body).not.toContain('href="/sessions"'); // memcached keeps no per-user index
+        frameworks.add(/data-framework="([^"]+)"/.exec(page.body)?.[1] ?? "");
+      }
+      expect(frameworks).toEqual(new Set(["Express", "Fastify", "Koa"]));
+      demo.child.kill("SIGINT");
+      expect(await demo.exited).toBe(0);
+      expect(demo.output()).not.toContain("not-in-any-log-123");
+    } finally {
+      await memcached.dispose();
+    }
+  }, 60_000);
 });
