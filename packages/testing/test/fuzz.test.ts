@@ -5,7 +5,7 @@ import session from "express-session";
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import { createSessionStore, isSessionStoreError, memoryBackend, type SessionStore } from "@sessionbridge/core";
-import { createExpressStore } from "./security.express.js";
+import { createExpressStore } from "./security.adapters.js";
 
 /**
  * Property tests over everything that arrives from outside: stored bytes (anyone with write access to
