@@ -17,11 +17,12 @@ export interface AppTargets {
   timeoutMs: number;
 }
 
-export async function startApp(framework: Framework, store: StoreKind, targets: AppTargets): Promise<AppProcess> {
+/** `nodeArgs` go before the entry point, e.g. `--cpu-prof` for the profiler (src/profile.ts). */
+export async function startApp(framework: Framework, store: StoreKind, targets: AppTargets, nodeArgs: string[] = []): Promise<AppProcess> {
   const port = await freePort();
   const config: AppConfig = { framework, store, port, ...targets };
   // tsx compiles the TypeScript once at load; the measured code then runs as plain JavaScript.
-  const child = startProcess(process.execPath, ["--import", "tsx", MAIN], {
+  const child = startProcess(process.execPath, [...nodeArgs, "--import", "tsx", MAIN], {
     env: { ...process.env, NODE_ENV: "production", BENCH_APP: JSON.stringify(config) },
   });
   const failed = child.exited.then((code) => {

@@ -1,6 +1,7 @@
 import { Redis } from "ioredis";
 import { startApp, type AppProcess, type AppTargets } from "./app-process.js";
 import type { Framework } from "./config.js";
+import { memcachedCpuSeconds, processCpuSeconds, redisCpuSeconds } from "./cpu.js";
 import { diffCounts, memcachedCommandCounts, memcachedText, redisCommandCounts, type CommandCounts } from "./counters.js";
 import { assertLoggedIn, loginPool, runLoad, sendRequests, type LoadResult } from "./http.js";
 import { ROWS, type Row, type Workload } from "./matrix.js";
@@ -19,10 +20,16 @@ export interface HttpSettings {
   only: string[] | undefined;
 }
 
+/** A timed run plus the CPU time per request it cost the app and the backend server (µs). */
+export interface HttpRound extends LoadResult {
+  appCpuUs: number | null;
+  backendCpuUs: number | null;
+}
+
 export interface HttpCell {
   rowId: string;
   workload: Workload;
-  rounds: LoadResult[];
+  rounds: HttpRound[];
   /** Backend commands per request by command name, from the server's own counters. */
   commandsPerRequest: CommandCounts | null;
   failure?: string;
@@ -97,9 +104,11 @@ async function runFramework(framework: Framework, rows: Row[], settings: HttpSet
       for (let round = 1; round <= settings.rounds; round++) {
         for (const row of live.filter((r) => r.workloads.includes(workload))) {
           const app = apps.get(row.id) as AppProcess;
-          const result = await runLoad(app.url, workload, cookies.get(row.id) as string[], seconds, settings.connections);
+          const cpu = await cpuMeter(row, app, servers, admin);
+          const load = await runLoad(app.url, workload, cookies.get(row.id) as string[], seconds, settings.connections);
+          const result: HttpRound = { ...load, ...(await cpu(load.requests)) };
           cell(row, workload).rounds.push(result);
-          log(`${row.id} ${workload} round ${round}: ${Math.round(result.rps)} req/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms${result.non2xx ? `, ${result.non2xx} non-2xx` : ""}${result.errors ? `, ${result.errors} errors` : ""}`);
+          log(`${row.id} ${workload} round ${round}: ${Math.round(result.rps)} req/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, CPU/request app ${result.appCpuUs ?? "?"} µs backend ${result.backendCpuUs ?? "-"} µs${result.non2xx ? `, ${result.non2xx} non-2xx` : ""}${result.errors ? `, ${result.errors} errors` : ""}`);
           // New visitors leave one session per request behind: start each run from an empty server.
           if (workload === "new") await flushServers(admin, servers.memcachedPort);
         }
@@ -110,6 +119,19 @@ async function runFramework(framework: Framework, rows: Row[], settings: HttpSet
     await flushServers(admin, servers.memcachedPort);
   }
   return [...cells.values()];
+}
+
+/** Starts CPU accounting for one run; the returned function ends it, per request. */
+async function cpuMeter(row: Row, app: AppProcess, servers: Servers, admin: Redis): Promise<(requests: number) => Promise<{ appCpuUs: number | null; backendCpuUs: number | null }>> {
+  const backendCpu = row.backend === "redis" ? () => redisCpuSeconds(admin) : row.backend === "memcached" ? () => memcachedCpuSeconds(servers.memcachedPort) : null;
+  const appBefore = processCpuSeconds(app.process.pid);
+  const backendBefore = backendCpu ? await backendCpu() : null;
+  return async (requests) => {
+    const appAfter = processCpuSeconds(app.process.pid);
+    const backendAfter = backendCpu ? await backendCpu() : null;
+    const perRequest = (before: number | null, after: number | null) => (before === null || after === null || requests === 0 ? null : Math.round(((after - before) / requests) * 1e6));
+    return { appCpuUs: perRequest(appBefore, appAfter), backendCpuUs: perRequest(backendBefore, backendAfter) };
+  };
 }
 
 async function countCommands(row: Row, workload: Workload, app: AppProcess, pool: string[], settings: HttpSettings, servers: Servers, admin: Redis): Promise<CommandCounts | null> {

@@ -35,28 +35,28 @@ export function markdownReport(input: ReportInput): string {
     const lines = input.http.filter((l) => l.workload === workload);
     if (lines.length === 0) continue;
     out.push(`## HTTP: ${WORKLOADS[workload].title}`, "");
-    out.push(`| framework | store | req/s | spread | p50 ms | p99 ms | backend commands / request | vs incumbent | vs zero-cost | notes |`);
-    out.push(`|---|---|---:|---:|---:|---:|---|---|---:|---|`);
+    out.push(`| framework | store | req/s | spread | p50 ms | p99 ms | CPU µs/req app · backend | backend commands / request | vs incumbent | vs zero-cost | notes |`);
+    out.push(`|---|---|---:|---:|---:|---:|---:|---|---|---:|---|`);
     for (const l of lines) {
       const notes = [l.failure ? `not run: ${l.failure}` : "", l.non2xx ? `${fmt(l.non2xx)} non-2xx` : "", l.errors ? `${fmt(l.errors)} errors` : ""].filter(Boolean).join("; ");
       const commands = l.commands === null ? "—" : `${l.commands} (${l.commandBreakdown || "none"})`;
       const versus = l.vsIncumbents.map((v) => `${v.ratio}× ${v.label}`).join("<br>");
       const measured = l.rounds > 0;
       out.push(
-        `| ${l.framework} | ${l.role === "ours" ? `**${l.label}**` : l.label} | ${measured ? fmt(l.rps) : "—"} | ${measured ? `${Math.round(l.spread * 100)} %` : "—"} | ${measured ? l.p50Ms : "—"} | ${measured ? l.p99Ms : "—"} | ${commands} | ${versus} | ${l.vsZeroCost === null ? "" : `${l.vsZeroCost}×`} | ${notes} |`,
+        `| ${l.framework} | ${l.role === "ours" ? `**${l.label}**` : l.label} | ${measured ? fmt(l.rps) : "—"} | ${measured ? `${Math.round(l.spread * 100)} %` : "—"} | ${measured ? l.p50Ms : "—"} | ${measured ? l.p99Ms : "—"} | ${l.appCpuUs ?? "—"} · ${l.backendCpuUs ?? "—"} | ${commands} | ${versus} | ${l.vsZeroCost === null ? "" : `${l.vsZeroCost}×`} | ${notes} |`,
       );
     }
     out.push("");
   }
   if (input.store.length > 0) {
     out.push(`## Store level (one connection, ${s.connections} operations in flight)`, "");
-    out.push(`| operation | ops/s | spread | p50 ms | p99 ms | vs raw ioredis |`, `|---|---:|---:|---:|---:|---|`);
+    out.push(`| operation | ops/s | spread | p50 ms | p99 ms | CPU µs/op client · redis | vs raw ioredis |`, `|---|---:|---:|---:|---:|---:|---|`);
     for (const l of input.store) {
       if (l.failure && l.opsPerSec === 0) {
-        out.push(`| ${l.name} | — | — | — | — | not run: ${l.failure} |`);
+        out.push(`| ${l.name} | — | — | — | — | — | not run: ${l.failure} |`);
         continue;
       }
-      out.push(`| ${l.name} | ${fmt(l.opsPerSec)} | ${Math.round(l.spread * 100)} % | ${l.p50Ms} | ${l.p99Ms} | ${l.ratio === null ? "" : `${l.ratio}× ${l.baseline ?? ""}`} |`);
+      out.push(`| ${l.name} | ${fmt(l.opsPerSec)} | ${Math.round(l.spread * 100)} % | ${l.p50Ms} | ${l.p99Ms} | ${l.clientCpuUs ?? "—"} · ${l.serverCpuUs ?? "—"} | ${l.ratio === null ? "" : `${l.ratio}× ${l.baseline ?? ""}`} |`);
     }
     out.push("");
   }

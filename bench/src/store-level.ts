@@ -2,13 +2,17 @@ import { performance } from "node:perf_hooks";
 import { createSessionStore, type SessionStore } from "@sessionbridge/core";
 import { Redis } from "ioredis";
 import { USER, SESSION_MAX_AGE_MS } from "./payload.js";
-import { percentile } from "./stats.js";
+import { redisCpuSeconds } from "./cpu.js";
+import { percentile, round } from "./stats.js";
 
 /** One timed closed-loop run: `concurrency` operations always in flight on one connection. */
 export interface OpRound {
   opsPerSec: number;
   p50Ms: number;
   p99Ms: number;
+  /** CPU time per operation in this (client) process and in redis-server, µs: steadier than ops/s on a busy machine. */
+  clientCpuUs: number;
+  serverCpuUs: number;
 }
 
 export interface OpResult {
@@ -22,7 +26,9 @@ export interface OpResult {
 const KEYS = 1000;
 const log = (message: string) => process.stdout.write(`[bench] ${message}\n`);
 
-async function closedLoop(operation: (i: number) => Promise<unknown>, seconds: number, concurrency: number): Promise<OpRound> {
+async function closedLoop(operation: (i: number) => Promise<unknown>, seconds: number, concurrency: number, admin: Redis): Promise<OpRound> {
+  const serverBefore = await redisCpuSeconds(admin);
+  const clientBefore = process.cpuUsage();
   const latencies: number[] = [];
   const until = performance.now() + seconds * 1000;
   let counter = 0;
@@ -37,8 +43,17 @@ async function closedLoop(operation: (i: number) => Promise<unknown>, seconds: n
   const began = performance.now();
   await Promise.all(Array.from({ length: concurrency }, worker));
   const elapsed = (performance.now() - began) / 1000;
+  const client = process.cpuUsage(clientBefore);
+  const serverSeconds = (await redisCpuSeconds(admin)) - serverBefore;
   latencies.sort((a, b) => a - b);
-  return { opsPerSec: latencies.length / elapsed, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99) };
+  const ops = Math.max(1, latencies.length);
+  return {
+    opsPerSec: latencies.length / elapsed,
+    p50Ms: percentile(latencies, 50),
+    p99Ms: percentile(latencies, 99),
+    clientCpuUs: round((client.user + client.system) / ops, 1),
+    serverCpuUs: round((serverSeconds * 1e6) / ops, 1),
+  };
 }
 
 /**
@@ -48,6 +63,7 @@ async function closedLoop(operation: (i: number) => Promise<unknown>, seconds: n
  */
 export async function runStoreLevel(redisUrl: string, seconds: number, rounds: number, concurrency: number): Promise<OpResult[]> {
   const raw = new Redis(redisUrl);
+  const admin = new Redis(redisUrl); // INFO cpu probes, off the measured connections
   const rawPipelined = new Redis(redisUrl, { enableAutoPipelining: true });
   let store: SessionStore | undefined;
   let storeFailure: string | undefined;
@@ -81,15 +97,15 @@ export async function runStoreLevel(redisUrl: string, seconds: number, rounds: n
       await raw.set(`raw:${i}`, value, "PX", SESSION_MAX_AGE_MS);
       if (store) await store.set(`id-${i}`, data);
     }
-    for (const [index, op] of ops.entries()) if (!results[index]?.failure) await closedLoop(op.run, Math.min(1, seconds), concurrency); // warm-up
+    for (const [index, op] of ops.entries()) if (!results[index]?.failure) await closedLoop(op.run, Math.min(1, seconds), concurrency, admin); // warm-up
     for (let round = 1; round <= rounds; round++) {
       for (const [index, op] of ops.entries()) {
         const result = results[index] as OpResult;
         if (result.failure) continue;
         try {
-          const measured = await closedLoop(op.run, seconds, concurrency);
+          const measured = await closedLoop(op.run, seconds, concurrency, admin);
           result.rounds.push(measured);
-          log(`store ${op.name} round ${round}: ${Math.round(measured.opsPerSec)} ops/s, p50 ${measured.p50Ms.toFixed(2)} ms, p99 ${measured.p99Ms.toFixed(2)} ms`);
+          log(`store ${op.name} round ${round}: ${Math.round(measured.opsPerSec)} ops/s, p50 ${measured.p50Ms.toFixed(2)} ms, p99 ${measured.p99Ms.toFixed(2)} ms, CPU/op client ${measured.clientCpuUs} µs server ${measured.serverCpuUs} µs`);
         } catch (error) {
           result.failure = error instanceof Error ? error.message : String(error);
           log(`store ${op.name}: FAILED — ${result.failure}`);
@@ -102,6 +118,7 @@ export async function runStoreLevel(redisUrl: string, seconds: number, rounds: n
     for (const result of results) if (result.rounds.length === 0) result.failure ??= message;
   } finally {
     raw.disconnect();
+    admin.disconnect();
     rawPipelined.disconnect();
     await store?.close().catch(() => undefined);
   }

@@ -17,6 +17,9 @@ export interface HttpLine {
   p99Ms: number;
   /** (max − min) / median of req/s over the rounds. */
   spread: number;
+  /** Median CPU time per request in the app process and in the backend server (µs). */
+  appCpuUs: number | null;
+  backendCpuUs: number | null;
   non2xx: number;
   errors: number;
   /** Backend commands per request (null: no networked backend). */
@@ -32,6 +35,8 @@ export interface StoreLine {
   opsPerSec: number;
   p50Ms: number;
   p99Ms: number;
+  clientCpuUs: number | null;
+  serverCpuUs: number | null;
   spread: number;
   baseline?: string;
   ratio: number | null;
@@ -71,6 +76,8 @@ export function summarizeHttp(cells: HttpCell[]): HttpLine[] {
         p50Ms: median(cell.rounds.map((r) => r.p50Ms)),
         p99Ms: median(cell.rounds.map((r) => r.p99Ms)),
         spread: round(spread(rps), 2),
+        appCpuUs: medianOrNull(cell.rounds.map((r) => r.appCpuUs)),
+        backendCpuUs: medianOrNull(cell.rounds.map((r) => r.backendCpuUs)),
         non2xx: cell.rounds.reduce((sum, r) => sum + r.non2xx, 0),
         errors: cell.rounds.reduce((sum, r) => sum + r.errors, 0),
         commands: counts === null ? null : round(Object.values(counts).reduce((sum, n) => sum + n, 0), 2),
@@ -88,6 +95,11 @@ export function summarizeHttp(cells: HttpCell[]): HttpLine[] {
   return lines;
 }
 
+function medianOrNull(values: Array<number | null>): number | null {
+  const known = values.filter((v): v is number => v !== null);
+  return known.length === 0 ? null : Math.round(median(known));
+}
+
 export function summarizeStore(results: OpResult[]): StoreLine[] {
   const opsOf = (name: string) => {
     const result = results.find((r) => r.name === name);
@@ -102,6 +114,8 @@ export function summarizeStore(results: OpResult[]): StoreLine[] {
       opsPerSec: own === null ? 0 : Math.round(own),
       p50Ms: round(median(result.rounds.map((r) => r.p50Ms)), 3),
       p99Ms: round(median(result.rounds.map((r) => r.p99Ms)), 3),
+      clientCpuUs: result.rounds.length === 0 ? null : round(median(result.rounds.map((r) => r.clientCpuUs)), 1),
+      serverCpuUs: result.rounds.length === 0 ? null : round(median(result.rounds.map((r) => r.serverCpuUs)), 1),
       spread: round(spread(ops), 2),
       ratio: own !== null && base !== null ? round(own / base, 2) : null,
     };

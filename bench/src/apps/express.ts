@@ -99,9 +99,10 @@ export async function createExpressApp(config: AppConfig): Promise<Express> {
     req.session.visitor = VISITOR;
     res.send("welcome");
   });
-  // A store failure becomes a short 500 instead of an HTML stack page (the failure run counts answers).
-  app.use((_error: unknown, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
-    res.status(500).send("store error");
+  // A store failure becomes a short answer with the error's status (503 from our adapter when the backend
+  // is down, else 500) instead of an HTML stack page; the failure run counts answers by status.
+  app.use((error: { status?: unknown }, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
+    res.status(typeof error?.status === "number" ? error.status : 500).send("store error");
   });
   return app;
 }

@@ -78,8 +78,8 @@ export async function createFastifyApp(config: AppConfig): Promise<FastifyInstan
     request.session.visitor = VISITOR;
     return "welcome";
   });
-  app.setErrorHandler((_error, _request, reply) => {
-    void reply.code(500).send("store error");
+  app.setErrorHandler((error: { statusCode?: unknown }, _request, reply) => {
+    void reply.code(typeof error.statusCode === "number" ? error.statusCode : 500).send("store error");
   });
   return app;
 }

@@ -77,8 +77,9 @@ export async function createKoaApp(config: AppConfig): Promise<Koa> {
     app.use(async (ctx, next) => {
       try {
         await next();
-      } catch {
-        ctx.status = 500;
+      } catch (error) {
+        const status = (error as { status?: unknown } | null)?.status;
+        ctx.status = typeof status === "number" ? status : 500;
         ctx.body = "store error";
       }
     });
