@@ -1,4 +1,5 @@
 import type { SessionStore } from "@sessionbridge/core";
+import { describeDevice } from "./device.js";
 import type { ActiveSession } from "./web/views.js";
 
 /**
@@ -24,7 +25,8 @@ export function createSessionDirectory(store: SessionStore): SessionDirectory {
       return sessions.map((s) => ({
         handle: s.handle,
         current: s.handle === current,
-        device: s.meta["device"] ?? "Unknown device",
+        // Ours ("device"), or the raw user agent when an adapter recorded the request's facts itself.
+        device: s.meta["device"] ?? describeDevice(s.meta["userAgent"]),
         ip: s.meta["ip"] ?? "unknown",
         createdAtMs: s.createdAtMs,
         lastSeenMs: s.lastSeenAtMs,
