@@ -3,7 +3,7 @@ import session from "express-session";
 import request from "supertest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SessionStore } from "@sessionbridge/core";
-import { ADAPTER_BACKENDS, commandsBetween, eventually, sessionIdFromCookie, sleep, startAdapterBackend, type AdapterBackend } from "@sessionbridge/testing";
+import { ADAPTER_BACKENDS, commandsBetween, eventually, sessionIdFromCookie, signedCookieValue, sleep, startAdapterBackend, type AdapterBackend } from "@sessionbridge/testing";
 import { createExpressStore, type ExpressStoreOptions } from "../src/index.js";
 
 const SECRET = "a test secret that is long enough for every framework";
@@ -15,10 +15,11 @@ declare module "express-session" {
   }
 }
 
-function makeApp(core: SessionStore, options: { maxAgeMs?: number; rolling?: boolean; store?: ExpressStoreOptions } = {}) {
+function makeApp(core: SessionStore, options: { maxAgeMs?: number; rolling?: boolean; sameSite?: "strict"; store?: ExpressStoreOptions } = {}) {
   const store = createExpressStore(core, options.store);
   const app = express();
-  app.use(session({ store, secret: SECRET, name: "sid", rolling: options.rolling ?? false, resave: false, saveUninitialized: false, cookie: options.maxAgeMs === undefined ? {} : { maxAge: options.maxAgeMs } }));
+  const cookie = { ...(options.maxAgeMs === undefined ? {} : { maxAge: options.maxAgeMs }), ...(options.sameSite ? { sameSite: options.sameSite } : {}) };
+  app.use(session({ store, secret: SECRET, name: "sid", rolling: options.rolling ?? false, resave: false, saveUninitialized: false, cookie }));
   app.get("/me", (req, res) => {
     res.json({ anonymous: req.session === undefined, user: req.session?.user ?? null, views: req.session?.views ?? 0 });
   });
@@ -32,6 +33,10 @@ function makeApp(core: SessionStore, options: { maxAgeMs?: number; rolling?: boo
   app.post("/view", (req, res) => {
     req.session.views = (req.session.views ?? 0) + 1;
     res.json({ views: req.session.views });
+  });
+  app.post("/remember-me", (req, res) => {
+    req.session.cookie.maxAge = 30 * 86_400_000;
+    res.json({ ok: true });
   });
   app.post("/expire-cookie", (req, res) => {
     req.session.views = 99;
@@ -131,6 +136,32 @@ describe.each(ADAPTER_BACKENDS)("express-session on the %s backend", (kind) => {
     expect(await core.get(id)).toBeNull();
   });
 
+  it("gives a loaded session the configured cookie attributes, even one written by another framework", async () => {
+    const core = backend.createStore();
+    const { app } = makeApp(core, { maxAgeMs: 60_000, rolling: true, sameSite: "strict" });
+    // A session as Fastify or Koa would have written it: the record carries no express cookie.
+    await core.set("written-elsewhere-1", { user: "ada" }, { ttlMs: 120_000 });
+    const response = await request(app).get("/me").set("Cookie", `sid=${signedCookieValue("written-elsewhere-1", SECRET)}`).expect(200);
+    expect(response.body.user).toBe("ada");
+    const setCookie = (response.headers["set-cookie"] as unknown as string[]).find((c) => c.startsWith("sid="));
+    expect(setCookie).toMatch(/SameSite=Strict/);
+    expect(setCookie).toMatch(/HttpOnly/);
+    // The session's own idle timeout (2 min), not the configured maxAge (1 min), sets the cookie's expiry.
+    const expires = Date.parse(/Expires=([^;]+)/.exec(setCookie ?? "")?.[1] ?? "");
+    expect(expires - Date.now()).toBeGreaterThan(90_000);
+  });
+
+  it("saves a 'remember me' change of cookie.maxAge as the session's own TTL", async () => {
+    const core = backend.createStore();
+    const { app } = makeApp(core, { maxAgeMs: 60_000 });
+    const agent = request.agent(app);
+    const id = sessionIdOf((await agent.post("/login").expect(200)).headers["set-cookie"]);
+    await agent.post("/remember-me").expect(200);
+    expect((await core.load(id))?.ttlMs).toBe(30 * 86_400_000);
+    expect((await agent.get("/me").expect(200)).body.user).toBe("ada");
+    expect((await core.load(id))?.ttlMs).toBe(30 * 86_400_000);
+  });
+
   it("keeps a change made concurrently by another instance when this request only read", async () => {
     const core = backend.createStore();
     const { app } = makeApp(core);
@@ -201,6 +232,22 @@ describe.each(ADAPTER_BACKENDS)("express-session on the %s backend", (kind) => {
       }
       // The restarted server is empty (no persistence), so recovery means: log in again and be served.
       await eventually("the store serves requests again", async () => (await agent.post("/login").timeout(3000)).status === 200);
+      expect((await agent.get("/me").expect(200)).body.user).toBe("ada");
+    });
+
+    it("answers 503 within the deadline while the server hangs, and keeps the login when it answers again", async () => {
+      const { app } = makeApp(backend.createStore({ timeoutMs: 500 }));
+      const agent = request.agent(app);
+      await agent.post("/login").expect(200);
+      backend.pause!();
+      try {
+        const response = await agent.get("/me").timeout(3000);
+        expect(response.status).toBe(503);
+        expect(["UNAVAILABLE", "TIMEOUT"]).toContain(response.body.code);
+      } finally {
+        backend.resume!();
+      }
+      await eventually("the store serves requests again", async () => (await agent.get("/me").timeout(3000)).status === 200);
       expect((await agent.get("/me").expect(200)).body.user).toBe("ada");
     });
 

@@ -1,3 +1,4 @@
+import { createHmac } from "node:crypto";
 import { createSessionStore, memoryBackend, type Backend, type SessionStore, type SessionStoreOptions } from "@sessionbridge/core";
 import { startMemcached } from "./memcached.js";
 import { startRedis } from "./redis.js";
@@ -19,6 +20,9 @@ export interface AdapterBackend {
   /** Stops the server (real servers only), keeping its port for `restart`. */
   stop?(): Promise<void>;
   restart?(): Promise<void>;
+  /** SIGSTOP / SIGCONT (real servers only): the server keeps its socket and its data but answers nothing. */
+  pause?(): void;
+  resume?(): void;
   /** Redis only: calls per command name since the server started (`INFO commandstats`). */
   commandCalls?(): Promise<Map<string, number>>;
   /** Closes every store made here and stops the server. */
@@ -53,6 +57,8 @@ export async function startAdapterBackend(kind: AdapterBackendKind): Promise<Ada
     createStore: (options = {}) => track(createSessionStore({ ...options, url: server.url })),
     stop: () => server.stop(),
     restart: () => server.restart(),
+    pause: () => server.pause(),
+    resume: () => server.resume(),
     dispose: async () => {
       await closeStores();
       await server.dispose();
@@ -99,3 +105,9 @@ export function cookieHeader(setCookie: string[] | string | undefined): string {
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** `s:<id>.<signature>` as express-session signs it (cookie-signature: HMAC-SHA256, base64, no padding), URL-encoded. */
+export function signedCookieValue(id: string, secret: string): string {
+  const signature = createHmac("sha256", secret).update(id).digest("base64").replace(/=+$/, "");
+  return encodeURIComponent(`s:${id}.${signature}`);
+}
