@@ -384,7 +384,12 @@ export async function startCluster(options: TopologyOptions & { masters?: number
   };
   try {
     await topology.waitUntilHealthy();
-    const roles = await topology.roles();
+    // Gossip needs a moment to tell every node who replicates whom: wait for the full picture.
+    let roles: Awaited<ReturnType<ClusterTopology["roles"]>> = [];
+    await eventually("every master has its replicas", async () => {
+      roles = await topology.roles();
+      return roles.length === masters && roles.every((role) => role.replicas.length === perMaster);
+    });
     await Promise.all(roles.flatMap((role) => role.replicas.map((replica) => waitForReplicaSync(replica))));
   } catch (error) {
     await stopAll();

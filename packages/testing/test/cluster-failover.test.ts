@@ -26,11 +26,10 @@ it("resumes by itself after kill -9 of a master under load: its replica takes ov
     const heir = victim!.replicas[0]!;
     load.markFault();
     await victim!.master.kill();
-    // Sessions hash to every slot, so writes succeed steadily again only once the dead master's slots
-    // are served by its former replica.
+    await eventually("the replica was promoted", async () => (await cluster.roles()).some(({ master }) => master === heir), 45_000);
+    // Sessions hash to every slot: once writes succeed steadily, the dead master's slots are served again.
     await load.writesSucceedAfterFault(150, 45_000);
     const report = await load.stop();
-    await eventually("the replica was promoted", async () => (await cluster.roles()).some(({ master }) => master === heir));
     const lost = await countLost(store, load.acknowledged());
     console.log(
       `cluster failover measurement: ${JSON.stringify(
