@@ -116,6 +116,19 @@ describe.each(ADAPTER_BACKENDS)("@fastify/session on the %s backend", (kind) => 
     expect((await server.inject({ url: "/me", headers: { cookie } })).json().user).toBeNull();
   });
 
+  it("keeps a browser-session cookie (no maxAge) for loaded sessions, with the store's TTL on the server", async () => {
+    const core = backend.createStore({ ttlMs: 60_000 });
+    const server = await app(core); // no cookie maxAge
+    const setCookie = (await server.inject({ method: "POST", url: "/login" })).headers["set-cookie"];
+    const cookie = cookieHeader(setCookie);
+    const again = await server.inject({ url: "/me", headers: { cookie } });
+    expect(again.json().user).toBe("ada");
+    const resent = ([] as string[]).concat(again.headers["set-cookie"] ?? []).find((c) => c.startsWith("sid="));
+    expect(resent).toBeDefined(); // rolling
+    expect(resent).not.toMatch(/Expires=|Max-Age=/i);
+    expect((await core.load(sessionIdFromCookie("sid", setCookie)))?.ttlMs).toBe(60_000);
+  });
+
   it("shares one login between two instances on the same backend", async () => {
     const a = await app(backend.createStore());
     const b = await app(backend.createStore());
