@@ -128,7 +128,7 @@ describe("memcached: a node goes away", () => {
     hung.pause(); // keeps its sockets, answers nothing
     try {
       // The node is given half of timeoutMs, then its keys go to the next node: an answer, not a TIMEOUT.
-      expect(await store.get(loggedOut)).toBeNull();
+      expect(await store.get(loggedOut), "read while its node hangs").toBeNull();
       await store.destroy(loggedOut); // the logout reaches the stand-in node only
       expect(await store.get(ids.find((id) => !onHung.includes(id)) as string)).not.toBeNull();
     } finally {
@@ -138,8 +138,8 @@ describe("memcached: a node goes away", () => {
     await eventually("the resumed node serves its keys again", async () => (await store.get(untouched)) !== null);
     expect(await direct.get(store.options.prefix + untouched)).not.toBeNull();
     // Its old copy of the logged-out session was deleted before it was used again.
-    expect(await direct.get(store.options.prefix + loggedOut)).toBeNull();
-    expect(await store.get(loggedOut)).toBeNull();
+    expect(await direct.get(store.options.prefix + loggedOut), "old copy on the resumed node").toBeNull();
+    expect(await store.get(loggedOut), "read after the node resumed").toBeNull();
   });
 
   it("reports UNAVAILABLE and 'unavailable' when every node is down, then 'available' when one returns", async () => {
