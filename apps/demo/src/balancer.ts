@@ -38,7 +38,9 @@ export async function startBalancer(upstreams: readonly Upstream[], port: number
     const client = req.socket.remoteAddress ?? "";
     const prior = req.headers["x-forwarded-for"];
     headers["x-forwarded-for"] = prior ? `${String(prior)}, ${client}` : client;
-    headers["x-forwarded-proto"] = "http";
+    // Trust a TLS terminator only on this machine (stunnel, caddy, nginx in front of the demo).
+    const local = client === "127.0.0.1" || client === "::1" || client === "::ffff:127.0.0.1";
+    headers["x-forwarded-proto"] = local && req.headers["x-forwarded-proto"] === "https" ? "https" : "http";
     headers["x-forwarded-host"] = req.headers.host ?? "";
     headers["content-length"] = String(body.length);
     const proxied = httpRequest({ host: "127.0.0.1", port: upstream.port, method: req.method, path: req.url, headers, agent }, (upstreamRes) => {
