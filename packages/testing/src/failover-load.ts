@@ -33,7 +33,12 @@ export interface LoadReport {
   missedReads: number;
 }
 
-export function startLoad(store: SessionStore, options: { workers?: number; prefix?: string } = {}): LoadRecorder {
+/**
+ * `workers` concurrent clients, each pausing `pauseMs` between requests (default 2): a steady, bounded
+ * rate, so one store's load does not starve the servers and the other loads on a 2-core machine.
+ */
+export function startLoad(store: SessionStore, options: { workers?: number; prefix?: string; pauseMs?: number } = {}): LoadRecorder {
+  const pauseMs = options.pauseMs ?? 2;
   const acknowledged = new Map<string, { n: number }>();
   const written: string[] = [];
   let running = true;
@@ -83,9 +88,10 @@ export function startLoad(store: SessionStore, options: { workers?: number; pref
         fail(error);
         // A failure may come back without touching the network (the store answers at once while the
         // backend is down): pause like a client retrying, so the loop never starves the event loop.
-        await new Promise((resolve) => setTimeout(resolve, 5));
+        await new Promise((resolve) => setTimeout(resolve, Math.max(5, pauseMs)));
         continue;
       }
+      await new Promise((resolve) => setTimeout(resolve, pauseMs));
       const earlier = written[Math.floor(Math.random() * written.length)];
       if (earlier === undefined) continue;
       requests++;
