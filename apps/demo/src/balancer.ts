@@ -36,10 +36,11 @@ export async function startBalancer(upstreams: readonly Upstream[], port: number
     const upstream = upstreams[next++ % upstreams.length] as Upstream;
     const headers = forwardable(req.headers);
     const client = req.socket.remoteAddress ?? "";
-    const prior = req.headers["x-forwarded-for"];
-    headers["x-forwarded-for"] = prior ? `${String(prior)}, ${client}` : client;
-    // Trust a TLS terminator only on this machine (stunnel, caddy, nginx in front of the demo).
+    // Forwarding headers are believed only from a proxy on this machine (a TLS terminator in front of
+    // the demo); from anyone else they could be forged, so they are replaced.
     const local = client === "127.0.0.1" || client === "::1" || client === "::ffff:127.0.0.1";
+    const prior = req.headers["x-forwarded-for"];
+    headers["x-forwarded-for"] = local && prior ? `${String(prior)}, ${client}` : client;
     headers["x-forwarded-proto"] = local && req.headers["x-forwarded-proto"] === "https" ? "https" : "http";
     headers["x-forwarded-host"] = req.headers.host ?? "";
     headers["content-length"] = String(body.length);

@@ -40,7 +40,9 @@ function send(ctx: Context, out: DemoResponse): void {
 
 export const startKoa: StartFramework = async (app, store, cookie, listenPort) => {
   const cookieKey = expressCookie({ name: cookie.name, secret: cookie.secret });
-  const web = new Koa({ proxy: true }); // ctx.ip and ctx.secure from the balancer's X-Forwarded-* headers
+  // ctx.ip and ctx.secure from the balancer's X-Forwarded-* headers; maxIpsCount 1 takes the address the
+  // balancer appended, not one a client wrote into the header.
+  const web = new Koa({ proxy: true, maxIpsCount: 1 });
   web.use(async (ctx, next) => {
     try {
       await next();
