@@ -46,9 +46,8 @@ it("resumes by itself after kill -9 of the master under load, and loses no sessi
     };
     console.log(`sentinel failover measurement: ${JSON.stringify(measured, null, 2)}`);
 
+    // Resumption itself was awaited above (writesSucceedAfterFault); here: what it cost.
     expect(lostWithWait).toBe(0);
-    expect(waitReport.writesResumedMs).toBeDefined();
-    expect(asyncReport.writesResumedMs).toBeDefined();
     // Every failure was a typed, fast answer (the store's deadline), never a hang or a foreign error.
     for (const report of [waitReport, asyncReport]) {
       for (const code of Object.keys(report.failuresByCode)) expect(["UNAVAILABLE", "TIMEOUT"]).toContain(code);
