@@ -103,12 +103,14 @@ describe("the demo in a real browser", () => {
     const second = await browser.newContext({ userAgent: "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1", viewport: { width: 390, height: 844 } });
     const phone = await second.newPage();
     await logIn(phone, username, password);
+    expect((await banner(phone)).user).toBe(username);
+    await phone.screenshot({ path: `${artifacts}04-home-phone.png`, fullPage: true });
     await phone.goto(new URL("/sessions", demo.url).href);
     const rows = phone.locator("#session-rows tr");
     expect(await rows.count()).toBe(2);
     expect(await phone.locator("#session-rows tr[data-current=true]").count()).toBe(1);
     await expect.poll(() => phone.locator("#session-rows").textContent()).toContain("Chrome on Linux");
-    await phone.screenshot({ path: `${artifacts}04-active-sessions-phone.png`, fullPage: true });
+    await phone.screenshot({ path: `${artifacts}05-active-sessions-phone.png`, fullPage: true });
     await Promise.all([phone.waitForURL((url) => url.pathname === "/login"), phone.click("#logout-everywhere")]);
     expect(await phone.locator(".notice").textContent()).toContain("logged out on every device");
 
@@ -118,7 +120,7 @@ describe("the demo in a real browser", () => {
       await page.reload();
       after.push(await banner(page));
     }
-    await page.screenshot({ path: `${artifacts}05-first-browser-logged-out.png`, fullPage: true });
+    await page.screenshot({ path: `${artifacts}06-first-browser-logged-out.png`, fullPage: true });
     expect(after.map((b) => b.user)).toEqual(after.map(() => null));
     expect(new Set(after.map((b) => b.framework))).toEqual(ALL_FRAMEWORKS);
     await page.goto(new URL("/sessions", demo.url).href);
