@@ -18,6 +18,11 @@ export interface LoadedSession<T extends object = SessionData> extends SessionRe
   id: string;
   /** True when this read already reset the TTL (so an adapter can skip the framework's touch). */
   refreshed: boolean;
+  /**
+   * The expiry the record was last written with, before this read slid it (epoch ms): when a cookie sent
+   * with that write expires. koa-session's `renew` compares against it. Set by `load`.
+   */
+  writtenExpiresAtMs?: number;
 }
 
 export interface WriteOptions {
@@ -186,7 +191,7 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
       return null;
     }
     const wantTtl = Math.min(record.ttlMs, lifetimeLeft);
-    const loaded: LoadedSession = { ...record, id, refreshed: false };
+    const loaded: LoadedSession = { ...record, id, refreshed: false, writtenExpiresAtMs: record.expiresAtMs };
     if (!lazy) {
       // The read already reset the TTL to the hint; correct it when this session's own TTL differs
       // (a "remember me" session, or one close to its absolute lifetime).

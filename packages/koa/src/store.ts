@@ -46,7 +46,13 @@ export class KoaStore {
     if (loaded === null) return null;
     this.sessions.attach(ctx, loaded);
     if (maxAge === "session") this.browserSessions.add(ctx);
-    const own = maxAge === "session" ? { _session: true } : { _expire: loaded.expiresAtMs, _maxAge: loaded.ttlMs };
+    // `_expire` is when the cookie koa-session last sent runs out: the expiry of the last write, not the
+    // one this read just slid to (else `renew` would never fire). Never (nearly) past: koa-session would
+    // drop a session that is alive on the server (a rolling cookie was re-sent without a rewrite). The
+    // margin stays under half the maxAge, so such a session is renewed.
+    const margin = Math.min(loaded.ttlMs / 4, 60_000);
+    const cookieExpiry = Math.max(loaded.writtenExpiresAtMs ?? loaded.expiresAtMs, Date.now() + margin);
+    const own = maxAge === "session" ? { _session: true } : { _expire: cookieExpiry, _maxAge: loaded.ttlMs };
     return { ...detachData(loaded), ...own };
   }
 

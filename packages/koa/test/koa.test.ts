@@ -164,6 +164,19 @@ describe.each(ADAPTER_BACKENDS)("koa-session on the %s backend", (kind) => {
       expect(commandsBetween(before, await backend.commandCalls!())).toEqual({ getex: 1 });
       expect(response.headers["set-cookie"]).toBeDefined(); // rolling re-sent the cookie without a rewrite
     });
+
+    it("renews a session past half its maxAge with a fresh cookie and no rewrite (one GETEX)", async () => {
+      const { server } = makeApp(backend.createStore(), { maxAge: 2000, renew: true });
+      const cookie = cookieHeader((await request(server).post("/login").expect(200)).headers["set-cookie"]);
+      const early = await request(server).get("/me").set("Cookie", cookie).expect(200);
+      expect(early.headers["set-cookie"]).toBeUndefined(); // not due yet
+      await sleep(1100); // past half of maxAge: koa-session renews
+      const before = await backend.commandCalls!();
+      const renewed = await request(server).get("/me").set("Cookie", cookie).expect(200);
+      expect(renewed.body.user).toBe("ada");
+      expect(renewed.headers["set-cookie"]).toBeDefined();
+      expect(commandsBetween(before, await backend.commandCalls!())).toEqual({ getex: 1 });
+    });
   }
 
   if (kind !== "memory") {
