@@ -11,12 +11,20 @@ let plain: MemcachedServer;
 let secured: MemcachedServer;
 let tls: MemcachedServer;
 let bigItems: MemcachedServer;
+let saslOverTls: MemcachedServer;
+const oddSasl = { username: "ops", password: "p w%@:/?#&=" };
 
 beforeAll(async () => {
-  [plain, secured, tls, bigItems] = await Promise.all([startMemcached(), startMemcached({ sasl }), startMemcached({ tls: true }), startMemcached({ maxItemSize: "2m" })]);
+  [plain, secured, tls, bigItems, saslOverTls] = await Promise.all([
+    startMemcached(),
+    startMemcached({ sasl }),
+    startMemcached({ tls: true }),
+    startMemcached({ maxItemSize: "2m" }),
+    startMemcached({ sasl: oddSasl, tls: true }),
+  ]);
 });
 afterAll(async () => {
-  await Promise.all([plain, secured, tls, bigItems].map((server) => server?.dispose()));
+  await Promise.all([plain, secured, tls, bigItems, saslOverTls].map((server) => server?.dispose()));
 });
 
 const opened: Array<SessionStore | Backend> = [];
@@ -98,6 +106,13 @@ describe("memcached: SASL", () => {
       expect(failure.message).toContain(`"${sasl.username}"`);
       expect(failure.message).not.toContain("wrong-password-xyz");
     }
+  });
+
+  it("logs in over TLS from a URL whose password is full of URL-special characters (percent-encoded)", async () => {
+    expect(saslOverTls.url).toContain(encodeURIComponent(oddSasl.password));
+    const s = store({ backend: memcachedBackend({ url: saslOverTls.url, tls: { ca: saslOverTls.tls!.caPem } }) });
+    await s.set("both", { ok: 1 });
+    expect(await s.get("both")).toEqual({ ok: 1 });
   });
 
   it("says credentials are needed when the server demands SASL and none were given", async () => {
