@@ -146,6 +146,7 @@ describe("option checks", () => {
     ["sentinels without a master name", { sentinels: [{ host: "127.0.0.1", port: 26379 }] }, "name"],
     ["a sentinel without a port", { sentinels: [{ host: "127.0.0.1" } as never], name: "m" }, "sentinels[].port"],
     ["a reader that is not a redis URL", { url, readers: ["http://:hunter2-secret@reader:6379"] }, "readers"],
+    ["a reader URL with a bad port", { url, readers: ["redis://:hunter2-secret@reader:99999"] }, "readers"],
     ["dnsLookup without cluster", { url, dnsLookup: (() => undefined) as never }, "dnsLookup"],
     ["a cluster with a database other than 0", { url: "redis://127.0.0.1:7000/2", cluster: true }, "db"],
     ["waitForReplicas without a replica count", { url, waitForReplicas: { timeoutMs: 100 } as never }, "waitForReplicas.replicas"],

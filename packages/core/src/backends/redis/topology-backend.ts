@@ -91,8 +91,14 @@ export function connectTopology(resolved: ResolvedRedisOptions, ha: ResolvedHigh
 
 /** A reader URL inherits the primary's credentials, TLS settings and db unless it names its own. */
 function readerEndpoint(url: string, primary: RedisEndpoint): RedisEndpoint {
-  const parsed = resolveRedisOptions({ url });
-  if (parsed.kind !== "endpoint") throw new Error("unreachable: a URL always resolves to an endpoint");
+  let parsed: ResolvedRedisOptions;
+  try {
+    parsed = resolveRedisOptions({ url });
+  } catch {
+    // Name the option the user wrote; never echo the URL (it may carry a password).
+    throw configError("readers", "a list of URLs such as rediss://reader.example:6379 or redis://:password@host:6379/0");
+  }
+  if (parsed.kind !== "endpoint") throw configError("readers", "a list of redis:// or rediss:// URLs");
   const own = parsed.endpoint;
   return {
     ...own,
