@@ -5,9 +5,37 @@ import type { Redis } from "ioredis";
 export type CommandCounts = Record<string, number>;
 
 // The bench's own probe; everything else counts, even a store's connection set-up or health pings.
-const REDIS_OWN = new Set(["info"]);
+const REDIS_OWN = new Set(["info", "monitor"]);
 
-/** Redis `INFO commandstats`: exact per-command call counts of the whole server. */
+/**
+ * Watches Redis with MONITOR and counts the commands clients send (the round trips a store costs).
+ * Commands a Lua script runs inside the server are reported by MONITOR as source "lua" and left out:
+ * they cost no round trip (INFO commandstats, by contrast, counts them too).
+ */
+export async function watchRedisCommands(admin: Redis): Promise<{ stop(): Promise<CommandCounts> }> {
+  const monitor = await admin.monitor();
+  const counts: CommandCounts = {};
+  const marker = `bench-count-end-${Math.random().toString(36).slice(2)}`;
+  let sawMarker: () => void = () => undefined;
+  const markerSeen = new Promise<void>((resolve) => (sawMarker = resolve));
+  monitor.on("monitor", (_time: string, args: string[], source: string) => {
+    const name = (args[0] ?? "").toLowerCase();
+    if (name === "echo" && args[1] === marker) return sawMarker();
+    if (source === "lua" || REDIS_OWN.has(name)) return;
+    counts[name] = (counts[name] ?? 0) + 1;
+  });
+  return {
+    async stop() {
+      // MONITOR lines arrive asynchronously: a marker command sent last tells us every line is in.
+      await admin.echo(marker);
+      await markerSeen;
+      monitor.disconnect();
+      return counts;
+    },
+  };
+}
+
+/** Redis `INFO commandstats`: exact per-command call counts of the whole server, commands run by scripts included. */
 export async function redisCommandCounts(client: Redis): Promise<CommandCounts> {
   const text = await client.info("commandstats");
   const counts: CommandCounts = {};

@@ -2,7 +2,7 @@ import { Redis } from "ioredis";
 import { startApp, type AppProcess, type AppTargets } from "./app-process.js";
 import type { Framework } from "./config.js";
 import { memcachedCpuSeconds, processCpuSeconds, redisCpuSeconds } from "./cpu.js";
-import { diffCounts, memcachedCommandCounts, memcachedText, redisCommandCounts, type CommandCounts } from "./counters.js";
+import { diffCounts, memcachedCommandCounts, memcachedText, redisCommandCounts, watchRedisCommands, type CommandCounts } from "./counters.js";
 import { assertLoggedIn, loginPool, runLoad, sendRequests, type LoadResult } from "./http.js";
 import { ROWS, type Row, type Workload } from "./matrix.js";
 
@@ -30,8 +30,10 @@ export interface HttpCell {
   rowId: string;
   workload: Workload;
   rounds: HttpRound[];
-  /** Backend commands per request by command name, from the server's own counters. */
+  /** Backend commands sent per request (round trips) by command name, from the server's own view. */
   commandsPerRequest: CommandCounts | null;
+  /** Redis only: commands the server executed per request, those run inside Lua scripts included. */
+  serverCommandsPerRequest?: CommandCounts;
   failure?: string;
 }
 
@@ -94,7 +96,7 @@ async function runFramework(framework: Framework, rows: Row[], settings: HttpSet
     // Exact command counts first, on a quiet server: counters before and after a fixed number of requests.
     for (const row of live) {
       for (const workload of row.workloads) {
-        cell(row, workload).commandsPerRequest = await countCommands(row, workload, apps.get(row.id) as AppProcess, cookies.get(row.id) as string[], settings, servers, admin);
+        Object.assign(cell(row, workload), await countCommands(row, workload, apps.get(row.id) as AppProcess, cookies.get(row.id) as string[], settings, servers, admin));
       }
     }
     // Warm-up (JIT, connection pools), not recorded.
@@ -134,16 +136,23 @@ async function cpuMeter(row: Row, app: AppProcess, servers: Servers, admin: Redi
   };
 }
 
-async function countCommands(row: Row, workload: Workload, app: AppProcess, pool: string[], settings: HttpSettings, servers: Servers, admin: Redis): Promise<CommandCounts | null> {
-  if (row.backend !== "redis" && row.backend !== "memcached") return null;
-  const read = () => (row.backend === "redis" ? redisCommandCounts(admin) : memcachedCommandCounts(servers.memcachedPort));
-  const before = await read();
-  const failed = await sendRequests(app.url, workload, pool, settings.countRequests);
-  const after = await read();
-  if (failed > 0) log(`${row.id} ${workload}: ${failed} of ${settings.countRequests} counting requests were not 2xx`);
-  const perRequest: CommandCounts = {};
-  for (const [name, calls] of Object.entries(diffCounts(before, after))) perRequest[name] = calls / settings.countRequests;
-  return perRequest;
+async function countCommands(row: Row, workload: Workload, app: AppProcess, pool: string[], settings: HttpSettings, servers: Servers, admin: Redis): Promise<Pick<HttpCell, "commandsPerRequest" | "serverCommandsPerRequest">> {
+  if (row.backend !== "redis" && row.backend !== "memcached") return { commandsPerRequest: null };
+  const perRequest = (counts: CommandCounts): CommandCounts => Object.fromEntries(Object.entries(counts).map(([name, calls]) => [name, calls / settings.countRequests]));
+  const report = (failed: number) => failed > 0 && log(`${row.id} ${workload}: ${failed} of ${settings.countRequests} counting requests were not 2xx`);
+  if (row.backend === "memcached") {
+    const before = await memcachedCommandCounts(servers.memcachedPort);
+    report(await sendRequests(app.url, workload, pool, settings.countRequests));
+    return { commandsPerRequest: perRequest(diffCounts(before, await memcachedCommandCounts(servers.memcachedPort))) };
+  }
+  const before = await redisCommandCounts(admin);
+  const watch = await watchRedisCommands(admin);
+  report(await sendRequests(app.url, workload, pool, settings.countRequests));
+  const sent = await watch.stop();
+  const executed = diffCounts(before, await redisCommandCounts(admin));
+  delete executed.echo; // the watcher's end marker
+  if (!sent.hello) delete executed.hello; // the watcher's own connection handshake
+  return { commandsPerRequest: perRequest(sent), serverCommandsPerRequest: perRequest(executed) };
 }
 
 async function flushServers(admin: Redis, memcachedPort: number): Promise<void> {

@@ -35,11 +35,12 @@ export function markdownReport(input: ReportInput): string {
     const lines = input.http.filter((l) => l.workload === workload);
     if (lines.length === 0) continue;
     out.push(`## HTTP: ${WORKLOADS[workload].title}`, "");
-    out.push(`| framework | store | req/s | spread | p50 ms | p99 ms | CPU µs/req app · backend | backend commands / request | vs incumbent | vs zero-cost | notes |`);
+    out.push(`| framework | store | req/s | spread | p50 ms | p99 ms | CPU µs/req app · backend | backend round trips / request | vs incumbent | vs zero-cost | notes |`);
     out.push(`|---|---|---:|---:|---:|---:|---:|---|---|---:|---|`);
     for (const l of lines) {
       const notes = [l.failure ? `not run: ${l.failure}` : "", l.non2xx ? `${fmt(l.non2xx)} non-2xx` : "", l.errors ? `${fmt(l.errors)} errors` : ""].filter(Boolean).join("; ");
-      const commands = l.commands === null ? "—" : `${l.commands} (${l.commandBreakdown || "none"})`;
+      const inScripts = l.serverCommands !== null && l.commands !== null && l.serverCommands !== l.commands ? `; server runs ${l.serverCommands} (${l.serverCommandBreakdown}) counting script internals` : "";
+      const commands = l.commands === null ? "—" : `${l.commands} (${l.commandBreakdown || "none"})${inScripts}`;
       const versus = l.vsIncumbents.map((v) => `${v.ratio}× ${v.label}`).join("<br>");
       const measured = l.rounds > 0;
       out.push(

@@ -1,4 +1,5 @@
 import type { FailureResult } from "./failure.js";
+import type { CommandCounts } from "./counters.js";
 import type { HttpCell } from "./http-phase.js";
 import { incumbentsOf, ROWS, zeroCostOf, type Role, type Row, type Workload } from "./matrix.js";
 import type { OpResult } from "./store-level.js";
@@ -25,6 +26,9 @@ export interface HttpLine {
   /** Backend commands per request (null: no networked backend). */
   commands: number | null;
   commandBreakdown: string;
+  /** Redis: commands the server executed per request, including those run inside Lua scripts. */
+  serverCommands: number | null;
+  serverCommandBreakdown: string;
   vsIncumbents: Array<{ label: string; ratio: number }>;
   vsZeroCost: number | null;
   failure?: string;
@@ -80,8 +84,10 @@ export function summarizeHttp(cells: HttpCell[]): HttpLine[] {
         backendCpuUs: medianOrNull(cell.rounds.map((r) => r.backendCpuUs)),
         non2xx: cell.rounds.reduce((sum, r) => sum + r.non2xx, 0),
         errors: cell.rounds.reduce((sum, r) => sum + r.errors, 0),
-        commands: counts === null ? null : round(Object.values(counts).reduce((sum, n) => sum + n, 0), 2),
-        commandBreakdown: counts === null ? "" : Object.entries(counts).sort(([, a], [, b]) => b - a).map(([name, n]) => (n === 1 ? name.toUpperCase() : `${round(n, 2)}×${name.toUpperCase()}`)).join(" + "),
+        commands: total(counts),
+        commandBreakdown: breakdown(counts),
+        serverCommands: total(cell.serverCommandsPerRequest ?? null),
+        serverCommandBreakdown: breakdown(cell.serverCommandsPerRequest ?? null),
         vsIncumbents: incumbentsOf(row).flatMap((other) => {
           const r = ratio(medianRps(other, workload));
           return r === null ? [] : [{ label: other.label, ratio: r }];
@@ -93,6 +99,19 @@ export function summarizeHttp(cells: HttpCell[]): HttpLine[] {
     }
   }
   return lines;
+}
+
+function total(counts: CommandCounts | null): number | null {
+  return counts === null ? null : round(Object.values(counts).reduce((sum, n) => sum + n, 0), 2);
+}
+
+/** e.g. "GETEX + 0.06×PEXPIRE", most frequent first. */
+function breakdown(counts: CommandCounts | null): string {
+  if (counts === null) return "";
+  return Object.entries(counts)
+    .sort(([, a], [, b]) => b - a)
+    .map(([name, n]) => (n === 1 ? name.toUpperCase() : `${round(n, 2)}×${name.toUpperCase()}`))
+    .join(" + ");
 }
 
 function medianOrNull(values: Array<number | null>): number | null {
