@@ -1,7 +1,7 @@
 // `pnpm bench`: starts one redis-server and one memcached on free loopback ports, runs the HTTP
 // matrix (Express, Fastify, Koa × stores × workloads), the store-level run and the failure run, then
 // writes bench/results/latest.{json,md,svg}. docs/benchmarks.md explains the method.
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "./cli.js";
@@ -61,5 +61,21 @@ mkdirSync(dir, { recursive: true });
 writeFileSync(join(dir, `${base}.json`), `${JSON.stringify(results, null, 2)}\n`);
 writeFileSync(join(dir, `${base}.md`), report);
 writeFileSync(join(dir, `${base}.svg`), svgChart(httpLines, caption));
+if (settings.writeLatest) publishInDocs(report);
 log(`took ${Math.round((finishedAt.getTime() - startedAt.getTime()) / 1000)} s; wrote ${join(dir, base)}.{json,md,svg}`);
 for (const target of targets) log(`target ${target.status.padEnd(12)} ${target.name}: ${target.measured}`);
+
+/** Puts the report into docs/benchmarks.md between its results markers (complete runs only). */
+function publishInDocs(markdown: string): void {
+  const docs = join(resultsDir, "..", "..", "docs", "benchmarks.md");
+  if (!existsSync(docs)) return;
+  const text = readFileSync(docs, "utf8");
+  const start = "<!-- results:start -->";
+  const end = "<!-- results:end -->";
+  const from = text.indexOf(start);
+  const to = text.indexOf(end);
+  if (from < 0 || to < from) return;
+  const body = markdown.replace(/^# .*\n+/, "").replace(/^## /gm, "### ");
+  writeFileSync(docs, `${text.slice(0, from + start.length)}\n${body.trim()}\n${text.slice(to)}`);
+  log(`updated ${docs}`);
+}
