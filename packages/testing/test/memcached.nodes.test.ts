@@ -142,6 +142,20 @@ describe("memcached: a node goes away", () => {
     expect(await store.get(loggedOut), "read after the node resumed").toBeNull();
   });
 
+  it("reconnects to a node that restarted between two requests instead of treating it as down", async () => {
+    const servers = await nodes(2);
+    const store = storeOn(servers);
+    const ids = Array.from({ length: 20 }, (_, i) => `restart-${i}`);
+    await Promise.all(ids.map((id) => store.set(id, { id })));
+    const restarted = servers[0] as MemcachedServer;
+    await restarted.kill(); // a crash: its sessions are gone, its connections were cut
+    await restarted.restart();
+    await Promise.all(ids.map((id) => store.set(id, { id, again: true })));
+    const onRestarted = await homes([restarted], ids.map((id) => store.options.prefix + id));
+    expect(onRestarted.size).toBeGreaterThan(0); // its keys went straight back to it
+    expect(store.events.filter((event) => event.includes("is down"))).toEqual([]);
+  });
+
   it("reports UNAVAILABLE and 'unavailable' when every node is down, then 'available' when one returns", async () => {
     const servers = await nodes(2);
     const store = storeOn(servers, 1000);

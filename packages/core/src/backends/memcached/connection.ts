@@ -106,9 +106,13 @@ export class NodeConnection extends memjs.Server {
     socket.on("error", (error) => {
       if (mine()) this.error(error);
     });
-    socket.on("close", () => {
-      if (mine()) this.error(new ConnectionClosed("the server closed the connection"));
-    });
+    // The server's FIN ("end") already means this socket is done: forget it at once, so no request is
+    // written into a connection that is closing.
+    for (const event of ["end", "close"] as const) {
+      socket.on(event, () => {
+        if (mine()) this.error(new ConnectionClosed("the server closed the connection"));
+      });
+    }
     self.timeoutSet = true;
     socket.setTimeout(self.options.conntimeout * 1000, () => {
       if (mine() && !self.connected) this.error(new Error("socket timed out connecting to server."));

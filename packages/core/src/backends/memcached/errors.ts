@@ -15,6 +15,17 @@ export function isNodeFailure(error: unknown): boolean {
   return /socket timed out|closed|No servers available/i.test(error.message);
 }
 
+/**
+ * True when an established connection broke (closed, reset) rather than the node refusing or failing
+ * to answer: typically a node that restarted, or an idle connection that was cut. A fresh connection
+ * usually works, so the request is retried once on the same node before the node counts as down.
+ */
+export function isBrokenConnection(error: unknown): boolean {
+  if (error instanceof ConnectionClosed) return true;
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  return code === "ECONNRESET" || code === "EPIPE";
+}
+
 /** The node's own failure, as a SessionStoreError that names the node and never a credential. */
 export function nodeError(error: unknown, node: string, username: string | undefined): SessionStoreError {
   const label = `memcached ${node}`;

@@ -3,7 +3,7 @@ import { SessionStoreError } from "../../errors.js";
 import type { BackendEmitter } from "../emitter.js";
 import { Opcode, send, singleNodeClient } from "./commands.js";
 import { NodeConnection, type ConnectionSettings } from "./connection.js";
-import { isNodeFailure, nodeError } from "./errors.js";
+import { isBrokenConnection, isNodeFailure, nodeError } from "./errors.js";
 import { createHashRing, type HashRing } from "./ketama.js";
 
 /** Most keys remembered per dead node for clean-up when it returns (see `Node.dirty`). */
@@ -73,7 +73,7 @@ export class NodePool {
       if (node.down) continue;
       if (changes && node !== home && home.down) this.remember(home, key, node);
       try {
-        const result = await work(node);
+        const result = await this.attempt(node, work);
         this.succeeded();
         return result;
       } catch (error) {
@@ -85,6 +85,16 @@ export class NodePool {
     this.owesAvailable = true;
     const detail = failures.length > 0 ? failures.join("; ") : `every node is down (${this.nodes.map((n) => n.name).join(", ")}), retried every ${this.settings.retryDeadNodeMs} ms`;
     throw new SessionStoreError("UNAVAILABLE", `memcached: no node could serve the request: ${detail}`, { backend: this.label() });
+  }
+
+  /** Runs `work` on the node, once more on a fresh connection if the one it used had broken. */
+  private async attempt<T>(node: Node, work: (node: Node) => Promise<T>): Promise<T> {
+    try {
+      return await work(node);
+    } catch (error) {
+      if (!isBrokenConnection(error) || this.closed) throw error;
+      return work(node);
+    }
   }
 
   /** Resolves when at least one node answers a NOOP. */
