@@ -1,3 +1,4 @@
+import { SessionStoreError } from "./errors.js";
 import type { LoadedSession, SessionData, SessionStore } from "./store.js";
 
 /**
@@ -95,14 +96,15 @@ export class SessionTracker {
    * Writes `data` for the framework session `holder` with {@link commitSession} (or destroys it when its
    * cookie has expired). `previous` defaults to what `holder` was loaded from.
    */
-  async commit(id: string, holder: object, data: SessionData, expiry: FrameworkExpiry | null | undefined, previous = this.loaded.get(holder) ?? null): Promise<void> {
-    const ttlMs = ttlFromExpiry(expiry);
+  async commit(id: string, holder: object, data: SessionData, options: { expiry?: FrameworkExpiry | null | undefined; previous?: LoadedSession | null; meta?: Record<string, string> | undefined } = {}): Promise<void> {
+    const previous = options.previous === undefined ? (this.loaded.get(holder) ?? null) : options.previous;
+    const ttlMs = ttlFromExpiry(options.expiry);
     if (ttlMs === "expired") {
       this.loaded.delete(holder);
       await this.store.destroy(id);
       return;
     }
-    const now = await commitSession(this.store, id, data, { previous, ttlMs });
+    const now = await commitSession(this.store, id, data, { previous, ttlMs, meta: options.meta });
     if (now === null) {
       this.loaded.delete(holder);
       return;
@@ -145,4 +147,12 @@ export function toCallback<T>(work: Promise<T>, callback: (error: unknown, value
     (value) => process.nextTick(callback, null, value),
     (error: unknown) => process.nextTick(callback, withHttpStatus(error)),
   );
+}
+
+/** Validates an adapter's `meta` option once, at construction. */
+export function checkMetaOption<F>(meta: unknown): F | undefined {
+  if (meta !== undefined && typeof meta !== "function") {
+    throw new SessionStoreError("CONFIG", 'option "meta" must be a function (request) => ({ userAgent, ip, … }) returning small strings');
+  }
+  return meta as F | undefined;
 }

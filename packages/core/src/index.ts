@@ -15,5 +15,5 @@ export type { RedisBackendOptions, RedisTlsOptions, HighAvailabilityOptions, Rea
 export { memcachedBackend } from "./backends/memcached.js";
 export type { MemcachedBackendOptions, MemcachedNodeAddress, MemcachedTlsOptions } from "./backends/memcached.js";
 export { MAX_ID_LENGTH } from "./ids.js";
-export { commitSession, detachData, isOutage, remainingMs, SessionTracker, toCallback, ttlFromExpiry, withHttpStatus } from "./adapter-support.js";
+export { checkMetaOption, commitSession, detachData, isOutage, remainingMs, SessionTracker, toCallback, ttlFromExpiry, withHttpStatus } from "./adapter-support.js";
 export type { CommitOptions, FrameworkExpiry } from "./adapter-support.js";

@@ -1,5 +1,5 @@
 import session from "express-session";
-import { detachData, SessionStoreError, SessionTracker, toCallback } from "@sessionbridge/core";
+import { checkMetaOption, detachData, SessionStoreError, SessionTracker, toCallback } from "@sessionbridge/core";
 import type { LoadedSession, SessionData, SessionStore } from "@sessionbridge/core";
 import { cookieTemplate } from "./cookie.js";
 
@@ -14,12 +14,20 @@ export interface ExpressStoreOptions {
    *   one request that discovers the outage still gets the 503 error.
    */
   whenUnavailable?: "error" | "continue";
+  /**
+   * Facts about the request stored with the session for "active sessions" pages, e.g.
+   * `(req) => ({ userAgent: req.get("user-agent") ?? "", ip: req.ip ?? "" })`. Stored whenever the session
+   * is written (login, a change); they alone never cause a write. Default: none.
+   */
+  meta?: (req: ExpressRequest) => Record<string, string> | undefined;
 }
+
+type ExpressRequest = Parameters<session.Store["createSession"]>[0];
 
 type Callback<T = void> = (error?: unknown, value?: T) => void;
 type ExpressSession = Record<string, unknown> & { cookie?: { expires?: Date | null; originalMaxAge?: number | null } };
 
-const KNOWN = new Set(["whenUnavailable"]);
+const KNOWN = new Set(["whenUnavailable", "meta"]);
 
 /**
  * express-session store over a sessionbridge store. Translation only: TTLs, encoding, deadlines and
@@ -28,6 +36,7 @@ const KNOWN = new Set(["whenUnavailable"]);
 export class ExpressStore extends session.Store {
   readonly store: SessionStore<SessionData>;
   private readonly whenUnavailable: "error" | "continue";
+  private readonly meta: ExpressStoreOptions["meta"];
   /** Which record each express-session Session was loaded from. */
   private readonly sessions: SessionTracker;
   /** What `get` returned, until express-session turns it into a Session in `createSession`. */
@@ -47,6 +56,7 @@ export class ExpressStore extends session.Store {
     this.store = store;
     this.sessions = new SessionTracker(store);
     this.whenUnavailable = when;
+    this.meta = checkMetaOption(options.meta);
     if (when === "continue") {
       store.on("unavailable", () => this.disconnected());
       store.on("available", () => this.connected());
@@ -65,7 +75,7 @@ export class ExpressStore extends session.Store {
   }
 
   /** express-session turns what `get` returned into the request's Session here: remember the loaded record for `set`. */
-  override createSession(req: Parameters<session.Store["createSession"]>[0], sess: Parameters<session.Store["createSession"]>[1]): ReturnType<session.Store["createSession"]> {
+  override createSession(req: ExpressRequest, sess: Parameters<session.Store["createSession"]>[1]): ReturnType<session.Store["createSession"]> {
     const loaded = this.pending.get(sess);
     const template = cookieTemplate(this, req);
     const stored = (sess as ExpressSession).cookie;
@@ -115,7 +125,10 @@ export class ExpressStore extends session.Store {
 
   private write(sid: string, sess: ExpressSession, callback: Callback): void {
     const { cookie, ...data } = sess;
-    toCallback(this.sessions.commit(sid, sess, data, cookie), callback);
+    // express-session's Session carries its request (non-enumerable), so the spread above leaves it out.
+    const req = (sess as { req?: ExpressRequest }).req;
+    const work = async () => this.sessions.commit(sid, sess, data, { expiry: cookie, meta: this.meta && req ? this.meta(req) : undefined });
+    toCallback(work(), callback);
   }
 
   private disconnected(): void {

@@ -151,6 +151,13 @@ describe.each(ADAPTER_BACKENDS)("express-session on the %s backend", (kind) => {
     expect(expires - Date.now()).toBeGreaterThan(90_000);
   });
 
+  it("stores request facts from the meta option with the session at login", async () => {
+    const core = backend.createStore();
+    const { app } = makeApp(core, { store: { meta: (req) => ({ userAgent: req.get("user-agent") ?? "" }) } });
+    const login = await request(app).post("/login").set("User-Agent", "test-browser/1.0").expect(200);
+    expect((await core.load(sessionIdOf(login.headers["set-cookie"])))?.meta).toEqual({ userAgent: "test-browser/1.0" });
+  });
+
   it("saves a 'remember me' change of cookie.maxAge as the session's own TTL", async () => {
     const core = backend.createStore();
     const { app } = makeApp(core, { maxAgeMs: 60_000 });

@@ -4,7 +4,7 @@ import type { FastifyPluginAsync } from "fastify";
 import fp from "fastify-plugin";
 import { SessionStoreError } from "@sessionbridge/core";
 import type { SessionData, SessionStore } from "@sessionbridge/core";
-import { createFastifyStore } from "./store.js";
+import { createFastifyStore, type FastifyStoreOptions } from "./store.js";
 
 type FastifySessionOptions = Parameters<typeof fastifySession>[1];
 
@@ -18,6 +18,8 @@ export interface SessionbridgePluginOptions extends Omit<FastifySessionOptions, 
   store: SessionStore<SessionData>;
   /** Close the store (and its backend connections) when the Fastify app closes. Default true. */
   closeStore?: boolean;
+  /** Request facts stored with the session (user agent, IP): see `FastifyStoreOptions.meta`. Default: none. */
+  meta?: FastifyStoreOptions["meta"];
 }
 
 declare module "fastify" {
@@ -28,7 +30,7 @@ declare module "fastify" {
 }
 
 const plugin: FastifyPluginAsync<SessionbridgePluginOptions> = async (fastify, options) => {
-  const { store, closeStore = true, ...sessionOptions } = options ?? ({} as SessionbridgePluginOptions);
+  const { store, closeStore = true, meta, ...sessionOptions } = options ?? ({} as SessionbridgePluginOptions);
   if (store === null || typeof store !== "object" || typeof (store as Partial<SessionStore>).load !== "function") {
     throw new SessionStoreError("CONFIG", 'option "store" must be a session store from createSessionStore(…)');
   }
@@ -38,7 +40,7 @@ const plugin: FastifyPluginAsync<SessionbridgePluginOptions> = async (fastify, o
   if (!secretOk) throw new SessionStoreError("CONFIG", 'option "secret" must be a string of at least 32 characters (or an array of them, newest first)');
 
   if (!fastify.hasDecorator("parseCookie")) await fastify.register(fastifyCookie);
-  const adapter = createFastifyStore(store, { browserSessionCookie: sessionOptions.cookie?.maxAge === undefined });
+  const adapter = createFastifyStore(store, { browserSessionCookie: sessionOptions.cookie?.maxAge === undefined, ...(meta === undefined ? {} : { meta }) });
   // Runs right before @fastify/session's own onRequest hook, which calls store.get synchronously: this
   // tells the adapter which request the next get belongs to (see FastifyStore).
   fastify.addHook("onRequest", (request, _reply, done) => {

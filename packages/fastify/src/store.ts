@@ -1,5 +1,6 @@
 import { EventEmitter } from "node:events";
-import { detachData, SessionStoreError, SessionTracker, toCallback } from "@sessionbridge/core";
+import type { FastifyRequest } from "fastify";
+import { checkMetaOption, detachData, SessionStoreError, SessionTracker, toCallback } from "@sessionbridge/core";
 import type { LoadedSession, SessionData, SessionStore } from "@sessionbridge/core";
 
 type Callback<T = void> = (error?: unknown, value?: T) => void;
@@ -18,7 +19,15 @@ export interface FastifyStoreOptions {
    * TTL. The plugin sets it from its `cookie` option. Default false.
    */
   browserSessionCookie?: boolean;
+  /**
+   * Facts about the request stored with the session for "active sessions" pages, e.g.
+   * `(request) => ({ userAgent: request.headers["user-agent"] ?? "", ip: request.ip })`. Stored whenever
+   * the session is written (login, a change); they alone never cause a write. Default: none.
+   */
+  meta?: (request: FastifyRequest) => Record<string, string> | undefined;
 }
+
+const KNOWN = ["browserSessionCookie", "meta"];
 
 /** How many ids the fallback association (see `recent`) remembers. */
 const RECENT_LIMIT = 10_000;
@@ -38,12 +47,14 @@ export class FastifyStore extends EventEmitter {
   private readonly recent = new Map<string, LoadedSession>();
   private expected: RequestLike | undefined;
   private readonly browserSessionCookie: boolean;
+  private readonly meta: FastifyStoreOptions["meta"];
 
   constructor(store: SessionStore<SessionData>, options: FastifyStoreOptions = {}) {
     super();
     for (const name of Object.keys(options)) {
-      if (name !== "browserSessionCookie") throw new SessionStoreError("CONFIG", `option "${name}" is not a fastify store option (known: browserSessionCookie)`);
+      if (!KNOWN.includes(name)) throw new SessionStoreError("CONFIG", `option "${name}" is not a fastify store option (known: ${KNOWN.join(", ")})`);
     }
+    this.meta = checkMetaOption(options.meta);
     if (options.browserSessionCookie !== undefined && typeof options.browserSessionCookie !== "boolean") {
       throw new SessionStoreError("CONFIG", 'option "browserSessionCookie" must be true or false');
     }
@@ -85,7 +96,11 @@ export class FastifyStore extends EventEmitter {
     for (const field of Object.keys(session)) if (field !== "cookie") data[field] = session[field];
     const previous = this.sessions.previousOf(session) ?? this.recent.get(sessionId) ?? null;
     this.recent.delete(sessionId);
-    toCallback(this.sessions.commit(sessionId, session, data, session.cookie, previous), callback);
+    const work = async () => {
+      const request = this.meta ? requestOf(session) : undefined;
+      await this.sessions.commit(sessionId, session, data, { expiry: session.cookie, previous, meta: this.meta && request ? this.meta(request as FastifyRequest) : undefined });
+    };
+    toCallback(work(), callback);
   }
 
   destroy(sessionId: string, callback: Callback = noop): void {
@@ -101,6 +116,12 @@ export class FastifyStore extends EventEmitter {
 }
 
 function noop(): void {}
+
+/** @fastify/session keeps the session's request under a private symbol described "request". */
+function requestOf(session: object): object | undefined {
+  const key = Object.getOwnPropertySymbols(session).find((symbol) => symbol.description === "request");
+  return key === undefined ? undefined : ((session as Record<symbol, object | undefined>)[key] ?? undefined);
+}
 
 /** A @fastify/session store backed by a sessionbridge store. Prefer the plugin, which also links requests. */
 export function createFastifyStore(store: SessionStore<SessionData>, options?: FastifyStoreOptions): FastifyStore {

@@ -14,7 +14,7 @@ declare module "fastify" {
   }
 }
 
-async function makeApp(core: SessionStore, options: { rolling?: boolean; maxAgeMs?: number; closeStore?: boolean } = {}): Promise<FastifyInstance> {
+async function makeApp(core: SessionStore, options: { rolling?: boolean; maxAgeMs?: number; closeStore?: boolean; meta?: boolean } = {}): Promise<FastifyInstance> {
   const app = Fastify();
   await app.register(sessionbridge, {
     store: core,
@@ -25,6 +25,7 @@ async function makeApp(core: SessionStore, options: { rolling?: boolean; maxAgeM
     saveUninitialized: false,
     rolling: options.rolling ?? true,
     closeStore: options.closeStore ?? false,
+    ...(options.meta ? { meta: (request) => ({ userAgent: request.headers["user-agent"] ?? "" }) } : {}),
   });
   let gate: Promise<void> = Promise.resolve();
   app.decorate("holdNextTheme", (until: Promise<void>) => {
@@ -127,6 +128,13 @@ describe.each(ADAPTER_BACKENDS)("@fastify/session on the %s backend", (kind) => 
     expect(resent).toBeDefined(); // rolling
     expect(resent).not.toMatch(/Expires=|Max-Age=/i);
     expect((await core.load(sessionIdFromCookie("sid", setCookie)))?.ttlMs).toBe(60_000);
+  });
+
+  it("stores request facts from the meta option with the session at login", async () => {
+    const core = backend.createStore();
+    const server = await app(core, { meta: true });
+    const login = await server.inject({ method: "POST", url: "/login", headers: { "user-agent": "test-browser/1.0" } });
+    expect((await core.load(sessionIdFromCookie("sid", login.headers["set-cookie"])))?.meta).toEqual({ userAgent: "test-browser/1.0" });
   });
 
   it("shares one login between two instances on the same backend", async () => {

@@ -1,4 +1,4 @@
-import { detachData, SessionStoreError, SessionTracker, withHttpStatus } from "@sessionbridge/core";
+import { checkMetaOption, detachData, SessionStoreError, SessionTracker, withHttpStatus } from "@sessionbridge/core";
 import type { FrameworkExpiry, LoadedSession, SessionData, SessionStore } from "@sessionbridge/core";
 
 /** What koa-session hands the store and gets back: the session's fields plus its own bookkeeping. */
@@ -10,6 +10,16 @@ export interface KoaSessionData {
   /** Present for `maxAge: "session"` (a cookie that ends with the browser session). */
   _session?: boolean;
   [field: string]: unknown;
+}
+
+export interface KoaStoreOptions {
+  /**
+   * Facts about the request stored with the session for "active sessions" pages, e.g.
+   * `(ctx) => ({ userAgent: ctx.get("user-agent"), ip: ctx.ip })`. Stored whenever the session is written
+   * (login, a change); they alone never cause a write. Default: none.
+   */
+  // `any`: the application's own Koa context type, which this package does not depend on.
+  meta?: (ctx: any) => Record<string, string> | undefined;
 }
 
 interface StoreContext {
@@ -33,7 +43,13 @@ export class KoaStore {
    */
   private readonly browserSessions = new WeakSet<object>();
 
-  constructor(store: SessionStore<SessionData>) {
+  private readonly meta: KoaStoreOptions["meta"];
+
+  constructor(store: SessionStore<SessionData>, options: KoaStoreOptions = {}) {
+    for (const name of Object.keys(options ?? {})) {
+      if (name !== "meta") throw new SessionStoreError("CONFIG", `option "${name}" is not a koa store option (known: meta)`);
+    }
+    this.meta = checkMetaOption(options?.meta);
     if (store === null || typeof store !== "object" || typeof (store as Partial<SessionStore>).load !== "function") {
       throw new SessionStoreError("CONFIG", "createKoaStore(store): store must be a session store from createSessionStore(…)");
     }
@@ -65,7 +81,8 @@ export class KoaStore {
     const data = { ...privateFields(previous), ...fields };
     if (_session) this.browserSessions.add(ctx);
     const expiry: FrameworkExpiry = this.browserSessions.has(ctx) ? {} : { expires: _expire, originalMaxAge: _maxAge };
-    await this.sessions.commit(key, ctx, data, expiry, previous).catch(fail);
+    const meta = this.meta ? this.meta(ctx) : undefined;
+    await this.sessions.commit(key, ctx, data, { expiry, previous, meta }).catch(fail);
   }
 
   async destroy(key: string, _options?: StoreContext): Promise<void> {
@@ -88,6 +105,6 @@ function fail(error: unknown): never {
 }
 
 /** A koa-session external store backed by a sessionbridge store. */
-export function createKoaStore(store: SessionStore<SessionData>): KoaStore {
-  return new KoaStore(store);
+export function createKoaStore(store: SessionStore<SessionData>, options?: KoaStoreOptions): KoaStore {
+  return new KoaStore(store, options);
 }

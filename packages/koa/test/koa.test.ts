@@ -8,7 +8,7 @@ import { createKoaStore, expressCookie } from "../src/index.js";
 
 const SECRET = "a test secret that is long enough for every framework";
 
-function makeApp(core: SessionStore, options: { maxAge?: number | "session"; rolling?: boolean; renew?: boolean } = {}) {
+function makeApp(core: SessionStore, options: { maxAge?: number | "session"; rolling?: boolean; renew?: boolean; meta?: boolean } = {}) {
   const app = new Koa();
   let gate: Promise<void> = Promise.resolve();
   let arrived: () => void = () => undefined;
@@ -27,7 +27,7 @@ function makeApp(core: SessionStore, options: { maxAge?: number | "session"; rol
     maxAge: options.maxAge ?? 86_400_000,
     rolling: options.rolling ?? false,
     renew: options.renew ?? false,
-    store: createKoaStore(core),
+    store: createKoaStore(core, options.meta ? { meta: (ctx: Koa.Context) => ({ userAgent: ctx.get("user-agent") }) } : {}),
     externalKey: expressCookie({ name: "sid", secret: SECRET }),
   };
   app.use(session(sessionOptions, app));
@@ -128,6 +128,13 @@ describe.each(ADAPTER_BACKENDS)("koa-session on the %s backend", (kind) => {
     expect((await request(server).get("/me").set("Cookie", cookie).expect(200)).body).toEqual({ user: "ada", views: 1 });
     const loaded = await core.load(sessionIdFromCookie("sid", setCookie));
     expect(loaded?.ttlMs).toBe(60_000);
+  });
+
+  it("stores request facts from the meta option with the session at login", async () => {
+    const core = backend.createStore();
+    const { server } = makeApp(core, { meta: true });
+    const login = await request(server).post("/login").set("User-Agent", "test-browser/1.0").expect(200);
+    expect((await core.load(sessionIdFromCookie("sid", login.headers["set-cookie"])))?.meta).toEqual({ userAgent: "test-browser/1.0" });
   });
 
   it("shares one login between two instances on the same backend", async () => {
