@@ -1,6 +1,6 @@
 import { execFileSync } from "node:child_process";
 import memjs from "memjs";
-import { writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { freePort, startProcess, tempDir, waitForPort, type ManagedProcess } from "./process.js";
 import { makeTlsFiles, type RedisServer, type TlsFiles } from "./redis.js";
@@ -45,27 +45,76 @@ function makeSaslFiles(dir: string, username: string, password: string): NodeJS.
   return { ...process.env, SASL_CONF_PATH: dir };
 }
 
+/**
+ * Resolves once `proc` itself listens on 127.0.0.1:`port`. Connecting is not proof enough: when two
+ * test files race for one port, the loser exits while the winner answers on it. The kernel's socket
+ * table (/proc/net/tcp) and the process's descriptors say who really owns the listening socket.
+ */
+async function listening(proc: ManagedProcess, port: number, timeoutMs = 10_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  const local = `0100007F:${port.toString(16).toUpperCase().padStart(4, "0")}`;
+  for (;;) {
+    if (proc.child.exitCode !== null || proc.child.signalCode !== null) throw new Error(`memcached exited before listening on ${port}:\n${proc.output()}`);
+    let inodes: string[] = [];
+    try {
+      inodes = readFileSync("/proc/net/tcp", "utf8")
+        .split("\n")
+        .map((line) => line.trim().split(/\s+/))
+        .filter((fields) => fields[1] === local && fields[3] === "0A") // 0A: LISTEN
+        .map((fields) => fields[9] as string);
+    } catch {
+      await waitForPort(port, timeoutMs); // no /proc here: fall back to "something answers"
+      return;
+    }
+    if (inodes.length > 0) {
+      const owned = readdirSync(`/proc/${proc.pid}/fd`).some((fd) => {
+        try {
+          return inodes.includes(/^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${proc.pid}/fd/${fd}`))?.[1] ?? "");
+        } catch {
+          return false;
+        }
+      });
+      if (owned) return;
+    }
+    if (Date.now() > until) throw new Error(`memcached did not listen on ${port} within ${timeoutMs} ms:\n${proc.output()}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 export async function startMemcached(options: MemcachedHarnessOptions = {}): Promise<MemcachedServer> {
   const dir = tempDir("memcached");
-  const port = await freePort();
   const tls = options.tls ? makeTlsFiles(dir.path) : undefined;
   const env = options.sasl ? makeSaslFiles(dir.path, options.sasl.username, options.sasl.password) : process.env;
-  const args = ["-l", HOST, "-p", String(port), "-U", "0", "-m", "64", "-t", "2", "-I", options.maxItemSize ?? "1m"];
-  // memcached refuses to run as root without -u; root can read the sasldb and certificates we wrote.
-  if (process.getuid?.() === 0) args.push("-u", "root");
-  if (options.sasl) args.push("-S");
-  if (tls) args.push("-Z", "-o", `ssl_chain_cert=${tls.cert},ssl_key=${tls.key}`);
-
-  let proc: ManagedProcess;
-  const launch = async (): Promise<void> => {
-    proc = startProcess("memcached", args, { env });
-    const exited = proc.exited.then((code) => {
-      throw new Error(`memcached exited with code ${code} before listening:\n${proc.output()}`);
-    });
-    await Promise.race([waitForPort(port, 10_000), exited]);
-    exited.catch(() => undefined);
+  const argsFor = (port: number): string[] => {
+    const args = ["-l", HOST, "-p", String(port), "-U", "0", "-m", "64", "-t", "2", "-I", options.maxItemSize ?? "1m"];
+    // memcached refuses to run as root without -u; root can read the sasldb and certificates we wrote.
+    if (process.getuid?.() === 0) args.push("-u", "root");
+    if (options.sasl) args.push("-S");
+    if (tls) args.push("-Z", "-o", `ssl_chain_cert=${tls.cert},ssl_key=${tls.key}`);
+    return args;
   };
-  await launch();
+
+  let port = 0;
+  let proc: ManagedProcess | undefined;
+  const launch = async (): Promise<void> => {
+    proc = startProcess("memcached", argsFor(port), { env });
+    await listening(proc, port);
+  };
+  // A port found free can be taken by another test's server before memcached binds it: try another.
+  for (let attempt = 1; ; attempt++) {
+    port = await freePort();
+    try {
+      await launch();
+      break;
+    } catch (error) {
+      await proc?.stop("SIGKILL");
+      if (attempt >= 3) {
+        dir.remove();
+        throw error;
+      }
+    }
+  }
+  const running = (): ManagedProcess => proc as ManagedProcess;
 
   const credentials = options.sasl ? `${encodeURIComponent(options.sasl.username)}:${encodeURIComponent(options.sasl.password)}@` : "";
   return {
@@ -75,13 +124,13 @@ export async function startMemcached(options: MemcachedHarnessOptions = {}): Pro
     url: `memcached://${credentials}${HOST}:${port}${tls ? "?tls=true" : ""}`,
     tls,
     get pid() {
-      return proc.pid;
+      return running().pid;
     },
-    output: () => proc.output(),
-    stop: () => proc.stop("SIGTERM"),
-    kill: () => proc.stop("SIGKILL"),
-    pause: () => void proc.child.kill("SIGSTOP"),
-    resume: () => void proc.child.kill("SIGCONT"),
+    output: () => running().output(),
+    stop: () => running().stop("SIGTERM"),
+    kill: () => running().stop("SIGKILL"),
+    pause: () => void running().child.kill("SIGSTOP"),
+    resume: () => void running().child.kill("SIGCONT"),
     restart: launch,
     stats: () =>
       new Promise((resolve, reject) => {
@@ -93,8 +142,8 @@ export async function startMemcached(options: MemcachedHarnessOptions = {}): Pro
         });
       }),
     async dispose() {
-      proc.child.kill("SIGCONT"); // a paused process cannot act on SIGTERM
-      await proc.stop("SIGTERM");
+      running().child.kill("SIGCONT"); // a paused process cannot act on SIGTERM
+      await running().stop("SIGTERM");
       dir.remove();
     },
   };
