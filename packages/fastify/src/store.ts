@@ -1,5 +1,6 @@
 import { EventEmitter } from "node:events";
 import type { FastifyRequest } from "fastify";
+import type fastifySession from "@fastify/session";
 import { checkMetaOption, detachData, SessionStoreError, SessionTracker, toCallback } from "@sessionbridge/core";
 import type { LoadedSession, SessionData, SessionStore } from "@sessionbridge/core";
 
@@ -41,7 +42,7 @@ const RECENT_LIMIT = 10_000;
  * once @fastify/session has built `request.session` the loaded record is remembered against that Session
  * object. Used without the plugin (or for `session.reload()`), the record is remembered by session id.
  */
-export class FastifyStore extends EventEmitter {
+export class FastifyStore extends EventEmitter implements fastifySession.SessionStore {
   readonly store: SessionStore<SessionData>;
   private readonly sessions: SessionTracker;
   private readonly recent = new Map<string, LoadedSession>();
@@ -71,7 +72,7 @@ export class FastifyStore extends EventEmitter {
     this.expected = request;
   }
 
-  get(sessionId: string, callback: Callback<FastifySessionLike | null>): void {
+  get(sessionId: string, callback: Parameters<fastifySession.SessionStore["get"]>[1]): void {
     const request = this.expected;
     this.expected = undefined;
     const read = async () => {
@@ -84,14 +85,15 @@ export class FastifyStore extends EventEmitter {
       if (error || !loaded) return callback(error, null);
       // The session's own idle timeout and expiry; the other cookie attributes come from @fastify/session's options.
       const cookie = this.browserSessionCookie ? {} : { originalMaxAge: loaded.ttlMs, expires: new Date(loaded.expiresAtMs) };
-      callback(null, { ...detachData(loaded), cookie });
+      callback(null, { ...detachData(loaded), cookie } as unknown as fastifySession.FastifySessionObject);
       // @fastify/session built request.session synchronously inside the callback.
       const built = request?.session as { sessionId?: unknown } | undefined;
       if (built && typeof built === "object" && built.sessionId === sessionId) this.sessions.attach(built, loaded);
     });
   }
 
-  set(sessionId: string, session: FastifySessionLike, callback: Callback = noop): void {
+  set(sessionId: string, sessionObject: object, callback: Callback = noop): void {
+    const session = sessionObject as FastifySessionLike;
     const data: SessionData = {};
     for (const field of Object.keys(session)) if (field !== "cookie") data[field] = session[field];
     const previous = this.sessions.previousOf(session) ?? this.recent.get(sessionId) ?? null;

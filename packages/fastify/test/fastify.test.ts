@@ -2,7 +2,9 @@ import Fastify, { type FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SessionStore } from "@sessionbridge/core";
 import { ADAPTER_BACKENDS, commandsBetween, cookieHeader, eventually, sessionIdFromCookie, sleep, startAdapterBackend, type AdapterBackend } from "@sessionbridge/testing";
-import { sessionbridge } from "../src/index.js";
+import fastifyCookie from "@fastify/cookie";
+import fastifySession from "@fastify/session";
+import { createFastifyStore, sessionbridge } from "../src/index.js";
 
 const SECRET = "a test secret that is long enough for every framework";
 
@@ -241,6 +243,57 @@ describe("the sessionbridge Fastify plugin", () => {
       await app.close();
       await expect(core.get("any-id")).rejects.toMatchObject({ code: "CLOSED" });
     } finally {
+      await backend.dispose();
+    }
+  });
+});
+
+describe("createFastifyStore without the plugin", () => {
+  it("works as @fastify/session's store: login, read, modify, logout that sticks", async () => {
+    const backend = await startAdapterBackend("memory");
+    const app = Fastify();
+    try {
+      const core = backend.createStore();
+      await app.register(fastifyCookie);
+      await app.register(fastifySession, { store: createFastifyStore(core), secret: SECRET, cookieName: "sid", cookiePrefix: "s:", cookie: { secure: false, maxAge: 60_000 }, saveUninitialized: false });
+      app.post("/login", async (req) => {
+        req.session.set("user", "ada");
+        return { ok: true };
+      });
+      app.post("/view", async (req) => {
+        req.session.set("views", (req.session.get("views") ?? 0) + 1);
+        return { ok: true };
+      });
+      app.get("/me", async (req) => ({ user: req.session.get("user") ?? null, views: req.session.get("views") ?? 0 }));
+      app.post("/logout", async (req) => {
+        await req.session.destroy();
+        return { ok: true };
+      });
+      const setCookie = (await app.inject({ method: "POST", url: "/login" })).headers["set-cookie"];
+      const cookie = cookieHeader(setCookie);
+      await app.inject({ method: "POST", url: "/view", headers: { cookie } });
+      expect((await app.inject({ url: "/me", headers: { cookie } })).json()).toEqual({ user: "ada", views: 1 });
+      await app.inject({ method: "POST", url: "/logout", headers: { cookie } });
+      expect(await core.get(sessionIdFromCookie("sid", setCookie))).toBeNull();
+    } finally {
+      await app.close();
+      await backend.dispose();
+    }
+  });
+
+  it("the plugin accepts an app that already registered @fastify/cookie", async () => {
+    const backend = await startAdapterBackend("memory");
+    const app = Fastify();
+    try {
+      await app.register(fastifyCookie);
+      await app.register(sessionbridge, { store: backend.createStore(), secret: SECRET, cookie: { secure: false } });
+      app.get("/", async (req) => {
+        req.session.set("views", 1);
+        return "ok";
+      });
+      expect((await app.inject({ url: "/" })).statusCode).toBe(200);
+    } finally {
+      await app.close();
       await backend.dispose();
     }
   });
