@@ -144,6 +144,17 @@ export function parseInfo(text: string): Map<string, string> {
   return fields;
 }
 
+/** Calls per command since the last CONFIG RESETSTAT, from INFO commandstats: proves where commands ran. */
+export async function commandCalls(node: RedisNode): Promise<Record<string, number>> {
+  const calls: Record<string, number> = {};
+  for (const [field, value] of parseInfo(String(await node.command("INFO", "commandstats")))) {
+    const command = /^cmdstat_(.+)$/.exec(field)?.[1];
+    const count = /calls=(\d+)/.exec(value)?.[1];
+    if (command !== undefined && count !== undefined) calls[command] = Number(count);
+  }
+  return calls;
+}
+
 /** Resolves once the replica's link to its primary is up and it has finished the initial sync. */
 export async function waitForReplicaSync(replica: RedisNode, timeoutMs = 20_000): Promise<void> {
   await eventually(`replica ${replica.port} in sync`, async () => {

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createSessionStore, redisBackend } from "@sessionbridge/core";
-import { backendContract, uniquePrefix } from "../src/contract.js";
+import { backendContract, eventually, uniquePrefix } from "../src/contract.js";
 import { tempDir } from "../src/process.js";
 import { makeTlsFiles, type TlsFiles } from "../src/redis.js";
-import { parseInfo, startCluster, type ClusterTopology } from "../src/redis-topologies.js";
+import { commandCalls, parseInfo, startCluster, type ClusterTopology, type RedisNode } from "../src/redis-topologies.js";
 
 // Redis Cluster, 3 masters + 3 replicas, as ElastiCache's cluster mode enabled; and the same over TLS
 // with AUTH (--tls-cluster yes, --tls-replication yes).
@@ -62,11 +62,17 @@ describe("cluster specifics", () => {
     const reader = createSessionStore({ prefix, ttlMs: 3_600_000, backend: redisBackend({ cluster: plain.seeds(), readFrom: "replica", replicaTouchAfterMs: 0 }) });
     try {
       await writer.set("a", { v: 1 });
-      await reader.ping();
+      // The first reads open the connection to the slot's replica (until it is up they go to the master).
+      await eventually("the replica connection is up", async () => {
+        await Promise.all(plain.nodes.map((node) => node.command("CONFIG", "RESETSTAT")));
+        await reader.get("a");
+        const roles = await plain.roles();
+        return (await Promise.all(roles.flatMap(({ replicas }) => replicas.map(async (node) => (await commandCalls(node)).get ?? 0)))).some((gets) => gets > 0);
+      });
       await Promise.all(plain.nodes.map((node) => node.command("CONFIG", "RESETSTAT")));
       expect(await reader.get("a")).toEqual({ v: 1 });
       const roles = await plain.roles();
-      const calls = async (node: (typeof plain.nodes)[number], command: string) => Number(String(await node.command("INFO", "commandstats")).match(new RegExp(`cmdstat_${command}:calls=(\\d+)`))?.[1] ?? 0);
+      const calls = async (node: RedisNode, command: string) => (await commandCalls(node))[command] ?? 0;
       const replicaGets = await Promise.all(roles.flatMap(({ replicas }) => replicas.map((node) => calls(node, "get"))));
       const masterGets = await Promise.all(roles.map(({ master }) => calls(master, "get")));
       const masterExpires = await Promise.all(roles.map(({ master }) => calls(master, "pexpire")));

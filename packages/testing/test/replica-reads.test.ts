@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createSessionStore, redisBackend, type RedisBackendOptions, type SessionStore, type SessionStoreOptions } from "@sessionbridge/core";
 import { backendContract, rejection, uniquePrefix } from "../src/contract.js";
-import { parseInfo, startReplicaSet, type RedisNode, type ReplicaSet } from "../src/redis-topologies.js";
+import { commandCalls, startReplicaSet, type RedisNode, type ReplicaSet } from "../src/redis-topologies.js";
 
 // A primary and one replica, as ElastiCache's cluster-mode-disabled group offers them: the primary
 // endpoint for writes, the reader endpoint for reads.
@@ -22,18 +22,6 @@ backendContract({
   name: "redis primary + reader, readFrom replica, waitForReplicas 1",
   backend: () => redisBackend(readerOptions({ readFrom: "replica", waitForReplicas: { replicas: 1, timeoutMs: 1000 } })),
 });
-
-/** Calls per command since the last CONFIG RESETSTAT, from INFO commandstats. */
-async function commandCalls(node: RedisNode): Promise<Record<string, number>> {
-  const info = parseInfo(String(await node.command("INFO", "commandstats")));
-  const calls: Record<string, number> = {};
-  for (const [field, value] of info) {
-    const match = /^cmdstat_(.+)$/.exec(field);
-    const count = /calls=(\d+)/.exec(value)?.[1];
-    if (match?.[1] && count) calls[match[1]] = Number(count);
-  }
-  return calls;
-}
 
 /** Makes the replica stop applying the replication stream while it keeps answering reads. */
 async function lagReplica(): Promise<void> {

@@ -12,6 +12,9 @@ import type { HighAvailabilityOptions, ReadFrom, RedisAddress } from "./topology
  * keys (listing, deleting a batch) and keeping the client's own retries inside the store's deadline.
  */
 
+/** How often the slot map (masters and their replicas) is re-read. */
+const SLOTS_REFRESH_MS = 5000;
+
 /** The commands a replica may answer: the session read (GET + PTTL) and nothing else. */
 const REPLICA_COMMANDS = new Set(["get", "pttl"]);
 
@@ -57,6 +60,9 @@ export function createClusterClient(seeds: RedisAddress[], endpoint: RedisEndpoi
     // per-user index) stays on the slot's master.
     scaleReads: readFrom === "primary" ? "master" : (nodes: Redis[], command: { name: string }) => (REPLICA_COMMANDS.has(command.name) && nodes.length > 1 ? nodes.slice(1) : nodes[0]),
     redisOptions: nodeOptions(endpoint, timeoutMs),
+    // The client learns replicas and failovers from CLUSTER SLOTS, which ioredis otherwise re-reads only
+    // after a MOVED; a replica that joined (or became able to serve) since would never get a read.
+    slotsRefreshInterval: SLOTS_REFRESH_MS,
     ...retryOptions(timeoutMs),
   };
   if (dnsLookup !== undefined) options.dnsLookup = dnsLookup;
