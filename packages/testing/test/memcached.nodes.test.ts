@@ -1,7 +1,41 @@
+import { connect, createServer, type Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { createSessionStore, memcachedBackend, type Backend, type SessionStore } from "@sessionbridge/core";
 import { eventually, uniquePrefix } from "../src/contract.js";
+import { freePort } from "../src/process.js";
 import { startMemcachedNodes, type MemcachedServer } from "../src/memcached.js";
+
+/**
+ * A TCP relay in front of a real node that can cut a connection in the middle of a reply (a network
+ * fault, not a fake memcached): `cutAfter(n)` lets n more bytes of the next reply through, then resets.
+ */
+async function faultyLink(target: MemcachedServer): Promise<{ address: string; cutAfter(bytes: number): void; close(): Promise<void> }> {
+  let cut: number | undefined;
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    const upstream = connect(target.port, target.host);
+    sockets.add(client).add(upstream);
+    client.pipe(upstream);
+    upstream.on("data", (chunk: Buffer) => {
+      if (cut === undefined) return void client.write(chunk);
+      client.write(chunk.subarray(0, cut));
+      cut = undefined;
+      client.resetAndDestroy();
+      upstream.destroy();
+    });
+    for (const socket of [client, upstream]) socket.on("error", () => undefined).on("close", () => client.destroy());
+  });
+  const port = await freePort();
+  await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+  return {
+    address: `127.0.0.1:${port}`,
+    cutAfter: (bytes) => void (cut = bytes),
+    close: () => new Promise((resolve) => {
+      for (const socket of sockets) socket.destroy();
+      server.close(() => resolve());
+    }),
+  };
+}
 
 // Several real memcached nodes per test: consistent hashing, a node stopped, hung and restarted.
 
@@ -154,6 +188,23 @@ describe("memcached: a node goes away", () => {
     const onRestarted = await homes([restarted], ids.map((id) => store.options.prefix + id));
     expect(onRestarted.size).toBeGreaterThan(0); // its keys went straight back to it
     expect(store.events.filter((event) => event.includes("is down"))).toEqual([]);
+  });
+
+  it("recovers from a connection cut in the middle of a reply: retried on a fresh connection, no stale bytes", async () => {
+    const [node] = (await nodes(1)) as [MemcachedServer];
+    const link = await faultyLink(node);
+    cleanup.push(() => link.close());
+    const events: string[] = [];
+    const backend = memcachedBackend({ servers: [link.address] });
+    cleanup.push(() => backend.close());
+    backend.on("error", (error) => events.push(error.message));
+    const key = `${uniquePrefix("cut")}big`;
+    const value = `sb1:${"v".repeat(300_000)}`;
+    expect(await backend.set(key, value, 60_000)).toBe("ok");
+    link.cutAfter(1000); // the reply's header and the start of the value arrive, then the link dies
+    expect(await backend.get(key)).toBe(value);
+    expect(await backend.get(key)).toBe(value);
+    expect(events).toEqual([]); // a broken connection is not a dead node
   });
 
   it("reports UNAVAILABLE and 'unavailable' when every node is down, then 'available' when one returns", async () => {

@@ -16,6 +16,7 @@ export class ConnectionClosed extends Error {
 /** The parts of memjs's Server this subclass drives (they are plain fields on the memjs object). */
 interface ServerInternals {
   _socket: Socket | undefined;
+  responseBuffer: Buffer;
   connected: boolean;
   timeoutSet: boolean;
   connectCallbacks: Array<(socket: Socket) => void>;
@@ -38,10 +39,11 @@ export interface ConnectionSettings {
 
 /**
  * One node's connection: memjs's Server (framing, SASL PLAIN, per-request timeouts) with the socket
- * opened here instead, for three reasons memjs cannot be configured around:
+ * opened here instead, for reasons memjs cannot be configured around:
  * - TLS: memjs only calls `net.connect`, and ElastiCache's in-transit encryption needs TLS;
  * - a connection the server closes (memcached restarted) must fail the requests still waiting on it at
  *   once — memjs forgets them, and their stale deadlines later kill the next healthy socket;
+ * - a new connection must not inherit half a reply from the old one (memjs keeps its read buffer);
  * - a refused SASL login must be an Error we can recognise (memjs fails with a bare string), and
  *   credentials must come only from our options (memjs falls back to MEMCACHE_* environment variables).
  */
@@ -78,6 +80,9 @@ export class NodeConnection extends memjs.Server {
       return;
     }
     self.connected = false;
+    // memjs keeps unparsed bytes across connections: a reply cut off on the old socket would corrupt
+    // the framing of the new one.
+    self.responseBuffer = Buffer.alloc(0);
     const socket = this.tlsOptions
       ? tlsConnect({ host: this.host, port: this.port, servername: isIP(this.host) ? undefined : this.host, ...this.tlsOptions })
       : netConnect({ host: this.host, port: this.port });
