@@ -115,6 +115,10 @@ function readerEndpoint(url: string, primary: RedisEndpoint): RedisEndpoint {
  */
 export function withTopology(base: Backend, connections: TopologyConnections, ha: ResolvedHighAvailability): Backend {
   const { primary, readers, cluster } = connections;
+  if (ha.readFrom === "primary" && ha.waitForReplicas === undefined && cluster === undefined && readers.length === 0) {
+    // One primary, nothing to route or wait for: the base backend as it is, not one call more per operation.
+    return { ...base, label: connections.label, configure: ({ timeoutMs }) => connections.configure(timeoutMs) };
+  }
   const label = connections.label;
   let next = 0;
 
