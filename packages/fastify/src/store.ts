@@ -40,7 +40,9 @@ const RECENT_LIMIT = 10_000;
  * request and builds its Session from a copy of what `get` returns, so the two are linked like this:
  * the sessionbridge plugin names the request right before @fastify/session's hook runs (`expect`), and
  * once @fastify/session has built `request.session` the loaded record is remembered against that Session
- * object. Used without the plugin (or for `session.reload()`), the record is remembered by session id.
+ * object. Used without the plugin (or for `session.reload()`), the latest record loaded for each session
+ * id is remembered instead (at most RECENT_LIMIT ids): exact unless two requests of one session are in
+ * flight in one process and the session changed between their reads.
  */
 export class FastifyStore extends EventEmitter implements fastifySession.SessionStore {
   readonly store: SessionStore<SessionData>;
@@ -97,7 +99,6 @@ export class FastifyStore extends EventEmitter implements fastifySession.Session
     const data: SessionData = {};
     for (const field of Object.keys(session)) if (field !== "cookie") data[field] = session[field];
     const previous = this.sessions.previousOf(session) ?? this.recent.get(sessionId) ?? null;
-    this.recent.delete(sessionId);
     const work = async () => {
       const request = this.meta ? requestOf(session) : undefined;
       await this.sessions.commit(sessionId, session, data, { expiry: session.cookie, previous, meta: this.meta && request ? this.meta(request as FastifyRequest) : undefined });
@@ -106,7 +107,7 @@ export class FastifyStore extends EventEmitter implements fastifySession.Session
   }
 
   destroy(sessionId: string, callback: Callback = noop): void {
-    this.recent.delete(sessionId);
+    // `recent` keeps its entry: a request still in flight must save against it and find the session gone.
     toCallback(this.store.destroy(sessionId), callback);
   }
 

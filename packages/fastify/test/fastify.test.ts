@@ -30,8 +30,13 @@ async function makeApp(core: SessionStore, options: { rolling?: boolean; maxAgeM
     ...(options.meta ? { meta: (request) => ({ userAgent: request.headers["user-agent"] ?? "" }) } : {}),
   });
   let gate: Promise<void> = Promise.resolve();
-  app.decorate("holdNextTheme", (until: Promise<void>) => {
-    gate = until;
+  let arrived: () => void = () => undefined;
+  // Makes the next /theme request wait, after loading its session, until `release()`.
+  app.decorate("holdNextTheme", () => {
+    let release!: () => void;
+    gate = new Promise<void>((resolve) => (release = resolve));
+    const reached = new Promise<void>((resolve) => (arrived = resolve));
+    return { reached, release };
   });
   app.get("/me", async (req) => ({ user: req.session.get("user") ?? null, views: req.session.get("views") ?? 0 }));
   app.post("/login", async (req) => {
@@ -44,6 +49,7 @@ async function makeApp(core: SessionStore, options: { rolling?: boolean; maxAgeM
     return { views: req.session.get("views") };
   });
   app.post("/theme", async (req) => {
+    arrived();
     await gate; // lets a test run another request while this one is in flight
     req.session.set("theme", "dark");
     return { ok: true };
@@ -55,6 +61,8 @@ async function makeApp(core: SessionStore, options: { rolling?: boolean; maxAgeM
   await app.ready();
   return app;
 }
+
+const hold = (server: FastifyInstance) => (server as unknown as { holdNextTheme(): { reached: Promise<void>; release: () => void } }).holdNextTheme();
 
 describe.each(ADAPTER_BACKENDS)("@fastify/session on the %s backend", (kind) => {
   let backend: AdapterBackend;
@@ -153,9 +161,9 @@ describe.each(ADAPTER_BACKENDS)("@fastify/session on the %s backend", (kind) => 
     const server = await app(core);
     const setCookie = (await server.inject({ method: "POST", url: "/login" })).headers["set-cookie"];
     const cookie = cookieHeader(setCookie);
-    let release!: () => void;
-    (server as unknown as { holdNextTheme(p: Promise<void>): void }).holdNextTheme(new Promise<void>((resolve) => (release = resolve)));
+    const { reached, release } = hold(server);
     const slow = server.inject({ method: "POST", url: "/theme", headers: { cookie } });
+    await reached;
     await server.inject({ method: "POST", url: "/view", headers: { cookie } }); // completes while /theme waits
     release();
     await slow;
@@ -167,9 +175,9 @@ describe.each(ADAPTER_BACKENDS)("@fastify/session on the %s backend", (kind) => 
     const server = await app(core);
     const setCookie = (await server.inject({ method: "POST", url: "/login" })).headers["set-cookie"];
     const cookie = cookieHeader(setCookie);
-    let release!: () => void;
-    (server as unknown as { holdNextTheme(p: Promise<void>): void }).holdNextTheme(new Promise<void>((resolve) => (release = resolve)));
+    const { reached, release } = hold(server);
     const slow = server.inject({ method: "POST", url: "/theme", headers: { cookie } });
+    await reached;
     await server.inject({ method: "POST", url: "/logout", headers: { cookie } });
     release();
     await slow;
@@ -269,11 +277,26 @@ describe("createFastifyStore without the plugin", () => {
         await req.session.destroy();
         return { ok: true };
       });
+      let arrived!: () => void;
+      const reached = new Promise<void>((resolve) => (arrived = resolve));
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      app.post("/slow", async (req) => {
+        arrived();
+        await gate;
+        req.session.set("theme", "dark");
+        return { ok: true };
+      });
       const setCookie = (await app.inject({ method: "POST", url: "/login" })).headers["set-cookie"];
       const cookie = cookieHeader(setCookie);
       await app.inject({ method: "POST", url: "/view", headers: { cookie } });
       expect((await app.inject({ url: "/me", headers: { cookie } })).json()).toEqual({ user: "ada", views: 1 });
+      // A logout while another request of the session is in flight sticks here too.
+      const slow = app.inject({ method: "POST", url: "/slow", headers: { cookie } });
+      await reached;
       await app.inject({ method: "POST", url: "/logout", headers: { cookie } });
+      release();
+      await slow;
       expect(await core.get(sessionIdFromCookie("sid", setCookie))).toBeNull();
     } finally {
       await app.close();
