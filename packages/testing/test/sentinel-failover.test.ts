@@ -49,7 +49,7 @@ it("resumes by itself after kill -9 of the master under load, and loses no sessi
     // Resumption itself was awaited above (writesSucceedAfterFault); here: what it cost.
     expect(lostWithWait).toBe(0);
     // Every failure was a typed, fast answer (the store's deadline), never a hang or a foreign error.
-    for (const report of [waitReport, asyncReport]) {
+    for (const report of [waitReport!, asyncReport!]) {
       for (const code of Object.keys(report.failuresByCode)) expect(["UNAVAILABLE", "TIMEOUT"]).toContain(code);
     }
   } finally {
@@ -84,7 +84,7 @@ it("moves to the new master after a switchover (SENTINEL FAILOVER: the old maste
       )}`,
     );
     expect(lostWithWait).toBe(0);
-    for (const report of [waitReport, asyncReport]) {
+    for (const report of [waitReport!, asyncReport!]) {
       for (const code of Object.keys(report.failuresByCode)) expect(["UNAVAILABLE", "TIMEOUT"]).toContain(code);
     }
   } finally {
