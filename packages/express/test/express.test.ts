@@ -15,6 +15,15 @@ declare module "express-session" {
   }
 }
 
+/** Makes the next /slow-theme request wait, after loading its session, until `release()`. */
+const slow = { gate: Promise.resolve(), arrived: () => undefined as void };
+function hold() {
+  let release!: () => void;
+  slow.gate = new Promise<void>((resolve) => (release = resolve));
+  const reached = new Promise<void>((resolve) => (slow.arrived = resolve));
+  return { reached, release };
+}
+
 function makeApp(core: SessionStore, options: { maxAgeMs?: number; rolling?: boolean; sameSite?: "strict"; store?: ExpressStoreOptions } = {}) {
   const store = createExpressStore(core, options.store);
   const app = express();
@@ -41,6 +50,12 @@ function makeApp(core: SessionStore, options: { maxAgeMs?: number; rolling?: boo
   app.post("/expire-cookie", (req, res) => {
     req.session.views = 99;
     req.session.cookie.expires = new Date(Date.now() - 1000);
+    res.json({ ok: true });
+  });
+  app.post("/slow-theme", async (req, res) => {
+    slow.arrived();
+    await slow.gate;
+    (req.session as unknown as Record<string, unknown>).theme = "dark";
     res.json({ ok: true });
   });
   app.post("/logout", (req, res, next) => {
@@ -167,6 +182,30 @@ describe.each(ADAPTER_BACKENDS)("express-session on the %s backend", (kind) => {
     expect((await core.load(id))?.ttlMs).toBe(30 * 86_400_000);
     expect((await agent.get("/me").expect(200)).body.user).toBe("ada");
     expect((await core.load(id))?.ttlMs).toBe(30 * 86_400_000);
+  });
+
+  it("a logout while another request is in flight sticks, and concurrent changes to different fields both survive", async () => {
+    const core = backend.createStore();
+    const { app } = makeApp(core);
+    const setCookie = (await request(app).post("/login").expect(200)).headers["set-cookie"];
+    const cookie = setCookie as unknown as string[];
+    const id = sessionIdOf(setCookie);
+    // Two fields at once: /slow-theme is held after loading while /view saves.
+    let held = hold();
+    let pending = request(app).post("/slow-theme").set("Cookie", cookie).then((r) => r);
+    await held.reached;
+    await request(app).post("/view").set("Cookie", cookie).expect(200);
+    held.release();
+    await pending;
+    expect(await core.get(id)).toMatchObject({ user: "ada", views: 1, theme: "dark" });
+    // A logout while /slow-theme is in flight: its save must not bring the session back.
+    held = hold();
+    pending = request(app).post("/slow-theme").set("Cookie", cookie).then((r) => r);
+    await held.reached;
+    await request(app).post("/logout").set("Cookie", cookie).expect(200);
+    held.release();
+    await pending;
+    expect(await core.get(id)).toBeNull();
   });
 
   it("keeps a change made concurrently by another instance when this request only read", async () => {
