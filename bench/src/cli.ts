@@ -1,4 +1,5 @@
 import type { HttpSettings } from "./http-phase.js";
+import type { Workload } from "./matrix.js";
 
 export type Section = "http" | "store" | "failure";
 
@@ -21,6 +22,7 @@ const HELP = `pnpm bench [options]
   --quick              1 round of short runs (a smoke test, ~3 min); results go to bench/results/raw/
   --only a,b           only rows whose id contains one of these (e.g. express/ours,koa/koa-redis)
   --sections list      http,store,failure (default: all three)
+  --workloads list     read,write,new (default: all three)
   --rounds N           alternated rounds per configuration (default 3)
   --seconds N          seconds of each read-mostly run (default 4; other workloads: half, at least 2)
   --connections N      autocannon connections (default 50)
@@ -42,7 +44,7 @@ export function parseArgs(argv: readonly string[]): Settings {
     process.stdout.write(`${HELP}\n`);
     process.exit(0);
   }
-  const known = new Set(["quick", "only", "sections", "rounds", "seconds", "connections", "write-latest"]);
+  const known = new Set(["quick", "only", "sections", "workloads", "rounds", "seconds", "connections", "write-latest"]);
   for (const name of args.keys()) if (!known.has(name)) throw new Error(`unknown option --${name}\n${HELP}`);
   const quick = args.has("quick");
   const number = (name: string, fallback: number): number => {
@@ -58,6 +60,8 @@ export function parseArgs(argv: readonly string[]): Settings {
   };
   const sections = (list("sections") ?? ["http", "store", "failure"]) as Section[];
   for (const section of sections) if (!["http", "store", "failure"].includes(section)) throw new Error(`--sections takes http, store and/or failure (got ${section})`);
+  const workloads = (list("workloads") ?? ["read", "write", "new"]) as Workload[];
+  for (const workload of workloads) if (!["read", "write", "new"].includes(workload)) throw new Error(`--workloads takes read, write and/or new (got ${workload})`);
   const readSeconds = number("seconds", quick ? 2 : 4);
   const only = list("only");
   return {
@@ -71,11 +75,12 @@ export function parseArgs(argv: readonly string[]): Settings {
       users: quick ? 100 : 500,
       countRequests: 200,
       only,
+      workloads,
     },
     storeSeconds: quick ? 1 : 3,
     storeRounds: quick ? 1 : 3,
     failureSeconds: quick ? 2 : 4,
     timeoutMs: 1000,
-    writeLatest: args.has("write-latest") || (!quick && only === undefined && sections.length === 3),
+    writeLatest: args.has("write-latest") || (!quick && only === undefined && sections.length === 3 && workloads.length === 3),
   };
 }

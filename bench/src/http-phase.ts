@@ -18,6 +18,7 @@ export interface HttpSettings {
   /** Requests sent to count backend commands (exact, outside the timed runs). */
   countRequests: number;
   only: string[] | undefined;
+  workloads: Workload[];
 }
 
 /** A timed run plus the CPU time per request it cost the app and the backend server (µs). */
@@ -95,16 +96,20 @@ async function runFramework(framework: Framework, rows: Row[], settings: HttpSet
     }
     // Exact command counts first, on a quiet server: counters before and after a fixed number of requests.
     for (const row of live) {
-      for (const workload of row.workloads) {
+      for (const workload of row.workloads.filter((w) => settings.workloads.includes(w))) {
         Object.assign(cell(row, workload), await countCommands(row, workload, apps.get(row.id) as AppProcess, cookies.get(row.id) as string[], settings, servers, admin));
       }
     }
     // Warm-up (JIT, connection pools), not recorded.
     for (const row of live) await runLoad((apps.get(row.id) as AppProcess).url, "read", cookies.get(row.id) as string[], 1, settings.connections);
-    for (const workload of ["read", "write", "new"] satisfies Workload[]) {
+    for (const workload of settings.workloads) {
       const seconds = workload === "read" ? settings.readSeconds : settings.otherSeconds;
       for (let round = 1; round <= settings.rounds; round++) {
-        for (const row of live.filter((r) => r.workloads.includes(workload))) {
+        // Alternated and rotated: round r starts one row later, so no row always runs first (or right
+        // after the same neighbour) while background load comes and goes.
+        const order = live.filter((r) => r.workloads.includes(workload));
+        const rotated = [...order.slice((round - 1) % order.length), ...order.slice(0, (round - 1) % order.length)];
+        for (const row of rotated) {
           const app = apps.get(row.id) as AppProcess;
           const cpu = await cpuMeter(row, app, servers, admin);
           const load = await runLoad(app.url, workload, cookies.get(row.id) as string[], seconds, settings.connections);
