@@ -33,7 +33,9 @@ export function svgChart(lines: HttpLine[], caption: string): string {
   const configs: Array<{ rowId: string; framework: string; label: string; role: Role }> = [];
   for (const line of lines) if (!configs.some((c) => c.rowId === line.rowId)) configs.push(line);
   const max: Record<string, number> = {};
-  for (const workload of workloads) max[workload] = Math.max(1, ...lines.filter((l) => l.workload === workload).map((l) => l.rps || 0));
+  // Scale to the stores, not to the no-session baseline, which would squeeze every store bar; a
+  // baseline bar longer than the column is cut and marked "»".
+  for (const workload of workloads) max[workload] = Math.max(1, ...lines.filter((l) => l.workload === workload && l.role !== "baseline").map((l) => l.rps || 0));
 
   const parts: string[] = [];
   let y = TOP;
@@ -54,8 +56,10 @@ export function svgChart(lines: HttpLine[], caption: string): string {
         parts.push(`<text x="${x + 4}" y="${y + 12}" class="na">not run</text>`);
         return;
       }
-      const width = Math.max(1, Math.round((line.rps / (max[workload] as number)) * (COLUMN_WIDTH - 70)));
-      const flag = line.non2xx > 0 || line.errors > 0 ? " ⚠" : "";
+      const full = COLUMN_WIDTH - 70;
+      const scaled = Math.round((line.rps / (max[workload] as number)) * full);
+      const width = Math.max(1, Math.min(scaled, full + 8));
+      const flag = (scaled > full + 8 ? " »" : "") + (line.non2xx > 0 || line.errors > 0 ? " ⚠" : "");
       parts.push(`<rect x="${x}" y="${y}" width="${width}" height="${BAR_HEIGHT}" rx="2" fill="${COLORS[config.role]}"><title>${escape(`${config.framework} · ${config.label} · ${WORKLOADS[workload].title}: ${line.rps} req/s, p99 ${line.p99Ms} ms`)}</title></rect>`);
       parts.push(`<text x="${x + width + 4}" y="${y + 12}" class="value">${line.rps.toLocaleString("en-US")}${flag}</text>`);
     });
