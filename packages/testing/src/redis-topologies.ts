@@ -352,8 +352,14 @@ export async function startCluster(options: TopologyOptions & { masters?: number
       "--cluster-replicas", String(perMaster), "--cluster-yes",
     ];
     const cli = startProcess("redis-cli", cliArgs);
-    const code = await cli.exited;
-    if (code !== 0) throw new Error(`redis-cli --cluster create failed (${code}):\n${cli.output()}`);
+    // redis-cli waits forever for nodes that cannot gossip (a TLS misconfiguration, say): bound it, so a
+    // failed start stops every node it began instead of leaving them behind.
+    let timer: NodeJS.Timeout | undefined;
+    const code = await Promise.race([cli.exited, new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), 30_000)))]).finally(() => clearTimeout(timer));
+    if (code !== 0) {
+      await cli.stop("SIGKILL");
+      throw new Error(`redis-cli --cluster create ${code === "timeout" ? "did not finish within 30 s" : `failed (${code})`}:\n${cli.output()}`);
+    }
   } catch (error) {
     await stopAll();
     throw error;
