@@ -35,7 +35,6 @@ const KNOWN = new Set(["whenUnavailable", "meta"]);
  */
 export class ExpressStore extends session.Store {
   readonly store: SessionStore<SessionData>;
-  private readonly whenUnavailable: "error" | "continue";
   private readonly meta: ExpressStoreOptions["meta"];
   /** Which record each express-session Session was loaded from. */
   private readonly sessions: SessionTracker;
@@ -55,7 +54,6 @@ export class ExpressStore extends session.Store {
     if (when !== "error" && when !== "continue") throw new SessionStoreError("CONFIG", 'option "whenUnavailable" must be "error" or "continue"');
     this.store = store;
     this.sessions = new SessionTracker(store);
-    this.whenUnavailable = when;
     this.meta = checkMetaOption(options.meta);
     if (when === "continue") {
       store.on("unavailable", () => this.disconnected());
@@ -137,16 +135,25 @@ export class ExpressStore extends session.Store {
     if (this.probe) return;
     const every = Math.max(500, this.store.options.timeoutMs);
     this.probe = setInterval(() => {
-      this.store.ping().then(() => this.connected(), () => undefined);
+      this.store.ping().then(
+        () => this.connected(),
+        (error: { code?: string }) => {
+          if (error?.code === "CLOSED") this.stopProbe(); // the application closed the store: nothing to wait for
+        },
+      );
     }, every);
     this.probe.unref();
   }
 
   private connected(): void {
     if (!this.probe) return;
+    this.stopProbe();
+    this.emit("connect");
+  }
+
+  private stopProbe(): void {
     clearInterval(this.probe);
     this.probe = undefined;
-    this.emit("connect");
   }
 }
 
