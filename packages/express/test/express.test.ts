@@ -239,18 +239,20 @@ describe.each(ADAPTER_BACKENDS)("express-session on the %s backend", (kind) => {
     });
   }
 
-  if (kind === "redis") {
-    it("costs exactly one Redis command (GETEX) for an unmodified request", async () => {
+  if (kind !== "memory") {
+    // One read that also slides the TTL: Redis GETEX, memcached GAT (counted under "touch" in its stats).
+    const oneRead = kind === "redis" ? { getex: 1 } : { touch: 1 };
+    it("costs exactly one backend command (GETEX / GAT) for an unmodified request", async () => {
       const { app } = makeApp(backend.createStore(), { maxAgeMs: 60_000 });
       const agent = request.agent(app);
       await agent.post("/login").expect(200);
       await agent.get("/me").expect(200); // warm: the store learns the TTL sessions use
       const before = await backend.commandCalls!();
       expect((await agent.get("/me").expect(200)).body.user).toBe("ada");
-      expect(commandsBetween(before, await backend.commandCalls!())).toEqual({ getex: 1 });
+      expect(commandsBetween(before, await backend.commandCalls!())).toEqual(oneRead);
     });
 
-    it("with touchAfterMs, an unmodified request costs one plain GET", async () => {
+    it("with touchAfterMs, an unmodified request costs one plain get", async () => {
       const { app } = makeApp(backend.createStore({ ttlMs: 60_000, touchAfterMs: 30_000 }), { maxAgeMs: 60_000 });
       const agent = request.agent(app);
       await agent.post("/login").expect(200);

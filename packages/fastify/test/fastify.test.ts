@@ -184,16 +184,18 @@ describe.each(ADAPTER_BACKENDS)("@fastify/session on the %s backend", (kind) => 
     expect(await core.get(sessionIdFromCookie("sid", setCookie))).toBeNull();
   });
 
-  if (kind === "redis") {
+  if (kind !== "memory") {
+    // One read that also slides the TTL: Redis GETEX, memcached GAT (counted under "touch" in its stats).
+    const oneRead = kind === "redis" ? { getex: 1 } : { touch: 1 };
     for (const rolling of [true, false]) {
-      it(`costs exactly one Redis command (GETEX) for an unmodified request with rolling ${rolling}`, async () => {
+      it(`costs exactly one backend command (GETEX / GAT) for an unmodified request with rolling ${rolling}`, async () => {
         const server = await app(backend.createStore(), { rolling, maxAgeMs: 60_000 });
         const cookie = cookieHeader((await server.inject({ method: "POST", url: "/login" })).headers["set-cookie"]);
         await server.inject({ url: "/me", headers: { cookie } }); // warm: the adapter learns the TTL sessions use
         const before = await backend.commandCalls!();
         const response = await server.inject({ url: "/me", headers: { cookie } });
         expect(response.json().user).toBe("ada");
-        expect(commandsBetween(before, await backend.commandCalls!())).toEqual({ getex: 1 });
+        expect(commandsBetween(before, await backend.commandCalls!())).toEqual(oneRead);
         // rolling re-sends the cookie with a fresh expiry without rewriting the session
         expect(response.headers["set-cookie"] !== undefined).toBe(rolling);
       });

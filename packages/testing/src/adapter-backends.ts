@@ -1,4 +1,5 @@
 import { createHmac } from "node:crypto";
+import { connect } from "node:net";
 import { createSessionStore, memoryBackend, type Backend, type SessionStore, type SessionStoreOptions } from "@sessionbridge/core";
 import { startMemcached } from "./memcached.js";
 import { startRedis } from "./redis.js";
@@ -23,7 +24,10 @@ export interface AdapterBackend {
   /** SIGSTOP / SIGCONT (real servers only): the server keeps its socket and its data but answers nothing. */
   pause?(): void;
   resume?(): void;
-  /** Redis only: calls per command name since the server started (`INFO commandstats`). */
+  /**
+   * Commands the server has run since it started, by name: Redis from `INFO commandstats` (getex, get,
+   * set, …), memcached from `stats` (get, set, touch — which counts GAT —, delete).
+   */
   commandCalls?(): Promise<Map<string, number>>;
   /** Closes every store made here and stops the server. */
   dispose(): Promise<void>;
@@ -64,6 +68,19 @@ export async function startAdapterBackend(kind: AdapterBackendKind): Promise<Ada
       await server.dispose();
     },
   };
+  if (kind === "memcached") {
+    const memcached = server as Awaited<ReturnType<typeof startMemcached>>;
+    backend.commandCalls = async () => {
+      const stats = await memcachedStats(memcached.port);
+      const n = (name: string) => stats.get(name) ?? 0;
+      return new Map([
+        ["get", n("cmd_get")],
+        ["set", n("cmd_set")],
+        ["touch", n("cmd_touch")],
+        ["delete", n("delete_hits") + n("delete_misses")],
+      ]);
+    };
+  }
   if (kind === "redis") {
     const redis = server as Awaited<ReturnType<typeof startRedis>>;
     backend.commandCalls = async () => {
@@ -110,4 +127,22 @@ export const sleep = (ms: number): Promise<void> => new Promise((resolve) => set
 export function signedCookieValue(id: string, secret: string): string {
   const signature = createHmac("sha256", secret).update(id).digest("base64").replace(/=+$/, "");
   return encodeURIComponent(`s:${id}.${signature}`);
+}
+
+/** memcached's `stats` counters, over a short-lived text-protocol connection. */
+async function memcachedStats(port: number): Promise<Map<string, number>> {
+  const socket = connect({ host: "127.0.0.1", port });
+  let text = "";
+  socket.setEncoding("utf8");
+  await new Promise<void>((resolve, reject) => {
+    socket.once("error", reject);
+    socket.on("data", (chunk: string) => {
+      text += chunk;
+      if (text.endsWith("END\r\n")) resolve();
+    });
+    socket.write("stats\r\n");
+  }).finally(() => socket.destroy());
+  const stats = new Map<string, number>();
+  for (const match of text.matchAll(/^STAT (\S+) (\d+)\r$/gm)) stats.set(match[1] as string, Number(match[2]));
+  return stats;
 }
