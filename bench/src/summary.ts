@@ -101,8 +101,9 @@ export function summarizeHttp(cells: HttpCell[]): HttpLine[] {
   return lines;
 }
 
+// Three decimals: one extra command in the 200 counted requests (0.005) must stay visible.
 function total(counts: CommandCounts | null): number | null {
-  return counts === null ? null : round(Object.values(counts).reduce((sum, n) => sum + n, 0), 2);
+  return counts === null ? null : round(Object.values(counts).reduce((sum, n) => sum + n, 0), 3);
 }
 
 /** e.g. "GETEX + 0.06×PEXPIRE", most frequent first. */
@@ -110,7 +111,7 @@ function breakdown(counts: CommandCounts | null): string {
   if (counts === null) return "";
   return Object.entries(counts)
     .sort(([, a], [, b]) => b - a)
-    .map(([name, n]) => (n === 1 ? name.toUpperCase() : `${round(n, 2)}×${name.toUpperCase()}`))
+    .map(([name, n]) => (n === 1 ? name.toUpperCase() : `${round(n, 3)}×${name.toUpperCase()}`))
     .join(" + ");
 }
 
