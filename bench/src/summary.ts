@@ -163,7 +163,9 @@ export function checkTargets(http: HttpLine[], store: StoreLine[], failures: Fai
     const b = line(other);
     if (!a || !b) return missing(name);
     const ratio = round(a.rps / b.rps, 2);
-    return { name, status: ratio >= minimum ? "pass" : "fail", measured: `${ratio}× (${a.rps} vs ${b.rps} req/s)` };
+    const cpu = (l: HttpLine) => (l.appCpuUs === null ? null : l.appCpuUs + (l.backendCpuUs ?? 0));
+    const cpuNote = cpu(a) !== null && cpu(b) !== null ? `; CPU per request, app + server: ${cpu(a)} vs ${cpu(b)} µs` : "";
+    return { name, status: ratio >= minimum ? "pass" : "fail", measured: `${ratio}× (${a.rps} vs ${b.rps} req/s${cpuNote})` };
   };
   targets.push(ratioTarget("Express ≥ 1.3× connect-redis 8", "express/ours-redis", "express/connect-redis-8", 1.3));
   targets.push(ratioTarget("Express ≥ 1.1× connect-redis 9", "express/ours-redis", "express/connect-redis-9", 1.1));
