@@ -61,7 +61,13 @@ export function ttlFromExpiry(expiry: FrameworkExpiry | null | undefined, now = 
   const left = remainingMs(expiry?.expires, now);
   if (left !== undefined && left <= 0) return "expired";
   const original = expiry?.originalMaxAge;
-  if (typeof original === "number" && original > 0) return Math.round(original);
+  if (typeof original === "number" && original > 0) {
+    // express-session recomputes originalMaxAge as `expires - Date.now()` whenever expires is set, so a
+    // one-day cookie sometimes says 86 399 999. Unrounded, sessions carry TTLs a few ms apart: the TTL hint
+    // misses (an extra PEXPIRE after the GETEX) and a save sees a "changed" TTL (a full rewrite on a read).
+    // A TTL of a minute or more is kept to whole seconds; shorter ones (tests, demos) stay exact.
+    return original >= 60_000 ? Math.round(original / 1000) * 1000 : Math.round(original);
+  }
   return left === undefined ? undefined : Math.ceil(left);
 }
 

@@ -1,5 +1,5 @@
 import session from "express-session";
-import { checkMetaOption, detachData, SessionStoreError, SessionTracker, toCallback } from "@sessionbridge/core";
+import { checkMetaOption, detachData, SessionStoreError, SessionTracker, toCallback, ttlFromExpiry } from "@sessionbridge/core";
 import type { LoadedSession, SessionData, SessionStore } from "@sessionbridge/core";
 import { cookieTemplate } from "./cookie.js";
 
@@ -93,6 +93,14 @@ export class ExpressStore extends session.Store {
 
   /** express-session calls this for an unmodified session: free when `get` just refreshed the TTL. */
   override touch(sid: string, sess: session.SessionData, callback: Callback = noop): void {
+    // express-session only touches a session whose data it found unchanged (its own hash). When this
+    // request's read already reset the TTL to the cookie's, skip the save/diff entirely: it would find
+    // nothing to write (measured: 4–5 % of the app's CPU on a read-mostly load).
+    const loaded = this.sessions.previousOf(sess);
+    if (loaded?.refreshed && loaded.id === sid && ttlFromExpiry((sess as unknown as ExpressSession).cookie) === loaded.ttlMs) {
+      process.nextTick(callback);
+      return;
+    }
     this.write(sid, sess as unknown as ExpressSession, callback);
   }
 
