@@ -65,17 +65,28 @@ if (settings.writeLatest) publishInDocs(report);
 log(`took ${Math.round((finishedAt.getTime() - startedAt.getTime()) / 1000)} s; wrote ${join(dir, base)}.{json,md,svg}`);
 for (const target of targets) log(`target ${target.status.padEnd(12)} ${target.name}: ${target.measured}`);
 
-/** Puts the report into docs/benchmarks.md between its results markers (complete runs only). */
+/**
+ * Complete runs only: the whole report goes into docs/benchmarks.md, and its run line, the targets and
+ * the read-mostly table (the common case) into the root README, each between its markers.
+ */
 function publishInDocs(markdown: string): void {
-  const docs = join(resultsDir, "..", "..", "docs", "benchmarks.md");
-  if (!existsSync(docs)) return;
-  const text = readFileSync(docs, "utf8");
-  const start = "<!-- results:start -->";
-  const end = "<!-- results:end -->";
+  const root = join(resultsDir, "..", "..");
+  const body = markdown.replace(/^# .*\n+/, "").replace(/^## /gm, "### ");
+  replaceBetween(join(root, "docs", "benchmarks.md"), "results", body);
+  const [intro = "", ...sections] = body.split(/^(?=### )/m);
+  const runLine = intro.split("\n").find((line) => line.startsWith("Run ")) ?? "";
+  const wanted = sections.filter((section) => /^### (Targets|HTTP: read-mostly)/.test(section));
+  replaceBetween(join(root, "README.md"), "bench", [runLine, ...wanted].join("\n\n"));
+}
+
+function replaceBetween(file: string, marker: string, content: string): void {
+  if (!existsSync(file)) return;
+  const text = readFileSync(file, "utf8");
+  const start = `<!-- ${marker}:start -->`;
+  const end = `<!-- ${marker}:end -->`;
   const from = text.indexOf(start);
   const to = text.indexOf(end);
   if (from < 0 || to < from) return;
-  const body = markdown.replace(/^# .*\n+/, "").replace(/^## /gm, "### ");
-  writeFileSync(docs, `${text.slice(0, from + start.length)}\n${body.trim()}\n${text.slice(to)}`);
-  log(`updated ${docs}`);
+  writeFileSync(file, `${text.slice(0, from + start.length)}\n${content.trim()}\n${text.slice(to)}`);
+  log(`updated ${file}`);
 }
