@@ -1,0 +1,96 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { Deadlines } from "../src/deadline.js";
+
+// Pure timing logic: fake timers, so each deadline is exact and the test does not wait.
+describe("Deadlines (one timer for all operations of a store)", () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  const never = () => new Promise<string>(() => undefined);
+  const later = <T>(ms: number, value: T) => () => new Promise<T>((resolve) => setTimeout(() => resolve(value), ms));
+
+  it("rejects an operation that never settles with TIMEOUT once timeoutMs has passed, not before", async () => {
+    const deadlines = new Deadlines(1000, "redis 127.0.0.1:6379");
+    let outcome: unknown = "pending";
+    deadlines.run("get", never).catch((error: unknown) => (outcome = error));
+    await vi.advanceTimersByTimeAsync(999);
+    expect(outcome).toBe("pending");
+    await vi.advanceTimersByTimeAsync(1);
+    expect(outcome).toMatchObject({ code: "TIMEOUT", message: expect.stringContaining("redis 127.0.0.1:6379: get did not finish within 1000 ms") });
+  });
+
+  it("answers operations that settle in time with their own result or error", async () => {
+    const deadlines = new Deadlines(1000, "memory");
+    const settle = (work: Promise<unknown>) => work.then((value) => ({ value }), (error: Error) => ({ error: error.message }));
+    const ok = settle(deadlines.run("get", later(10, "value")));
+    const failed = settle(deadlines.run("set", () => Promise.reject(new Error("nope"))));
+    const threw = settle(
+      deadlines.run("touch", () => {
+        throw new Error("sync");
+      }),
+    );
+    await vi.advanceTimersByTimeAsync(10);
+    expect(await ok).toEqual({ value: "value" });
+    expect(await failed).toEqual({ error: "nope" });
+    expect(await threw).toEqual({ error: "sync" });
+  });
+
+  it("times out each hung operation at its own deadline, whatever settled before or between them", async () => {
+    const deadlines = new Deadlines(100, "memory");
+    const outcomes: string[] = [];
+    const track = (name: string, work: Promise<unknown>) =>
+      work.then(
+        () => outcomes.push(`${name} ok`),
+        (error: { code?: string }) => outcomes.push(`${name} ${error.code}`),
+      );
+    track("a", deadlines.run("get", never)); // deadline 100
+    await vi.advanceTimersByTimeAsync(30);
+    track("b", deadlines.run("get", later(20, 1))); // settles at 50
+    await vi.advanceTimersByTimeAsync(20);
+    track("c", deadlines.run("get", never)); // deadline 150
+    await vi.advanceTimersByTimeAsync(49);
+    expect(outcomes).toEqual(["b ok"]);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(outcomes).toEqual(["b ok", "a TIMEOUT"]);
+    await vi.advanceTimersByTimeAsync(49);
+    expect(outcomes).toEqual(["b ok", "a TIMEOUT"]);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(outcomes).toEqual(["b ok", "a TIMEOUT", "c TIMEOUT"]);
+  });
+
+  it("drops a late result and swallows a late rejection (no unhandled rejection)", async () => {
+    const deadlines = new Deadlines(50, "memory");
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on("unhandledRejection", onUnhandled);
+    try {
+      const late = deadlines.run("get", () => new Promise((_, reject) => setTimeout(() => reject(new Error("late")), 80)));
+      const result = late.catch((error: { code?: string }) => error.code);
+      await vi.advanceTimersByTimeAsync(100);
+      expect(await result).toBe("TIMEOUT");
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+    }
+  });
+
+  it("keeps no timer once nothing is pending, so an idle store does not hold the process", async () => {
+    const deadlines = new Deadlines(1000, "memory");
+    await deadlines.run("get", () => Promise.resolve(1));
+    await vi.advanceTimersByTimeAsync(1000); // the one timer fires, finds nothing, and is not re-armed
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it("handles many operations in flight, each answered once", async () => {
+    const deadlines = new Deadlines(1000, "memory");
+    const results = await Promise.all(Array.from({ length: 5000 }, (_, i) => deadlines.run("get", () => Promise.resolve(i))));
+    expect(results.reduce((sum, value) => sum + value, 0)).toBe((4999 * 5000) / 2);
+    const hung = deadlines.run("get", never).catch((error: { code?: string }) => error.code);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(await hung).toBe("TIMEOUT");
+  });
+});
