@@ -1,5 +1,5 @@
 import { SessionStoreError } from "./errors.js";
-import type { LoadedSession, SessionData, SessionStore } from "./store.js";
+import { loadedSession, type LoadedSession, type SessionData, type SessionStore } from "./store.js";
 
 /**
  * The few steps every framework adapter (express-session, @fastify/session, koa-session) shares, kept
@@ -41,7 +41,7 @@ export async function commitSession(store: SessionStore<SessionData>, id: string
   if (outcome.status === "gone") return null;
   if (outcome.status === "written" || outcome.session.refreshed) return outcome.session;
   const alive = await store.touch(id, { ttlMs: ttlMs ?? outcome.session.ttlMs });
-  return alive ? { ...outcome.session, refreshed: true } : null;
+  return alive ? loadedSession(outcome.session, outcome.session.id, true, outcome.session.writtenExpiresAtMs) : null;
 }
 
 /** The expiry a framework keeps with its session (express-session / @fastify/session cookie, koa-session's `_expire`/`_maxAge`). */
