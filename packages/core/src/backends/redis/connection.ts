@@ -2,6 +2,7 @@ import type { Redis } from "ioredis";
 import { SessionStoreError } from "../../errors.js";
 import { BackendEmitter } from "../emitter.js";
 import { applyTimeout, type RedisClient } from "./client.js";
+import { WriteBatching } from "./write-batching.js";
 import { authError, isAuthError, isCertificateError, isConnectionError, isRetryableReply, mapRedisError, reason, safeCause } from "./errors.js";
 
 /** The default deadline when the backend is used without a store (the store calls configure). */
@@ -31,6 +32,7 @@ export class RedisConnection {
   private closed = false;
   private readonly waiters = new Set<Waiter>();
   private readonly detach: Array<() => void> = [];
+  private readonly batching = new WriteBatching();
 
   constructor(
     readonly client: RedisClient,
@@ -67,6 +69,7 @@ export class RedisConnection {
       if (this.client.status !== "ready" || this.epoch < afterEpoch) await this.whenReady(what, deadlineAt, afterEpoch);
       const sentOn = this.epoch;
       try {
+        this.batching.beforeSend(this.client);
         // A Cluster offers the same command methods as a single client.
         return await send(this.client as Redis);
       } catch (error) {
