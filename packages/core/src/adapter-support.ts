@@ -1,4 +1,5 @@
 import { SessionStoreError } from "./errors.js";
+import { bodyOf } from "./snapshot.js";
 import { loadedSession, type LoadedSession, type SessionData, type SessionStore } from "./store.js";
 
 /**
@@ -7,12 +8,13 @@ import { loadedSession, type LoadedSession, type SessionData, type SessionStore 
  */
 
 /**
- * A copy of the loaded data for the framework to mutate. Frameworks copy the session object shallowly,
- * so without a deep copy `req.session.user.name = "x"` would also change `previous.data` and the save
- * would see "no change".
+ * The loaded data for the framework to use and mutate. The store keeps the body each loaded session was
+ * read from (snapshot.ts) and compares saves with that, so the framework may change nested objects in
+ * place (`req.session.user.name = "x"`) without a deep copy here. Only a session the store has no body
+ * for (none of its own making) is deep-copied.
  */
 export function detachData(loaded: LoadedSession<object>): SessionData {
-  return structuredClone(loaded.data) as SessionData;
+  return (bodyOf(loaded) !== undefined ? loaded.data : structuredClone(loaded.data)) as SessionData;
 }
 
 /** Options of {@link commitSession}. */

@@ -67,13 +67,37 @@ interface WireBody {
   i?: number;
 }
 
-export function encodeRecord(record: SessionRecord<object>, key: string, serializer: Serializer, transform?: BodyTransform): string {
+/** The record as the body text that is sealed and stored (the serializer's text of the wire form). */
+export function encodeBody(record: SessionRecord<object>, serializer: Serializer): string {
   const wire: WireBody = { d: record.data, c: record.createdAtMs, e: record.expiresAtMs, t: record.ttlMs };
   if (record.userId !== undefined) wire.u = record.userId;
   if (record.meta !== undefined) wire.m = record.meta;
   if (record.indexedUntilMs !== undefined) wire.i = record.indexedUntilMs;
-  const body = serializer.stringify(wire);
-  return versionPrefix(record.version) + (transform ? transform.seal(body, key) : body);
+  return serializer.stringify(wire);
+}
+
+/** The stored text for a body: the version in clear, then the body, sealed when a transform is given. */
+export function sealRecord(version: string, body: string, key: string, transform?: BodyTransform): string {
+  return versionPrefix(version) + (transform ? transform.seal(body, key) : body);
+}
+
+export function encodeRecord(record: SessionRecord<object>, key: string, serializer: Serializer, transform?: BodyTransform): string {
+  return sealRecord(record.version, encodeBody(record, serializer), key, transform);
+}
+
+/**
+ * True when `data` serializes to exactly the data part of `body` (a body written by the default JSON
+ * serializer: `{"d":<data>,"c":…`). One JSON.stringify instead of a field-by-field diff; a false answer
+ * only means "look closer" (key order may differ).
+ */
+export function sameJsonData(body: string, data: object): boolean {
+  let text: string;
+  try {
+    text = JSON.stringify(data);
+  } catch {
+    return false; // cycles, BigInt: let the write report it
+  }
+  return body.startsWith('{"d":') && body.startsWith(text, 5) && body.startsWith(',"c":', 5 + text.length);
 }
 
 /** Reads the version without decoding the body; null when the text is not an envelope. */
@@ -89,11 +113,26 @@ export function peekVersion(text: string): string | null {
 export function decodeRecord(text: string, key: string, serializer: Serializer, transform?: BodyTransform): SessionRecord | null {
   const version = peekVersion(text);
   if (version === null) return null;
+  const body = openBody(text, key, transform);
+  return body === null ? null : parseBody(body, version, serializer);
+}
+
+/** The plaintext body of a stored envelope (opened when sealed); null when it is not an envelope or does not open. */
+export function openBody(text: string, key: string, transform?: BodyTransform): string | null {
+  if (peekVersion(text) === null) return null;
+  const sealed = sealedBody(text);
+  if (!transform) return sealed;
+  try {
+    return transform.open(sealed, key);
+  } catch {
+    return null;
+  }
+}
+
+/** Parses a plaintext body into a record with the given version; null when it is not a well-formed record. */
+export function parseBody(body: string, version: string, serializer: Serializer): SessionRecord | null {
   let wire: unknown;
   try {
-    let body: string | null = sealedBody(text);
-    if (transform) body = transform.open(body, key);
-    if (body === null) return null;
     wire = serializer.parse(body);
   } catch {
     return null;

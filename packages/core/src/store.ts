@@ -7,7 +7,8 @@ import { isSessionStoreError, SessionStoreError } from "./errors.js";
 import { assertValidId } from "./ids.js";
 import { createKeyDeriver, USER_INDEX_MARK, type KeyDeriver } from "./keys.js";
 import { resolveOptions, positiveInteger, type ResolvedOptions, type SessionStoreOptions } from "./options.js";
-import { decodeRecord, encodeRecord, newVersion, sealedBody, versionPrefix, type BodyTransform, type SessionRecord } from "./record.js";
+import { decodeRecord, encodeBody, newVersion, openBody, parseBody, peekVersion, sameJsonData, sealedBody, sealRecord, versionPrefix, type BodyTransform, type SessionRecord } from "./record.js";
+import { bodyOf, rememberBody } from "./snapshot.js";
 import { backendFromUrl } from "./url.js";
 import { UserIndex, type UserSession } from "./users.js";
 
@@ -125,6 +126,8 @@ interface Found {
   ttlSetMs: number | undefined;
   /** The record opened but is sealed with an older encryption key (or not at all): seal it again. */
   stale?: boolean;
+  /** The plaintext body the record was parsed from (the session's pristine state, see snapshot.ts). */
+  body?: string;
 }
 
 class Store extends EventEmitter implements SessionStore<SessionData> {
@@ -194,6 +197,7 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
     }
     const wantTtl = Math.min(record.ttlMs, lifetimeLeft);
     const loaded = loadedSession(record, id, false, record.expiresAtMs);
+    if (found.body !== undefined) rememberBody(loaded, found.body);
     if (!lazy) {
       // The read already reset the TTL to the hint; correct it when this session's own TTL differs
       // (a "remember me" session, or one close to its absolute lifetime).
@@ -246,11 +250,15 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
       return { status: "gone" };
     }
     const userId = this.userIdFor(data, options.userId, previous?.userId);
-    const delta = diff(previous?.data ?? {}, data);
     const metaChanged = previous !== null && (userId !== previous.userId || (options.ttlMs !== undefined && options.ttlMs !== previous.ttlMs));
-    if (previous !== null && delta.set.length === 0 && delta.unset.length === 0 && !metaChanged) {
-      return { status: "unchanged", session: loadedSession(previous as LoadedSession, id, previous.refreshed, previous.writtenExpiresAtMs) };
-    }
+    const previousBody = previous === null ? undefined : bodyOf(previous);
+    const unchanged = () => ({ status: "unchanged" as const, session: loadedSession(previous as LoadedSession, id, (previous as LoadedSession).refreshed, (previous as LoadedSession).writtenExpiresAtMs) });
+    // The common case (a rolling framework saving an untouched session): one JSON.stringify, no diff.
+    if (previousBody !== undefined && !metaChanged && this.serializer === jsonSerializer && sameJsonData(previousBody, data)) return unchanged();
+    // Compare with the session as stored, not with objects this request may have changed in place.
+    const before: SessionData = previous === null ? {} : this.pristineData(previous, previousBody);
+    const delta = diff(before, data);
+    if (previous !== null && delta.set.length === 0 && delta.unset.length === 0 && !metaChanged) return unchanged();
     const base: Omit<SessionRecord, "data" | "version"> = {
       createdAtMs,
       expiresAtMs: now + ttl,
@@ -264,14 +272,17 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
     let condition: SetCondition = previous === null ? { kind: "absent" } : this.updateCondition(previous.version);
     let merged = false;
     for (let attempt = 1; ; attempt++) {
-      let result = await this.write(key, record, ttl, condition);
+      const body = this.encode(record);
+      let result = await this.write(key, record, ttl, condition, body);
       if (result === "missing" && previous !== null && this.keys.candidates(id).length > 1) {
         // Loaded from an older secret's key and not moved yet (the move failed): move it, then retry.
-        if ((await this.find(id, undefined)) !== null) result = await this.write(key, record, ttl, condition);
+        if ((await this.find(id, undefined)) !== null) result = await this.write(key, record, ttl, condition, body);
       }
       if (result === "ok") {
         await this.afterTagged(key, record.userId, merged ? undefined : previous?.userId);
-        return { status: "written", session: loadedSession(record, id, true, undefined), merged };
+        const session = loadedSession(record, id, true, undefined);
+        rememberBody(session, body);
+        return { status: "written", session, merged };
       }
       // Someone else wrote or destroyed the session while this request ran.
       const current = await this.loadRaw(key);
@@ -282,7 +293,7 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
       if (attempt >= MAX_MERGE_ATTEMPTS || Date.now() - now > this.options.timeoutMs) {
         throw new SessionStoreError("CONFLICT", `${this.backend.label}: a session changed ${attempt} times while one request tried to save it; the save was abandoned`, { backend: this.backend.label });
       }
-      const clashes = [...delta.set, ...delta.unset].filter((field) => previous !== null && !sameValue(current.data[field], previous.data[field as keyof object]));
+      const clashes = [...delta.set, ...delta.unset].filter((field) => previous !== null && !sameValue(current.data[field], before[field]));
       if (clashes.length > 0) this.emitSafely("conflict", { fields: clashes });
       const mergedData = applyDelta(current.data, data, delta);
       // The user comes from the merged data (a concurrent login must not be untagged by this request).
@@ -431,9 +442,21 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
   }
 
   private found(key: string, text: string, ttlSetMs: number | undefined): Found {
-    const record = this.decode(text, key);
-    const stale = record !== null && this.transform?.stale?.(sealedBody(text)) === true;
-    return { key, record, ttlSetMs, stale };
+    const version = text.length > this.options.maxBytes ? null : peekVersion(text);
+    const body = version === null ? null : openBody(text, key, this.transform);
+    const record = body === null ? null : parseBody(body, version as string, this.serializer);
+    if (record === null) return { key, record, ttlSetMs };
+    const stale = this.transform?.stale?.(sealedBody(text)) === true;
+    return { key, record, ttlSetMs, stale, body: body as string };
+  }
+
+  /** The data of a session as it was stored (see snapshot.ts); its in-memory data when no body is known. */
+  private pristineData(previous: LoadedSession<object>, body: string | undefined): SessionData {
+    if (body !== undefined) {
+      const record = parseBody(body, previous.version, this.serializer);
+      if (record !== null) return record.data;
+    }
+    return previous.data as SessionData;
   }
 
   /**
@@ -533,13 +556,17 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
     return counts.reduce((sum, count) => sum + count, 0);
   }
 
-  private async write(key: string, record: SessionRecord, ttl: number, condition: SetCondition): Promise<SetResult> {
-    let text: string;
+  private encode(record: SessionRecord): string {
     try {
-      text = encodeRecord(record, key, this.serializer, this.transform);
+      return encodeBody(record, this.serializer);
     } catch (error) {
       throw new SessionStoreError("CONFIG", "the session could not be serialized (is it a plain JSON object without cycles or BigInt?)", { cause: error });
     }
+  }
+
+  /** Encodes and writes a record (`body`: its body from `encode`, when the caller needs it too). */
+  private async write(key: string, record: SessionRecord, ttl: number, condition: SetCondition, body = this.encode(record)): Promise<SetResult> {
+    const text = sealRecord(record.version, body, key, this.transform);
     const bytes = Buffer.byteLength(text, "utf8");
     if (bytes > this.options.maxBytes) {
       throw new SessionStoreError("TOO_LARGE", `a session of ${bytes} bytes exceeds maxBytes (${this.options.maxBytes}); nothing was written — keep large data out of the session`, { backend: this.backend.label });
@@ -628,6 +655,8 @@ export function loadedSession(record: SessionRecord, id: string, refreshed: bool
   if (record.userId !== undefined) loaded.userId = record.userId;
   if (record.meta !== undefined) loaded.meta = record.meta;
   if (record.indexedUntilMs !== undefined) loaded.indexedUntilMs = record.indexedUntilMs;
+  const body = bodyOf(record);
+  if (body !== undefined) rememberBody(loaded, body);
   return loaded;
 }
 

@@ -12,6 +12,7 @@ declare module "express-session" {
   interface SessionData {
     user?: string;
     views?: number;
+    profile?: { name: string; tags: string[] };
   }
 }
 
@@ -42,6 +43,21 @@ function makeApp(core: SessionStore, options: { maxAgeMs?: number; rolling?: boo
   app.post("/view", (req, res) => {
     req.session.views = (req.session.views ?? 0) + 1;
     res.json({ views: req.session.views });
+  });
+  app.post("/profile", (req, res) => {
+    req.session.profile = { name: "Ada", tags: ["math"] };
+    res.json({ ok: true });
+  });
+  // Changes nested objects in place, as application code does: the store must still see the change.
+  app.post("/profile/rename", (req, res) => {
+    if (req.session.profile) {
+      req.session.profile.name = "Countess Ada";
+      req.session.profile.tags.push("poetry");
+    }
+    res.json({ ok: true });
+  });
+  app.get("/profile", (req, res) => {
+    res.json(req.session.profile ?? null);
   });
   app.post("/remember-me", (req, res) => {
     req.session.cookie.maxAge = 30 * 86_400_000;
@@ -92,6 +108,15 @@ describe.each(ADAPTER_BACKENDS)("express-session on the %s backend", (kind) => {
     await agent.post("/view").expect(200);
     await agent.post("/view").expect(200);
     expect((await agent.get("/me").expect(200)).body).toMatchObject({ user: "ada", views: 2 });
+  });
+
+  it("saves a change made in place to a nested object of the session", async () => {
+    const a = makeApp(backend.createStore()).app;
+    const b = makeApp(backend.createStore()).app;
+    const cookie = (await request(a).post("/login").expect(200)).headers["set-cookie"] as unknown as string[];
+    await request(a).post("/profile").set("Cookie", cookie).expect(200);
+    await request(a).post("/profile/rename").set("Cookie", cookie).expect(200);
+    expect((await request(b).get("/profile").set("Cookie", cookie).expect(200)).body).toEqual({ name: "Countess Ada", tags: ["math", "poetry"] });
   });
 
   it("regenerates the id at login and removes the old id from the backend", async () => {

@@ -13,6 +13,7 @@ declare module "fastify" {
     user?: string;
     views?: number;
     theme?: string;
+    profile?: { name: string; tags: string[] };
   }
 }
 
@@ -48,6 +49,20 @@ async function makeApp(core: SessionStore, options: { rolling?: boolean; maxAgeM
     req.session.set("views", (req.session.get("views") ?? 0) + 1);
     return { views: req.session.get("views") };
   });
+  app.post("/profile", async (req) => {
+    req.session.set("profile", { name: "Ada", tags: ["math"] });
+    return { ok: true };
+  });
+  // Changes nested objects in place, as application code does: the store must still see the change.
+  app.post("/profile/rename", async (req) => {
+    const profile = req.session.get("profile");
+    if (profile) {
+      profile.name = "Countess Ada";
+      profile.tags.push("poetry");
+    }
+    return { ok: true };
+  });
+  app.get("/profile", async (req) => req.session.get("profile") ?? null);
   app.post("/theme", async (req) => {
     arrived();
     await gate; // lets a test run another request while this one is in flight
@@ -88,6 +103,15 @@ describe.each(ADAPTER_BACKENDS)("@fastify/session on the %s backend", (kind) => 
     await server.inject({ method: "POST", url: "/view", headers: { cookie } });
     await server.inject({ method: "POST", url: "/view", headers: { cookie } });
     expect((await server.inject({ url: "/me", headers: { cookie } })).json()).toEqual({ user: "ada", views: 2 });
+  });
+
+  it("saves a change made in place to a nested object of the session", async () => {
+    const a = await app(backend.createStore());
+    const b = await app(backend.createStore());
+    const cookie = cookieHeader((await a.inject({ method: "POST", url: "/login" })).headers["set-cookie"]);
+    await a.inject({ method: "POST", url: "/profile", headers: { cookie } });
+    await a.inject({ method: "POST", url: "/profile/rename", headers: { cookie } });
+    expect((await b.inject({ url: "/profile", headers: { cookie } })).json()).toEqual({ name: "Countess Ada", tags: ["math", "poetry"] });
   });
 
   it("regenerates the id at login and removes the old id from the backend", async () => {

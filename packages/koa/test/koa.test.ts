@@ -41,6 +41,19 @@ function makeApp(core: SessionStore, options: { maxAge?: number | "session"; rol
     } else if (ctx.path === "/view") {
       sess.views = ((sess.views as number | undefined) ?? 0) + 1;
       ctx.body = { views: sess.views };
+    } else if (ctx.path === "/profile") {
+      sess.profile = { name: "Ada", tags: ["math"] };
+      ctx.body = { ok: true };
+    } else if (ctx.path === "/profile/rename") {
+      // Changes nested objects in place, as application code does: the store must still see the change.
+      const profile = sess.profile as { name: string; tags: string[] } | undefined;
+      if (profile) {
+        profile.name = "Countess Ada";
+        profile.tags.push("poetry");
+      }
+      ctx.body = { ok: true };
+    } else if (ctx.path === "/profile/show") {
+      ctx.body = sess.profile ?? null;
     } else if (ctx.path === "/theme") {
       arrived(); // the session has been loaded by now
       await gate;
@@ -79,6 +92,15 @@ describe.each(ADAPTER_BACKENDS)("koa-session on the %s backend", (kind) => {
     await agent.post("/view").expect(200);
     await agent.post("/view").expect(200);
     expect((await agent.get("/me").expect(200)).body).toEqual({ user: "ada", views: 2 });
+  });
+
+  it("saves a change made in place to a nested object of the session", async () => {
+    const a = makeApp(backend.createStore()).server;
+    const b = makeApp(backend.createStore()).server;
+    const cookie = cookieHeader((await request(a).post("/login").expect(200)).headers["set-cookie"]);
+    await request(a).post("/profile").set("Cookie", cookie).expect(200);
+    await request(a).post("/profile/rename").set("Cookie", cookie).expect(200);
+    expect((await request(b).get("/profile/show").set("Cookie", cookie).expect(200)).body).toEqual({ name: "Countess Ada", tags: ["math", "poetry"] });
   });
 
   it("regenerates the id at login and removes the old id from the backend", async () => {

@@ -367,6 +367,29 @@ export function backendContract(target: ContractTarget): void {
         expect(again.status).toBe("unchanged");
       });
 
+      it("saves a change made in place to the loaded data's nested objects (compared with the stored session, not the mutated objects)", async () => {
+        const store = await open();
+        await store.set("in-place", { user: { name: "Ada", roles: ["reader"] }, views: 1 });
+        const loaded = (await store.load("in-place"))!;
+        (loaded.data.user as { name: string }).name = "Grace";
+        (loaded.data.user as { roles: string[] }).roles.push("editor");
+        const outcome = await store.save("in-place", loaded.data, { previous: loaded });
+        expect(outcome.status).toBe("written");
+        expect(await store.get("in-place")).toEqual({ user: { name: "Grace", roles: ["reader", "editor"] }, views: 1 });
+        // After that write, the written session is the new reference: a further in-place change is seen too.
+        const written = (outcome as { session: Awaited<ReturnType<typeof store.load>> }).session!;
+        (written.data.user as { name: string }).name = "Hedy";
+        expect((await store.save("in-place", written.data, { previous: written })).status).toBe("written");
+        expect(await store.get("in-place")).toEqual({ user: { name: "Hedy", roles: ["reader", "editor"] }, views: 1 });
+      });
+
+      it("reports an unchanged save as unchanged even when the data's keys come in another order", async () => {
+        const store = await open();
+        await store.set("reordered", { a: 1, b: { c: 2 } });
+        const loaded = (await store.load("reordered"))!;
+        expect((await store.save("reordered", { b: { c: 2 }, a: 1 }, { previous: loaded })).status).toBe("unchanged");
+      });
+
       if (cannot.compareAndSet === undefined) {
         it("keeps both of two concurrent saves that change different fields", async () => {
           const store = await open();
