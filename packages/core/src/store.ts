@@ -170,14 +170,45 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
     ];
   }
 
-  // ---- reads -------------------------------------------------------------------------------------
+  // ---- the operations a request makes ------------------------------------------------------------
 
-  async get(id: string, options?: { ttlMs?: number }): Promise<SessionData | null> {
-    const loaded = await this.load(id, options);
-    return loaded ? loaded.data : null;
+  // The operations a request makes (get, load, touch, set, save, destroy, ping) each run under one
+  // deadline, `timeoutMs`, however many backend commands they need (see `operation`).
+
+  get(id: string, options?: { ttlMs?: number }): Promise<SessionData | null> {
+    return this.operation("get", () => this.loadSession(id, options)).then((loaded) => (loaded ? loaded.data : null));
   }
 
-  async load(id: string, options?: { ttlMs?: number }): Promise<LoadedSession | null> {
+  load(id: string, options?: { ttlMs?: number }): Promise<LoadedSession | null> {
+    return this.operation("get", () => this.loadSession(id, options));
+  }
+
+  touch(id: string, options?: { ttlMs?: number }): Promise<boolean> {
+    // Through load, so a touch obeys everything a read does: the absolute lifetime, the session's own
+    // TTL, older key secrets and the per-user index. On Redis it is still one round trip (GETEX).
+    return this.operation("touch", () => this.loadSession(id, options)).then((loaded) => loaded !== null);
+  }
+
+  set(id: string, data: SessionData, options: WriteOptions & { createdAtMs?: number } = {}): Promise<void> {
+    return this.operation("set", () => this.setSession(id, data, options));
+  }
+
+  save(id: string, data: SessionData, options: SaveOptions): Promise<SaveOutcome> {
+    return this.operation("save", () => this.saveSession(id, data, options));
+  }
+
+  destroy(id: string): Promise<void> {
+    return this.operation("destroy", async () => {
+      assertValidId(id);
+      this.assertOpen();
+      // Under every secret: a session may still live under an older one (key rotation).
+      await this.deleteKeys(this.keysOf(id));
+    });
+  }
+
+  // ---- reads -------------------------------------------------------------------------------------
+
+  private async loadSession(id: string, options?: { ttlMs?: number }): Promise<LoadedSession | null> {
     assertValidId(id);
     this.assertOpen();
     const hintTtl = options?.ttlMs === undefined ? this.options.ttlMs : positiveInteger("ttlMs", options.ttlMs);
@@ -218,7 +249,7 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
 
   // ---- writes ------------------------------------------------------------------------------------
 
-  async set(id: string, data: SessionData, options: WriteOptions & { createdAtMs?: number } = {}): Promise<void> {
+  private async setSession(id: string, data: SessionData, options: WriteOptions & { createdAtMs?: number }): Promise<void> {
     assertValidId(id);
     this.assertOpen();
     assertData(data);
@@ -226,7 +257,7 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
     const createdAtMs = options.createdAtMs ?? now;
     const ttl = this.ttlFor(options.ttlMs, createdAtMs, now);
     if (ttl <= 0) {
-      await this.destroy(id);
+      await this.deleteKeys(this.keysOf(id));
       return;
     }
     const key = this.keysOf(id)[0];
@@ -236,7 +267,7 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
     await this.afterTagged(key, record.userId, undefined);
   }
 
-  async save(id: string, data: SessionData, options: SaveOptions): Promise<SaveOutcome> {
+  private async saveSession(id: string, data: SessionData, options: SaveOptions): Promise<SaveOutcome> {
     assertValidId(id);
     this.assertOpen();
     assertData(data);
@@ -246,7 +277,7 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
     const createdAtMs = previous?.createdAtMs ?? now;
     const ttl = this.ttlFor(options.ttlMs ?? previous?.ttlMs, createdAtMs, now);
     if (ttl <= 0) {
-      await this.destroy(id);
+      await this.deleteKeys(this.keysOf(id));
       return { status: "gone" };
     }
     const userId = this.userIdFor(data, options.userId, previous?.userId);
@@ -311,19 +342,6 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
     }
   }
 
-  async touch(id: string, options?: { ttlMs?: number }): Promise<boolean> {
-    // Through load, so a touch obeys everything a read does: the absolute lifetime, the session's own
-    // TTL, older key secrets and the per-user index. On Redis it is still one round trip (GETEX).
-    return (await this.load(id, options)) !== null;
-  }
-
-  async destroy(id: string): Promise<void> {
-    assertValidId(id);
-    this.assertOpen();
-    // Under every secret: a session may still live under an older one (key rotation).
-    await this.deleteKeys(this.keysOf(id));
-  }
-
   // ---- per-user sessions -------------------------------------------------------------------------
 
   async sessionsOf(userId: string): Promise<UserSession[]> {
@@ -384,9 +402,11 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
     }
   }
 
-  async ping(): Promise<void> {
-    this.assertOpen();
-    await this.run("ping", () => this.backend.ping());
+  ping(): Promise<void> {
+    return this.operation("ping", async () => {
+      this.assertOpen();
+      await this.run("ping", () => this.backend.ping());
+    });
   }
 
   async close(): Promise<void> {
@@ -594,7 +614,21 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
     if (this.closed) throw new SessionStoreError("CLOSED", "the session store was closed");
   }
 
-  /** Runs one backend operation under the store's deadline and maps every failure to a SessionStoreError. */
+  /**
+   * A whole store operation under one deadline: it answers within `timeoutMs` even when it needs several
+   * backend commands (a read that also corrects the TTL, a save that merges, a move after a secret
+   * rotation). A command still in flight at the deadline may land later; writes are conditional
+   * (compare-and-set), so a late one cannot bring back a session destroyed meanwhile.
+   */
+  private operation<R>(what: string, work: () => Promise<R>): Promise<R> {
+    return this.deadlines.run(what, work).catch((error: unknown) => {
+      const wrapped = this.wrap(error, what);
+      if (wrapped.code === "TIMEOUT") this.markUnavailable(wrapped);
+      throw wrapped;
+    });
+  }
+
+  /** Runs one backend command under the store's deadline and maps every failure to a SessionStoreError. */
   private run<R>(what: string, operation: () => Promise<R>): Promise<R> {
     return this.deadlines.run(what, operation).then(
       (result) => {
