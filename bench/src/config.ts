@@ -12,6 +12,8 @@ export type Framework = "express" | "fastify" | "koa";
  */
 export type StoreKind =
   | "ours-redis"
+  /** Koa only: koa-session with `renew: true` and rolling off (the cookie is re-sent in the second half of its life). */
+  | "ours-redis-renew"
   | "ours-memcached"
   | "ours-memory"
   | "connect-redis-8"

@@ -50,6 +50,8 @@ export const ROWS: Row[] = [
   row("fastify", "none", "no session", "baseline", "none", ["read"]),
 
   row("koa", "ours-redis", "sessionbridge (Redis), rolling", "ours", "redis"),
+  // Sliding expiry without koa-session re-signing and re-sending both cookies on every request.
+  row("koa", "ours-redis-renew", "sessionbridge (Redis), renew (rolling off)", "ours", "redis", ["read"]),
   row("koa", "koa-redis", "koa-redis (rolling off, default)", "incumbent", "redis"),
   row("koa", "koa-redis-rolling", "koa-redis, rolling", "incumbent", "redis", ["read"]),
   row("koa", "ours-memcached", "sessionbridge (Memcached), rolling", "ours", "memcached"),

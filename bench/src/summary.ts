@@ -171,6 +171,8 @@ export function checkTargets(http: HttpLine[], store: StoreLine[], failures: Fai
   targets.push(ratioTarget("Express ≥ 1.1× connect-redis 9", "express/ours-redis", "express/connect-redis-9", 1.1));
   targets.push(ratioTarget("Fastify (sliding) ≥ 1.3× connect-redis 8 (rolling)", "fastify/ours-redis", "fastify/connect-redis-8", 1.3));
   targets.push(ratioTarget("Koa (rolling) ≥ koa-redis", "koa/ours-redis", "koa/koa-redis", 1.0));
+  // Not an issue target: the same comparison without koa-session's per-request cookie rewrite (renew instead of rolling; ours still slides the TTL).
+  targets.push(ratioTarget("Koa (renew, sliding) ≥ koa-redis", "koa/ours-redis-renew", "koa/koa-redis", 1.0));
   for (const framework of ["express", "fastify", "koa"]) {
     targets.push(ratioTarget(`${framework} (Redis) ≥ 0.9× zero-cost`, `${framework}/ours-redis`, `${framework}/zero-cost`, 0.9));
   }

@@ -72,8 +72,11 @@ export async function createKoaApp(config: AppConfig): Promise<Koa> {
   if (config.store !== "none") {
     const store = await createStore(config);
     // Sliding expiry (rolling) for every row except plain koa-redis, which runs koa-session's default
-    // (rolling off: the session expires a day after its last change, however active the user is).
-    const rolling = config.store !== "koa-redis";
+    // (rolling off: the session expires a day after its last change, however active the user is), and
+    // our renew row: rolling off, renew on — the server TTL slides on every read (GETEX) and koa-session
+    // re-sends the cookie only once less than half of maxAge is left.
+    const rolling = config.store !== "koa-redis" && config.store !== "ours-redis-renew";
+    const renew = config.store === "ours-redis-renew";
     app.use(async (ctx, next) => {
       try {
         await next();
@@ -83,7 +86,7 @@ export async function createKoaApp(config: AppConfig): Promise<Koa> {
         ctx.body = "store error";
       }
     });
-    app.use(koaSession({ maxAge: SESSION_MAX_AGE_MS, rolling, ...(store ? { store } : {}) } as Parameters<typeof koaSession>[0], app));
+    app.use(koaSession({ maxAge: SESSION_MAX_AGE_MS, rolling, renew, ...(store ? { store } : {}) } as Parameters<typeof koaSession>[0], app));
   }
   app.use((ctx) => {
     const route = routes[ctx.path];

@@ -4,11 +4,11 @@ import { SESSION_MAX_AGE_MS } from "../payload.js";
 
 /** Our core store for an `ours-*` row, with default options apart from the shared session lifetime. */
 export function createOurStore(kind: StoreKind, config: AppConfig): SessionStore {
-  const url = kind === "ours-redis" ? config.redisUrl : kind === "ours-memcached" ? `memcached://${config.memcachedServer}` : "memory://";
+  const url = kind.startsWith("ours-redis") ? config.redisUrl : kind === "ours-memcached" ? `memcached://${config.memcachedServer}` : "memory://";
   return createSessionStore({ url, ttlMs: SESSION_MAX_AGE_MS, timeoutMs: config.timeoutMs });
 }
 
-export function isOurs(kind: StoreKind): kind is "ours-redis" | "ours-memcached" | "ours-memory" {
+export function isOurs(kind: StoreKind): kind is "ours-redis" | "ours-redis-renew" | "ours-memcached" | "ours-memory" {
   return kind.startsWith("ours-");
 }
 
