@@ -16,7 +16,7 @@ afterAll(async () => {
   await cluster?.stop();
 });
 
-it("answers within the deadline while every node hangs (SIGSTOP), and recovers when they resume", async () => {
+it("answers UNAVAILABLE or TIMEOUT, never hangs, while every node hangs (SIGSTOP), and recovers when they resume", async () => {
   const store = createSessionStore({ prefix: "sess:chang:", timeoutMs: 500, backend: redisBackend({ cluster: cluster.seeds() }) });
   try {
     await store.set("before", { v: 1 });
