@@ -6,8 +6,10 @@ import { startDemo, type RunningDemo } from "../src/demo.js";
 import { readSettings } from "../src/settings.js";
 
 // The issue's browser journey, in Debian's Chromium (browsers cannot be downloaded here), against the
-// demo as `pnpm demo` starts it by default: a private redis-server, one Express, one Fastify and one
-// Koa instance (each with its own store client: they share nothing but Redis), the round-robin balancer.
+// demo's default topology: a private redis-server, one Express, one Fastify and one Koa instance (each
+// with its own store client: they share nothing but Redis) and the round-robin balancer. The instances
+// run inside the test process here (`inProcess`); launcher.test.ts starts them as separate processes,
+// as `pnpm demo` does.
 
 const artifacts = fileURLToPath(new URL("../test-artifacts/", import.meta.url));
 const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"];
@@ -210,6 +212,42 @@ describe("the demo over plain HTTP", () => {
       frameworks.add(/data-framework="([^"]+)"/.exec(await response.text())?.[1] ?? "");
     }
     expect(frameworks).toEqual(ALL_FRAMEWORKS);
+  });
+
+  it("lists a user's sessions with IP and last seen, revokes one, and logs out the others (through the balancer)", async () => {
+    const username = `sessions-${Date.now().toString(36)}`;
+    const password = "long enough";
+    const owner = client();
+    const form = await owner.request("/signup");
+    expect((await owner.request("/signup", { _csrf: csrfOf(form.body), username, displayName: "Owner", password })).status).toBe(303);
+    const logIn = async () => {
+      const device = client();
+      const page = await device.request("/login");
+      expect((await device.request("/login", { _csrf: csrfOf(page.body), username, password })).status).toBe(303);
+      return device;
+    };
+    const [b, c] = [await logIn(), await logIn()];
+    const signedIn = async (device: ReturnType<typeof client>) => (await device.request("/")).body.includes(`id="whoami">${username}<`);
+
+    const listing = await owner.request("/sessions");
+    expect(listing.status).toBe(200);
+    expect(listing.body.match(/<tr data-current=/g)?.length).toBe(3);
+    expect(listing.body.match(/data-label="IP">127\.0\.0\.1</g)?.length).toBe(3);
+    expect(listing.body).toMatch(/data-label="Last seen">\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC</);
+    const handles = [...listing.body.matchAll(/name="handle" value="([^"]+)"/g)].map((match) => match[1] ?? "");
+    expect(handles).toHaveLength(2); // the owner's own row has no revoke button
+
+    const revoked = await owner.request("/sessions/revoke", { _csrf: csrfOf(listing.body), handle: handles[0] ?? "" });
+    expect(revoked.status).toBe(303);
+    expect([await signedIn(b), await signedIn(c)].filter(Boolean)).toHaveLength(1); // exactly the revoked one is out
+    expect(await signedIn(owner)).toBe(true);
+
+    const again = await owner.request("/sessions");
+    expect(again.body.match(/<tr data-current=/g)?.length).toBe(2);
+    expect((await owner.request("/sessions/logout-others", { _csrf: csrfOf(again.body) })).status).toBe(303);
+    expect([await signedIn(b), await signedIn(c)]).toEqual([false, false]);
+    expect(await signedIn(owner)).toBe(true);
+    expect((await owner.request("/sessions")).body.match(/<tr data-current=/g)?.length).toBe(1);
   });
 
   it("rejects a wrong password with a message, not an error page", async () => {
