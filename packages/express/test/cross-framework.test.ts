@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SessionStore } from "@sessionbridge/core";
 import { sessionbridge } from "@sessionbridge/fastify";
 import { createKoaStore, expressCookie } from "@sessionbridge/koa";
-import { ADAPTER_BACKENDS, cookieHeader, sessionIdFromCookie, startAdapterBackend, type AdapterBackend } from "@sessionbridge/testing";
+import { ADAPTER_BACKENDS, cookieHeader, sessionIdFromCookie, sleep, startAdapterBackend, type AdapterBackend } from "@sessionbridge/testing";
 import { createExpressStore } from "../src/index.js";
 
 // The one configuration docs/cross-framework.md documents: same cookie name, same secret, "s:" signed cookie.
@@ -168,4 +168,35 @@ describe.each(ADAPTER_BACKENDS)("one session across Express, Fastify and Koa on 
       }
     });
   }
+});
+
+describe.each(ADAPTER_BACKENDS)("the absolute lifetime (maxLifetimeMs) on every framework, on the %s backend", (kind) => {
+  const LIFETIME_MS = 2_000;
+  let backend: AdapterBackend;
+  const apps: FastifyInstance[] = [];
+
+  beforeAll(async () => {
+    backend = await startAdapterBackend(kind);
+  });
+  afterAll(async () => {
+    await Promise.all(apps.map((a) => a.close()));
+    await backend?.dispose();
+  });
+
+  it("ends a session that is in use once maxLifetimeMs has passed since login, whichever framework serves it", async () => {
+    const store = () => backend.createStore({ maxLifetimeMs: LIFETIME_MS });
+    const clients = [expressClient(store()), await fastifyClient(store(), apps), koaClient(store())];
+    await Promise.all(
+      clients.map(async (client) => {
+        const cookie = cookieHeader((await client.call("POST", "/login")).setCookie);
+        // Active use slides the idle timeout (one hour) but not the absolute lifetime.
+        for (let i = 0; i < 3; i++) {
+          expect((await client.call("POST", "/view", cookie)).body, client.name).toMatchObject({ user: "ada", views: i + 1 });
+          await sleep(LIFETIME_MS / 4);
+        }
+        await sleep(LIFETIME_MS / 4 + 300);
+        expect((await client.call("GET", "/me", cookie)).body, client.name).toMatchObject({ user: null, views: 0 });
+      }),
+    );
+  });
 });

@@ -246,9 +246,17 @@ describe.each(ADAPTER_BACKENDS)("express-session on the %s backend", (kind) => {
   });
 
   if (kind === "memcached") {
-    it("answers length() with a clear UNSUPPORTED error (memcached cannot list keys)", async () => {
-      const { app } = makeApp(backend.createStore());
+    it("answers length(), all() and clear() with a clear UNSUPPORTED error (memcached cannot list keys), and keeps the sessions", async () => {
+      const core = backend.createStore();
+      const { app, store } = makeApp(core);
+      const cookie = (await request(app).post("/login").expect(200)).headers["set-cookie"] as unknown as string[];
       expect((await request(app).get("/admin/count").expect(500)).body.code).toBe("UNSUPPORTED");
+      const callbackError = (call: (done: (error: unknown) => void) => void) => new Promise<{ code?: string; message?: string }>((resolve) => call((error) => resolve(error as { code?: string })));
+      const allError = await callbackError((done) => store.all((error) => done(error)));
+      expect(allError).toMatchObject({ code: "UNSUPPORTED", message: expect.stringContaining("cannot list keys") });
+      expect(await callbackError((done) => store.clear((error) => done(error)))).toMatchObject({ code: "UNSUPPORTED" });
+      // Nothing was flushed: the login is still there.
+      expect((await request(app).get("/me").set("Cookie", cookie).expect(200)).body.user).toBe("ada");
     });
   } else {
     it("counts, lists and clears sessions", async () => {
