@@ -44,6 +44,7 @@ export const ROWS: Row[] = [
   row("fastify", "connect-redis-8", "connect-redis 8 (ioredis), rolling", "incumbent", "redis"),
   row("fastify", "connect-redis-9", "connect-redis 9 (node-redis), rolling", "incumbent", "redis"),
   row("fastify", "ours-memcached", "sessionbridge (Memcached), rolling", "ours", "memcached"),
+  row("fastify", "connect-memjs", "connect-memjs, rolling", "incumbent", "memcached"),
   row("fastify", "ours-memory", "sessionbridge (memory), rolling", "ours", "memory"),
   // @fastify/session's MemoryStore is a Map of ready objects: the framework store and the zero-cost limit at once.
   row("fastify", "zero-cost", "zero-cost Map (= @fastify/session MemoryStore)", "zero-cost", "memory"),

@@ -5,6 +5,8 @@ import { Redis } from "ioredis";
 import { RedisStore as RedisStore8 } from "connect-redis-8";
 import { RedisStore as RedisStore9 } from "connect-redis";
 import { createClient } from "redis";
+import session from "express-session";
+import connectMemjs from "connect-memjs";
 import type { AppConfig } from "../config.js";
 import { SECRET, SESSION_MAX_AGE_MS, USER, VISITOR } from "../payload.js";
 import { isOurs, ourAdapterStore } from "./our-store.js";
@@ -33,6 +35,11 @@ async function createStore(config: AppConfig): Promise<FastifySessionStore | und
       client.on("error", () => undefined); // the failure run stops Redis on purpose
       await client.connect();
       return new RedisStore9({ client }) as unknown as FastifySessionStore;
+    }
+    case "connect-memjs": {
+      // connect-memjs builds on express-session's Store class; @fastify/session accepts that contract.
+      const MemcachedStore = connectMemjs(session);
+      return new MemcachedStore({ servers: [config.memcachedServer] }) as unknown as FastifySessionStore;
     }
     case "zero-cost":
       return undefined;
