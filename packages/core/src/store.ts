@@ -7,7 +7,7 @@ import { isSessionStoreError, SessionStoreError } from "./errors.js";
 import { assertValidId } from "./ids.js";
 import { createKeyDeriver, USER_INDEX_MARK, type KeyDeriver } from "./keys.js";
 import { resolveOptions, positiveInteger, type ResolvedOptions, type SessionStoreOptions } from "./options.js";
-import { decodeRecord, encodeBody, newVersion, openBody, parseBody, peekVersion, sameJsonData, sealedBody, sealRecord, versionPrefix, type BodyTransform, type SessionRecord } from "./record.js";
+import { encodeBody, newVersion, openBody, parseBody, peekVersion, sameJsonData, sealedBody, sealRecord, versionPrefix, type BodyTransform, type SessionRecord } from "./record.js";
 import { bodyOf, rememberBody } from "./snapshot.js";
 import { backendFromUrl } from "./url.js";
 import { UserIndex, type UserSession } from "./users.js";
@@ -437,10 +437,18 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
   }
 
   /** Stored bytes are untrusted: anything larger than we would ever write is refused unread. */
-  private decode(text: string, key: string): SessionRecord | null {
+  private open(text: string, key: string): { record: SessionRecord; body: string } | null {
     if (text.length > this.options.maxBytes) return null;
-    return decodeRecord(text, key, this.serializer, this.transform);
+    const version = peekVersion(text);
+    const body = version === null ? null : openBody(text, key, this.transform);
+    const record = body === null ? null : parseBody(body, version as string, this.serializer);
+    return record === null ? null : { record, body: body as string };
   }
+
+  private decode(text: string, key: string): SessionRecord | null {
+    return this.open(text, key)?.record ?? null;
+  }
+
 
   /**
    * Reads a session under its newest key; on a miss, under each older secret's key, moving a session
@@ -462,12 +470,10 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
   }
 
   private found(key: string, text: string, ttlSetMs: number | undefined): Found {
-    const version = text.length > this.options.maxBytes ? null : peekVersion(text);
-    const body = version === null ? null : openBody(text, key, this.transform);
-    const record = body === null ? null : parseBody(body, version as string, this.serializer);
-    if (record === null) return { key, record, ttlSetMs };
+    const opened = this.open(text, key);
+    if (opened === null) return { key, record: null, ttlSetMs };
     const stale = this.transform?.stale?.(sealedBody(text)) === true;
-    return { key, record, ttlSetMs, stale, body: body as string };
+    return { key, record: opened.record, ttlSetMs, stale, body: opened.body };
   }
 
   /** The data of a session as it was stored (see snapshot.ts); its in-memory data when no body is known. */
