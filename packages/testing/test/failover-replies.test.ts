@@ -2,6 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createSessionStore, redisBackend, type RedisBackendOptions, type SessionStore } from "@sessionbridge/core";
 import { rejection, uniquePrefix } from "../src/contract.js";
 import { parseInfo, startReplicaSet, waitForReplicaSync, type RedisNode, type ReplicaSet } from "../src/redis-topologies.js";
+import { countLost, startLoad } from "../src/failover-load.js";
 import { eventually } from "../src/wait.js";
 
 // READONLY (a primary demoted by a failover) and LOADING (a server reloading its data after a restart)
@@ -95,6 +96,30 @@ describe("LOADING: a server restarted while it loads its data", () => {
     }
     await eventually("reads succeed again", async () => (await store.get(id)) !== null);
     expect(await store.get(id)).toEqual({ v: "saved" });
+    await primary.command("FLUSHALL");
+    await waitForReplicaSync(replica);
+  }, 90_000);
+
+  it("resumes by itself when the primary restarts and reloads under continuous load: every failure meanwhile is UNAVAILABLE or TIMEOUT, and saved sessions survive", async () => {
+    const store = open();
+    await fillAndSave(primary, 20_000);
+    const load = startLoad(store, { prefix: uniquePrefix("midload") });
+    await load.writesSucceedAfterFault(20); // the load is running
+    const before = new Map(load.acknowledged());
+    await primary.command("SAVE"); // what was acknowledged so far is on disk: the restart loads it
+    load.markFault();
+    await primary.restart(SLOW_LOAD);
+    let report;
+    try {
+      await eventually("the primary finished loading", async () => !(await isLoading(primary)), 60_000);
+      await load.writesSucceedAfterFault(20);
+    } finally {
+      report = await load.stop();
+    }
+    console.log(JSON.stringify({ restartMidLoad: { ...report, messages: undefined } }));
+    expect(report.failed).toBeGreaterThan(0); // the restart was noticed
+    expect(Object.keys(report.failuresByCode).filter((code) => code !== "UNAVAILABLE" && code !== "TIMEOUT")).toEqual([]);
+    expect(await countLost(store, before)).toBe(0);
     await primary.command("FLUSHALL");
     await waitForReplicaSync(replica);
   }, 90_000);
