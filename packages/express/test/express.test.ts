@@ -2,8 +2,8 @@ import express, { type NextFunction, type Request, type Response } from "express
 import session from "express-session";
 import request from "supertest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { SessionStore } from "@sessionbridge/core";
-import { ADAPTER_BACKENDS, commandsBetween, eventually, sessionIdFromCookie, signedCookieValue, sleep, startAdapterBackend, type AdapterBackend } from "@sessionbridge/testing";
+import { createSessionStore, memcachedBackend, type SessionStore } from "@sessionbridge/core";
+import { ADAPTER_BACKENDS, commandsBetween, eventually, sessionIdFromCookie, signedCookieValue, sleep, startAdapterBackend, startMemcachedNodes, type AdapterBackend, type MemcachedServer } from "@sessionbridge/testing";
 import { createExpressStore, type ExpressStoreOptions } from "../src/index.js";
 
 const SECRET = "a test secret that is long enough for every framework";
@@ -366,6 +366,35 @@ describe("createExpressStore options", () => {
       expect(() => createExpressStore({} as never)).toThrow(/createSessionStore/);
     } finally {
       await backend.dispose();
+    }
+  });
+});
+
+describe("express-session on three memcached nodes, one of which dies", () => {
+  let nodes: MemcachedServer[] = [];
+  beforeAll(async () => {
+    nodes = await startMemcachedNodes(3);
+  });
+  afterAll(async () => {
+    await Promise.all(nodes.map((node) => node.dispose()));
+  });
+
+  it("shows the users whose sessions lived on the dead node a logged-out page, never an error page, and lets them log in again", async () => {
+    const core = createSessionStore({ backend: memcachedBackend({ servers: nodes.map((node) => node.address) }), timeoutMs: 1000 });
+    try {
+      const { app } = makeApp(core);
+      const cookies = await Promise.all(Array.from({ length: 30 }, async () => (await request(app).post("/login").expect(200)).headers["set-cookie"] as unknown as string[]));
+      await nodes[1]!.stop();
+      const pages = await Promise.all(cookies.map((cookie) => request(app).get("/me").set("Cookie", cookie)));
+      expect(pages.map((page) => page.status)).toEqual(pages.map(() => 200));
+      const loggedOut = pages.filter((page) => page.body.user === null);
+      expect(loggedOut.length).toBeGreaterThan(0); // no replication: those sessions are gone with their node
+      expect(pages.length - loggedOut.length).toBeGreaterThan(0); // the other nodes still serve theirs
+      // A user who was logged out logs in again: the key goes to the next node, and the session works.
+      const again = (await request(app).post("/login").expect(200)).headers["set-cookie"] as unknown as string[];
+      expect((await request(app).get("/me").set("Cookie", again).expect(200)).body.user).toBe("ada");
+    } finally {
+      await core.close();
     }
   });
 });
