@@ -15,6 +15,21 @@ describe("memory backend", () => {
     await backend.close();
   });
 
+  it("keeps its keys and values within maxMemoryBytes, evicting the entries closest to expiry", async () => {
+    const backend = memoryBackend({ maxMemoryBytes: 10_000 }); // about 4 values of 1 000 characters
+    const value = "x".repeat(1000);
+    for (let i = 0; i < 10; i++) await backend.set(`k${i}`, value, 60_000 + i * 1000); // later keys live longer
+    const kept = (await Promise.all(Array.from({ length: 10 }, (_, i) => backend.get(`k${i}`)))).map((v) => v !== null);
+    expect(kept.filter(Boolean).length).toBe(4); // 4 × 2 × (2 + 1000) bytes fit in 10 000, 5 do not
+    expect(kept.slice(6)).toEqual([true, true, true, true]); // the longest-lived stay
+    // Rewriting a key replaces its bytes instead of adding to them.
+    for (let i = 0; i < 20; i++) await backend.set("k9", value, 120_000);
+    expect(await backend.get("k8")).toBe(value);
+    expect((await rejection(backend.set("huge", "y".repeat(6000), 60_000))).code).toBe("TOO_LARGE");
+    expect(await backend.get("k9")).toBe(value); // nothing was evicted for the refused value
+    await backend.close();
+  });
+
   it("makes room from expired entries before evicting live ones", async () => {
     const backend = memoryBackend({ maxEntries: 2 });
     await backend.set("expires", "1", 30);
@@ -40,5 +55,6 @@ describe("memory backend", () => {
   it("rejects bad options with CONFIG naming them", async () => {
     expect((await rejection(async () => memoryBackend({ maxEntries: 0 }))).message).toContain('"maxEntries"');
     expect((await rejection(async () => memoryBackend({ sweepIntervalMs: -1 }))).message).toContain('"sweepIntervalMs"');
+    expect((await rejection(async () => memoryBackend({ maxMemoryBytes: 0.5 }))).message).toContain('"maxMemoryBytes"');
   });
 });

@@ -5,6 +5,11 @@ import { BackendEmitter } from "./emitter.js";
 export interface MemoryBackendOptions {
   /** Most entries kept; when full, the entry closest to expiry is evicted. Default 100 000. */
   maxEntries?: number;
+  /**
+   * Most memory the stored keys and values may take, in bytes (counted as 2 bytes a character, what a
+   * JavaScript string may need); past it the entries closest to expiry are evicted. Default 256 MiB.
+   */
+  maxMemoryBytes?: number;
   /** How often expired entries are swept in milliseconds (they are never returned either way). Default 10 000. */
   sweepIntervalMs?: number;
 }
@@ -16,23 +21,33 @@ interface Entry {
 
 /**
  * An in-process backend for development and tests: the same contract as Redis, real TTL expiry, expired
- * entries swept without waiting to be read, and a bound on the number of entries. It is not shared
+ * entries swept without waiting to be read, and bounds on the number of entries and on their memory. It is not shared
  * between processes — use Redis or Memcached for more than one instance.
  */
 export function memoryBackend(options: MemoryBackendOptions = {}): Backend {
   const maxEntries = options.maxEntries ?? 100_000;
   if (!Number.isInteger(maxEntries) || maxEntries <= 0) throw configError("maxEntries", "a positive whole number", maxEntries);
+  const maxMemoryBytes = options.maxMemoryBytes ?? 256 * 1024 * 1024;
+  if (!Number.isInteger(maxMemoryBytes) || maxMemoryBytes <= 0) throw configError("maxMemoryBytes", "a positive whole number of bytes", maxMemoryBytes);
   const sweepIntervalMs = options.sweepIntervalMs ?? 10_000;
   if (!Number.isInteger(sweepIntervalMs) || sweepIntervalMs <= 0) throw configError("sweepIntervalMs", "a positive whole number of milliseconds", sweepIntervalMs);
 
   const entries = new Map<string, Entry>();
+  let usedBytes = 0;
+  const sizeOf = (key: string, value: string): number => 2 * (key.length + value.length);
+  const remove = (key: string): boolean => {
+    const entry = entries.get(key);
+    if (entry === undefined) return false;
+    usedBytes -= sizeOf(key, entry.value);
+    return entries.delete(key);
+  };
   const indexes = new Map<string, Map<string, number>>();
   const events = new BackendEmitter();
   let closed = false;
 
   const sweep = (): void => {
     const now = Date.now();
-    for (const [key, entry] of entries) if (entry.expiresAtMs <= now) entries.delete(key);
+    for (const [key, entry] of entries) if (entry.expiresAtMs <= now) remove(key);
     for (const [key, members] of indexes) {
       for (const [member, expiresAtMs] of members) if (expiresAtMs <= now) members.delete(member);
       if (members.size === 0) indexes.delete(key);
@@ -45,25 +60,30 @@ export function memoryBackend(options: MemoryBackendOptions = {}): Backend {
     const entry = entries.get(key);
     if (entry === undefined) return undefined;
     if (entry.expiresAtMs <= Date.now()) {
-      entries.delete(key);
+      remove(key);
       return undefined;
     }
     return entry;
   };
 
-  const makeRoom = (): void => {
-    if (entries.size < maxEntries) return;
+  const full = (newEntries: number, newBytes: number): boolean => entries.size + newEntries > maxEntries || usedBytes + newBytes > maxMemoryBytes;
+  /** Frees room for an entry of `bytes` (and one more entry when `isNew`): expired ones first, then the closest to expiry. */
+  const makeRoom = (isNew: boolean, bytes: number): void => {
+    const newEntries = isNew ? 1 : 0;
+    if (!full(newEntries, bytes)) return;
     sweep();
-    if (entries.size < maxEntries) return;
-    let victim: string | undefined;
-    let soonest = Infinity;
-    for (const [key, entry] of entries) {
-      if (entry.expiresAtMs < soonest) {
-        soonest = entry.expiresAtMs;
-        victim = key;
+    while (entries.size > 0 && full(newEntries, bytes)) {
+      let victim: string | undefined;
+      let soonest = Infinity;
+      for (const [key, entry] of entries) {
+        if (entry.expiresAtMs < soonest) {
+          soonest = entry.expiresAtMs;
+          victim = key;
+        }
       }
+      if (victim === undefined) return;
+      remove(victim);
     }
-    if (victim !== undefined) entries.delete(victim);
   };
 
   const assertOpen = (): void => {
@@ -99,8 +119,12 @@ export function memoryBackend(options: MemoryBackendOptions = {}): Backend {
       const existing = live(key);
       const result = conditionResult(existing, condition);
       if (result !== "ok") return result;
-      if (existing === undefined) makeRoom();
+      const bytes = sizeOf(key, value);
+      if (bytes > maxMemoryBytes) throw new SessionStoreError("TOO_LARGE", `memory: a value of ${bytes} bytes is more than maxMemoryBytes (${maxMemoryBytes}); nothing was written`, { backend: "memory" });
+      if (existing !== undefined) remove(key);
+      makeRoom(true, bytes);
       entries.set(key, { value, expiresAtMs: Date.now() + ttlMs });
+      usedBytes += bytes;
       return "ok";
     },
     async touch(key, ttlMs) {
@@ -113,7 +137,7 @@ export function memoryBackend(options: MemoryBackendOptions = {}): Backend {
     async delete(keys) {
       assertOpen();
       let count = 0;
-      for (const key of keys) if (live(key) !== undefined && entries.delete(key)) count++;
+      for (const key of keys) if (live(key) !== undefined && remove(key)) count++;
       return count;
     },
     async *scan(prefix) {
@@ -133,6 +157,7 @@ export function memoryBackend(options: MemoryBackendOptions = {}): Backend {
       closed = true;
       clearInterval(timer);
       entries.clear();
+      usedBytes = 0;
       indexes.clear();
     },
     on: (event, listener) => events.on(event, listener),
