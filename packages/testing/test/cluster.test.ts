@@ -1,3 +1,5 @@
+import type { Socket } from "node:net";
+import { Cluster } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createSessionStore, redisBackend } from "@sessionbridge/core";
 import { backendContract, eventually, uniquePrefix } from "../src/contract.js";
@@ -53,6 +55,34 @@ describe("cluster specifics", () => {
       expect(await store.length()).toBe(0);
     } finally {
       await store.close();
+    }
+  });
+
+  it("sends the reads one turn of the event loop starts in one socket write per node", async () => {
+    const client = new Cluster(plain.seeds(), { enableOfflineQueue: true });
+    const store = createSessionStore({ prefix: uniquePrefix("batch"), backend: redisBackend({ client }) });
+    try {
+      const ids = Array.from({ length: 60 }, (_, i) => `user-${i}`);
+      await Promise.all(ids.map((id) => store.set(id, { id }))); // also connects to every master
+      let writes = 0;
+      for (const node of client.nodes("all")) {
+        const socket = (node as unknown as { stream?: Socket & Record<"_write" | "_writev", (...args: unknown[]) => void> }).stream;
+        if (socket === undefined) continue;
+        for (const method of ["_write", "_writev"] as const) {
+          const original = socket[method].bind(socket);
+          socket[method] = (...args: unknown[]) => {
+            writes++;
+            original(...args);
+          };
+        }
+      }
+      const sessions = await Promise.all(ids.map((id) => store.get(id)));
+      expect(sessions).toEqual(ids.map((id) => ({ id })));
+      expect(writes).toBeLessThanOrEqual(client.nodes("master").length); // 60 without batching
+      expect(writes).toBeGreaterThan(0);
+    } finally {
+      await store.close();
+      client.disconnect();
     }
   });
 
