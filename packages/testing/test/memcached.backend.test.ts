@@ -2,6 +2,7 @@ import fc from "fast-check";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createSessionStore, memcachedBackend, type Backend, type SessionStore } from "@sessionbridge/core";
 import { eventually, rejection, uniquePrefix } from "../src/contract.js";
+import { Socket } from "node:net";
 import { startMemcached, type MemcachedServer } from "../src/memcached.js";
 
 const DAY_MS = 24 * 3600 * 1000;
@@ -87,6 +88,35 @@ describe("memcached: URL and options", () => {
       expect((thrown as Error).message).toMatch(message);
       expect((thrown as Error).message).not.toContain("hunter2");
     }
+  });
+});
+
+describe("memcached: write batching", () => {
+  /** Counts the writes Node's real sockets to `port` hand to the kernel while `work` runs. */
+  async function writesTo<T>(port: number, work: () => Promise<T>): Promise<{ result: T; writes: number }> {
+    const proto = Socket.prototype as unknown as Record<"_write" | "_writev", (this: Socket, ...args: unknown[]) => void>;
+    const originals = { _write: proto._write, _writev: proto._writev };
+    let writes = 0;
+    for (const method of ["_write", "_writev"] as const) {
+      proto[method] = function (this: Socket, ...args: unknown[]) {
+        if (this.remotePort === port) writes++;
+        return originals[method].apply(this, args);
+      };
+    }
+    try {
+      return { result: await work(), writes };
+    } finally {
+      Object.assign(proto, originals);
+    }
+  }
+
+  it("sends the 50 reads one turn of the event loop starts in one write, and answers each correctly", async () => {
+    const s = store({ backend: memcachedBackend({ servers: [plain.address] }) });
+    const ids = Array.from({ length: 50 }, (_, i) => `user-${i}`);
+    for (const id of ids) await s.set(id, { id });
+    const { result, writes } = await writesTo(plain.port, () => Promise.all(ids.map((id) => s.get(id))));
+    expect(result).toEqual(ids.map((id) => ({ id })));
+    expect(writes).toBe(1); // 50 without batching
   });
 });
 

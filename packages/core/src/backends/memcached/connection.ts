@@ -1,6 +1,7 @@
 import memjs from "memjs";
 import { isIP, connect as netConnect, type Socket } from "node:net";
 import { connect as tlsConnect } from "node:tls";
+import { TurnCork } from "../turn-cork.js";
 import type { MemcachedTlsOptions } from "./options.js";
 
 /** The server refused our SASL credentials (or demanded some we did not give). */
@@ -49,6 +50,7 @@ export interface ConnectionSettings {
  */
 export class NodeConnection extends memjs.Server {
   private readonly tlsOptions: MemcachedTlsOptions | undefined;
+  private readonly turn = new TurnCork();
 
   constructor(settings: ConnectionSettings) {
     super(settings.host, settings.port, settings.username, settings.password, { keepAlive: true, keepAliveDelay: 30 });
@@ -75,8 +77,10 @@ export class NodeConnection extends memjs.Server {
     const self = this as unknown as ServerInternals;
     const current = self._socket;
     if (current !== undefined) {
-      if (!self.connected && !sasl) self.onConnect(go); // still connecting or authenticating: queue
-      else go(current);
+      if (!self.connected && !sasl) return self.onConnect(go); // still connecting or authenticating: queue
+      // The requests of one turn of the event loop leave in one write (see TurnCork).
+      if (!this.turn.active) this.turn.cork([current]);
+      go(current);
       return;
     }
     self.connected = false;

@@ -1,4 +1,5 @@
 import type { Socket } from "node:net";
+import { TurnCork } from "../turn-cork.js";
 import type { RedisClient } from "./client.js";
 
 /**
@@ -13,23 +14,12 @@ import type { RedisClient } from "./client.js";
  * the turn, so each node gets one write.
  */
 export class WriteBatching {
-  private corked: Socket[] = [];
-  private readonly flush = (): void => {
-    const sockets = this.corked;
-    this.corked = [];
-    for (const socket of sockets) socket.uncork();
-  };
+  private readonly turn = new TurnCork();
 
   /** Call right before a command is handed to the client. */
   beforeSend(client: RedisClient): void {
-    if (this.corked.length > 0) return;
+    if (this.turn.active) return;
     const nodes = (client as { nodes?: (role: "all") => Array<{ stream?: Socket }> }).nodes;
-    const streams = typeof nodes === "function" ? nodes.call(client, "all").map((node) => node.stream) : [(client as { stream?: Socket }).stream];
-    for (const socket of streams) {
-      if (socket === undefined || typeof socket.cork !== "function" || socket.destroyed) continue;
-      socket.cork();
-      this.corked.push(socket);
-    }
-    if (this.corked.length > 0) setImmediate(this.flush);
+    this.turn.cork(typeof nodes === "function" ? nodes.call(client, "all").map((node) => node.stream) : [(client as { stream?: Socket }).stream]);
   }
 }
