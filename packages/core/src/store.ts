@@ -283,13 +283,13 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
     const userId = this.userIdFor(data, options.userId, previous?.userId);
     const metaChanged = previous !== null && (userId !== previous.userId || (options.ttlMs !== undefined && options.ttlMs !== previous.ttlMs));
     const previousBody = previous === null ? undefined : bodyOf(previous);
-    const unchanged = () => ({ status: "unchanged" as const, session: loadedSession(previous as LoadedSession, id, (previous as LoadedSession).refreshed, (previous as LoadedSession).writtenExpiresAtMs) });
+    const unchanged = (held: LoadedSession<object>): SaveOutcome => ({ status: "unchanged", session: loadedSession(held as LoadedSession, id, held.refreshed, held.writtenExpiresAtMs) });
     // The common case (a rolling framework saving an untouched session): one JSON.stringify, no diff.
-    if (previousBody !== undefined && !metaChanged && this.serializer === jsonSerializer && sameJsonData(previousBody, data)) return unchanged();
+    if (previous !== null && previousBody !== undefined && !metaChanged && this.serializer === jsonSerializer && sameJsonData(previousBody, data)) return unchanged(previous);
     // Compare with the session as stored, not with objects this request may have changed in place.
     const before: SessionData = previous === null ? {} : this.pristineData(previous, previousBody);
     const delta = diff(before, data);
-    if (previous !== null && delta.set.length === 0 && delta.unset.length === 0 && !metaChanged) return unchanged();
+    if (previous !== null && delta.set.length === 0 && delta.unset.length === 0 && !metaChanged) return unchanged(previous);
     const base: Omit<SessionRecord, "data" | "version"> = {
       createdAtMs,
       expiresAtMs: now + ttl,
