@@ -113,14 +113,12 @@ export function peekVersion(text: string): string | null {
 export function decodeRecord(text: string, key: string, serializer: Serializer, transform?: BodyTransform): SessionRecord | null {
   const version = peekVersion(text);
   if (version === null) return null;
-  const body = openBody(text, key, transform);
+  const body = openBody(sealedBody(text), key, transform);
   return body === null ? null : parseBody(body, version, serializer);
 }
 
-/** The plaintext body of a stored envelope (opened when sealed); null when it is not an envelope or does not open. */
-export function openBody(text: string, key: string, transform?: BodyTransform): string | null {
-  if (peekVersion(text) === null) return null;
-  const sealed = sealedBody(text);
+/** The plaintext of an envelope's body part (`sealedBody`), opened when sealed; null when it does not open. */
+export function openBody(sealed: string, key: string, transform?: BodyTransform): string | null {
   if (!transform) return sealed;
   try {
     return transform.open(sealed, key);

@@ -440,8 +440,9 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
   private open(text: string, key: string): { record: SessionRecord; body: string } | null {
     if (text.length > this.options.maxBytes) return null;
     const version = peekVersion(text);
-    const body = version === null ? null : openBody(text, key, this.transform);
-    const record = body === null ? null : parseBody(body, version as string, this.serializer);
+    if (version === null) return null;
+    const body = openBody(sealedBody(text), key, this.transform);
+    const record = body === null ? null : parseBody(body, version, this.serializer);
     return record === null ? null : { record, body: body as string };
   }
 
