@@ -66,13 +66,12 @@ export function memoryBackend(options: MemoryBackendOptions = {}): Backend {
     return entry;
   };
 
-  const full = (newEntries: number, newBytes: number): boolean => entries.size + newEntries > maxEntries || usedBytes + newBytes > maxMemoryBytes;
-  /** Frees room for an entry of `bytes` (and one more entry when `isNew`): expired ones first, then the closest to expiry. */
-  const makeRoom = (isNew: boolean, bytes: number): void => {
-    const newEntries = isNew ? 1 : 0;
-    if (!full(newEntries, bytes)) return;
+  const full = (newBytes: number): boolean => entries.size + 1 > maxEntries || usedBytes + newBytes > maxMemoryBytes;
+  /** Frees room for one more entry of `bytes`: expired entries first, then those closest to expiry. */
+  const makeRoom = (bytes: number): void => {
+    if (!full(bytes)) return;
     sweep();
-    while (entries.size > 0 && full(newEntries, bytes)) {
+    while (entries.size > 0 && full(bytes)) {
       let victim: string | undefined;
       let soonest = Infinity;
       for (const [key, entry] of entries) {
@@ -122,7 +121,7 @@ export function memoryBackend(options: MemoryBackendOptions = {}): Backend {
       const bytes = sizeOf(key, value);
       if (bytes > maxMemoryBytes) throw new SessionStoreError("TOO_LARGE", `memory: a value of ${bytes} bytes is more than maxMemoryBytes (${maxMemoryBytes}); nothing was written`, { backend: "memory" });
       if (existing !== undefined) remove(key);
-      makeRoom(true, bytes);
+      makeRoom(bytes);
       entries.set(key, { value, expiresAtMs: Date.now() + ttlMs });
       usedBytes += bytes;
       return "ok";
