@@ -4,6 +4,7 @@ import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startDemo, type RunningDemo } from "../src/demo.js";
 import { readSettings } from "../src/settings.js";
+import { stopProcess } from "@sessionbridge/testing";
 
 // The issue's browser journey, in Debian's Chromium (browsers cannot be downloaded here), against the
 // demo's default topology: a private redis-server, one Express, one Fastify and one Koa instance (each
@@ -268,7 +269,7 @@ describe("the demo over plain HTTP", () => {
     const cookie = visitor.cookie();
     const home = (instance: { port: number }) => fetch(`http://127.0.0.1:${instance.port}/`, { headers: { cookie } });
 
-    process.kill(pid as number, "SIGSTOP"); // redis keeps its socket but answers nothing: a hung server
+    stopProcess(pid as number); // redis keeps its socket but answers nothing: a hung server
     try {
       for (const instance of demo.instances) {
         const response = await home(instance);

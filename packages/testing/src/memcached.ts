@@ -2,7 +2,7 @@ import { execFileSync } from "node:child_process";
 import memjs from "memjs";
 import { readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { freePort, startProcess, tempDir, waitForPort, type ManagedProcess } from "./process.js";
+import { freePort, startProcess, stopProcess, tempDir, waitForPort, type ManagedProcess } from "./process.js";
 import { makeTlsFiles, type RedisServer, type TlsFiles } from "./redis.js";
 
 /**
@@ -129,7 +129,7 @@ export async function startMemcached(options: MemcachedHarnessOptions = {}): Pro
     output: () => running().output(),
     stop: () => running().stop("SIGTERM"),
     kill: () => running().stop("SIGKILL"),
-    pause: () => void running().child.kill("SIGSTOP"),
+    pause: () => stopProcess(running().child.pid),
     resume: () => void running().child.kill("SIGCONT"),
     restart: launch,
     stats: () =>

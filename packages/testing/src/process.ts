@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer, connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -86,4 +86,30 @@ export function startProcess(command: string, args: string[], options: { cwd?: s
   running.add(managed);
   void exited.then(() => running.delete(managed));
   return managed;
+}
+
+/**
+ * SIGSTOP, and return only once the kernel reports the process stopped: the signal is delivered
+ * asynchronously, so a request sent right after `kill` could still be answered by a server that was
+ * about to stop (seen once in CI). Bounded: gives up after 2 s.
+ */
+export function stopProcess(pid: number | undefined): void {
+  if (pid === undefined) return;
+  process.kill(pid, "SIGSTOP");
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (let waited = 0; waited < 2000; waited++) {
+    const state = processState(pid);
+    if (state === undefined || state === "T" || state === "t") return;
+    Atomics.wait(pause, 0, 0, 1); // 1 ms
+  }
+}
+
+/** The state letter of /proc/<pid>/stat (R running, S sleeping, T stopped…), or undefined when gone. */
+function processState(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+  } catch {
+    return undefined;
+  }
 }

@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { connect, createServer, type Socket } from "node:net";
 import { join } from "node:path";
 import { Redis } from "ioredis";
-import { freePort, startProcess, tempDir, waitForPort, type ManagedProcess } from "./process.js";
+import { freePort, startProcess, stopProcess, tempDir, waitForPort, type ManagedProcess } from "./process.js";
 
 /**
  * Real redis-server processes on free loopback ports for tests, in the variants the store must
@@ -164,7 +164,7 @@ export async function startRedis(variant: RedisVariant = { kind: "plain" }, opti
       await proc?.stop("SIGKILL");
     },
     pause: () => {
-      proc?.child.kill("SIGSTOP");
+      stopProcess(proc?.child.pid);
     },
     resume: () => {
       proc?.child.kill("SIGCONT");

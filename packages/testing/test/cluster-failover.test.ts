@@ -2,6 +2,7 @@ import { cpus } from "node:os";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { createSessionStore, redisBackend } from "@sessionbridge/core";
 import { countLost, startLoad } from "../src/failover-load.js";
+import { stopProcess } from "../src/process.js";
 import { startCluster, type ClusterTopology } from "../src/redis-topologies.js";
 import { eventually } from "../src/wait.js";
 
@@ -20,7 +21,7 @@ it("answers UNAVAILABLE or TIMEOUT, never hangs, while every node hangs (SIGSTOP
   const store = createSessionStore({ prefix: "sess:chang:", timeoutMs: 500, backend: redisBackend({ cluster: cluster.seeds() }) });
   try {
     await store.set("before", { v: 1 });
-    for (const node of cluster.nodes) node.process.child.kill("SIGSTOP");
+    for (const node of cluster.nodes) stopProcess(node.process.child.pid);
     let failures: unknown[];
     try {
       // Shorter than cluster-node-timeout, so the pause itself triggers no failover.
