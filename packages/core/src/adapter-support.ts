@@ -1,4 +1,5 @@
-import { SessionStoreError } from "./errors.js";
+import { isSessionStoreError, SessionStoreError } from "./errors.js";
+import { isOutage, withinBudget, type RequestBudget } from "./request-budget.js";
 import { bodyOf } from "./snapshot.js";
 import { loadedSession, type LoadedSession, type SessionData, type SessionStore } from "./store.js";
 
@@ -28,6 +29,8 @@ export interface CommitOptions {
    * written (a login, a change); they alone never cause a write. See docs/security.md.
    */
   meta?: Record<string, string> | undefined;
+  /** The request's budget (request-budget.ts): the save and a following touch share its one deadline. */
+  budget?: RequestBudget | undefined;
 }
 
 /**
@@ -38,11 +41,11 @@ export interface CommitOptions {
  * Resolves the session as it now stands, or null when it is gone.
  */
 export async function commitSession(store: SessionStore<SessionData>, id: string, data: SessionData, options: CommitOptions): Promise<LoadedSession | null> {
-  const { previous, ttlMs, meta } = options;
-  const outcome = await store.save(id, data, { previous, ...(ttlMs === undefined ? {} : { ttlMs }), ...(meta === undefined ? {} : { meta }) });
+  const { previous, ttlMs, meta, budget } = options;
+  const outcome = await withinBudget(budget, store, "save", () => store.save(id, data, { previous, ...(ttlMs === undefined ? {} : { ttlMs }), ...(meta === undefined ? {} : { meta }) }));
   if (outcome.status === "gone") return null;
   if (outcome.status === "written" || outcome.session.refreshed) return outcome.session;
-  const alive = await store.touch(id, { ttlMs: ttlMs ?? outcome.session.ttlMs });
+  const alive = await withinBudget(budget, store, "touch", () => store.touch(id, { ttlMs: ttlMs ?? outcome.session.ttlMs }));
   return alive ? loadedSession(outcome.session, outcome.session.id, true, outcome.session.writtenExpiresAtMs) : null;
 }
 
@@ -85,10 +88,21 @@ export class SessionTracker {
 
   constructor(readonly store: SessionStore<SessionData>) {}
 
-  async load(id: string): Promise<LoadedSession | null> {
-    const loaded = await this.store.load(id, this.ttlHintMs === undefined ? undefined : { ttlMs: this.ttlHintMs });
+  /**
+   * Loads the session a client's cookie names. The id comes from the client: one the store refuses
+   * (INVALID_ID: too long, control characters, the per-user index's prefix) is "no session", so the
+   * framework starts a new one, never an error.
+   */
+  async load(id: string, budget?: RequestBudget): Promise<LoadedSession | null> {
+    const options = this.ttlHintMs === undefined ? undefined : { ttlMs: this.ttlHintMs };
+    const loaded = await withinBudget(budget, this.store, "load", () => this.store.load(id, options)).catch(noSessionForInvalidId);
     if (loaded !== null) this.ttlHintMs = loaded.ttlMs;
     return loaded;
+  }
+
+  /** Destroys a session within the request's budget. */
+  destroy(id: string, budget?: RequestBudget): Promise<void> {
+    return withinBudget(budget, this.store, "destroy", () => this.store.destroy(id));
   }
 
   /** Remembers that the framework's session object `holder` was built from `loaded`. */
@@ -104,15 +118,15 @@ export class SessionTracker {
    * Writes `data` for the framework session `holder` with {@link commitSession} (or destroys it when its
    * cookie has expired). `previous` defaults to what `holder` was loaded from.
    */
-  async commit(id: string, holder: object, data: SessionData, options: { expiry?: FrameworkExpiry | null | undefined; previous?: LoadedSession | null; meta?: Record<string, string> | undefined } = {}): Promise<void> {
+  async commit(id: string, holder: object, data: SessionData, options: { expiry?: FrameworkExpiry | null | undefined; previous?: LoadedSession | null; meta?: Record<string, string> | undefined; budget?: RequestBudget | undefined } = {}): Promise<void> {
     const previous = options.previous === undefined ? (this.loaded.get(holder) ?? null) : options.previous;
     const ttlMs = ttlFromExpiry(options.expiry);
     if (ttlMs === "expired") {
       this.loaded.delete(holder);
-      await this.store.destroy(id);
+      await this.destroy(id, options.budget);
       return;
     }
-    const now = await commitSession(this.store, id, data, { previous, ttlMs, meta: options.meta });
+    const now = await commitSession(this.store, id, data, { previous, ttlMs, meta: options.meta, budget: options.budget });
     if (now === null) {
       this.loaded.delete(holder);
       return;
@@ -129,31 +143,53 @@ export function remainingMs(expires: Date | number | string | null | undefined, 
   return Number.isFinite(at) ? at - now : undefined;
 }
 
-/** True for the failures that mean "the backend is down or hung" (as opposed to bad input). */
-export function isOutage(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return code === "UNAVAILABLE" || code === "TIMEOUT" || code === "CLOSED";
+export { isOutage };
+
+function noSessionForInvalidId(error: unknown): null {
+  if ((error as { code?: unknown } | null)?.code === "INVALID_ID") return null;
+  throw error;
 }
 
+/** The errors {@link withHttpStatus} made, so one is never wrapped twice. */
+const forHttp = new WeakSet<object>();
+
 /**
- * Marks an outage error `status` / `statusCode` 503, which Express, Fastify and Koa all turn into
- * "503 Service Unavailable"; any other error is left alone (a 500). Returns the same error.
+ * The error to hand an HTTP framework for a store failure: 503 for an outage (UNAVAILABLE, TIMEOUT,
+ * CLOSED), 500 for anything else (AUTH, CONFIG, BACKEND…), as `status` / `statusCode`, which Express,
+ * Fastify and Koa all answer with. Frameworks put an error's message (Fastify's default handler) or
+ * stack (Express in development) into the response body, and the store's messages name the backend
+ * (host, port, user, database, the server's own error). So the framework gets a new SessionStoreError
+ * with the same `code`, a message that names nothing of the backend, `expose: false`, and the store's
+ * error as its `cause`: error handlers, loggers (pino prints causes) and `app.on("error")` still have
+ * every detail. Errors that are not SessionStoreErrors (the application's own) pass unchanged.
  */
 export function withHttpStatus(error: unknown): unknown {
-  if (isOutage(error) && error !== null && typeof error === "object") Object.assign(error, { status: 503, statusCode: 503 });
-  return error;
+  if (!isSessionStoreError(error) || forHttp.has(error)) return error;
+  const outage = isOutage(error);
+  const status = outage ? 503 : 500;
+  const message = outage ? "the session store is unavailable; try again in a moment" : `the session store failed (${error.code}); the details are in this error's cause and the server log`;
+  const visible = new SessionStoreError(error.code, message, { cause: error });
+  Object.assign(visible, { status, statusCode: status, expose: false });
+  forHttp.add(visible);
+  return visible;
+}
+
+/** True for an error {@link withHttpStatus} made: a store operation of the framework's session failed. */
+export function isSessionFailure(error: unknown): boolean {
+  return typeof error === "object" && error !== null && forHttp.has(error);
 }
 
 /**
  * Hands a promise's outcome to a Node-style callback (express-session and @fastify/session stores are
- * callback based). Errors go through {@link withHttpStatus}. The callback runs on its own tick, outside
- * the promise chain, so an exception it throws surfaces like any callback exception instead of becoming
- * an unhandled rejection.
+ * callback based). Errors of the operations a request makes go through {@link withHttpStatus}; `forHttp`
+ * false keeps the store's own error, for the calls an application makes itself (express-session's
+ * `all`, `length`, `clear`). The callback runs on its own tick, outside the promise chain, so an
+ * exception it throws surfaces like any callback exception instead of becoming an unhandled rejection.
  */
-export function toCallback<T>(work: Promise<T>, callback: (error: unknown, value?: T) => void): void {
+export function toCallback<T>(work: Promise<T>, callback: (error: unknown, value?: T) => void, forHttp = true): void {
   work.then(
     (value) => process.nextTick(callback, null, value),
-    (error: unknown) => process.nextTick(callback, withHttpStatus(error)),
+    (error: unknown) => process.nextTick(callback, forHttp ? withHttpStatus(error) : error),
   );
 }
 

@@ -15,5 +15,7 @@ export type { RedisBackendOptions, RedisTlsOptions, HighAvailabilityOptions, Rea
 export { memcachedBackend } from "./backends/memcached.js";
 export type { MemcachedBackendOptions, MemcachedNodeAddress, MemcachedTlsOptions } from "./backends/memcached.js";
 export { MAX_ID_LENGTH } from "./ids.js";
-export { checkMetaOption, commitSession, detachData, isOutage, remainingMs, SessionTracker, toCallback, ttlFromExpiry, withHttpStatus } from "./adapter-support.js";
+export { checkMetaOption, commitSession, detachData, isOutage, isSessionFailure, remainingMs, SessionTracker, toCallback, ttlFromExpiry, withHttpStatus } from "./adapter-support.js";
 export type { CommitOptions, FrameworkExpiry } from "./adapter-support.js";
+export { budgetOf, linkBudget, runWithBudget } from "./request-budget.js";
+export type { RequestBudget } from "./request-budget.js";

@@ -1,5 +1,6 @@
 import session from "express-session";
-import { checkMetaOption, detachData, SessionStoreError, SessionTracker, toCallback, ttlFromExpiry } from "@sessionbridge/core";
+import { budgetOf, checkMetaOption, detachData, linkBudget, SessionStoreError, SessionTracker, toCallback, ttlFromExpiry } from "@sessionbridge/core";
+import type { RequestBudget } from "@sessionbridge/core";
 import type { LoadedSession, SessionData, SessionStore } from "@sessionbridge/core";
 import { cookieTemplate } from "./cookie.js";
 
@@ -38,8 +39,8 @@ export class ExpressStore extends session.Store {
   private readonly meta: ExpressStoreOptions["meta"];
   /** Which record each express-session Session was loaded from. */
   private readonly sessions: SessionTracker;
-  /** What `get` returned, until express-session turns it into a Session in `createSession`. */
-  private readonly pending = new WeakMap<object, LoadedSession>();
+  /** What `get` returned (and the request budget it started), until express-session turns it into a Session in `createSession`. */
+  private readonly pending = new WeakMap<object, { loaded: LoadedSession; budget: RequestBudget }>();
   private probe: NodeJS.Timeout | undefined;
 
   constructor(store: SessionStore<SessionData>, options: ExpressStoreOptions = {}) {
@@ -62,11 +63,13 @@ export class ExpressStore extends session.Store {
   }
 
   override get(sid: string, callback: (error: unknown, sess?: session.SessionData | null) => void): void {
+    // express-session names no request here: the read starts a budget that createSession links to it.
+    const budget = budgetOf() ?? {};
     const read = async () => {
-      const loaded = await this.sessions.load(sid);
+      const loaded = await this.sessions.load(sid, budget);
       if (loaded === null) return null;
       const sess: ExpressSession = { ...detachData(loaded), cookie: cookieOf(loaded) };
-      this.pending.set(sess, loaded);
+      this.pending.set(sess, { loaded, budget });
       return sess as unknown as session.SessionData;
     };
     toCallback(read(), callback);
@@ -74,7 +77,8 @@ export class ExpressStore extends session.Store {
 
   /** express-session turns what `get` returned into the request's Session here: remember the loaded record for `set`. */
   override createSession(req: ExpressRequest, sess: Parameters<session.Store["createSession"]>[1]): ReturnType<session.Store["createSession"]> {
-    const loaded = this.pending.get(sess);
+    const pending = this.pending.get(sess);
+    if (pending) linkBudget(req, pending.budget);
     const template = cookieTemplate(this, req);
     const stored = (sess as ExpressSession).cookie;
     if (template) {
@@ -83,7 +87,7 @@ export class ExpressStore extends session.Store {
       (sess as ExpressSession).cookie = template.originalMaxAge == null ? { ...template, expires: null } : { ...template, originalMaxAge: stored?.originalMaxAge ?? null, expires: stored?.expires ?? null };
     }
     const created = super.createSession(req, sess);
-    if (loaded) this.sessions.attach(created, loaded);
+    if (pending) this.sessions.attach(created, pending.loaded);
     return created;
   }
 
@@ -105,7 +109,8 @@ export class ExpressStore extends session.Store {
   }
 
   override destroy(sid: string, callback: Callback = noop): void {
-    toCallback(this.store.destroy(sid), callback);
+    // Named no request either: within saveBeforeResponse() the request's budget is the async context's.
+    toCallback(this.sessions.destroy(sid, budgetOf()), callback);
   }
 
   /** Every live session by id. Reading each one resets its TTL. UNSUPPORTED on backends that cannot list keys. */
@@ -118,22 +123,22 @@ export class ExpressStore extends session.Store {
       }
       return result;
     };
-    toCallback(collect(), callback);
+    toCallback(collect(), callback, false);
   }
 
   override length(callback: (error: unknown, length?: number) => void): void {
-    toCallback(this.store.length(), callback);
+    toCallback(this.store.length(), callback, false);
   }
 
   override clear(callback: Callback = noop): void {
-    toCallback(this.store.clear(), callback);
+    toCallback(this.store.clear(), callback, false);
   }
 
   private write(sid: string, sess: ExpressSession, callback: Callback): void {
     const { cookie, ...data } = sess;
     // express-session's Session carries its request (non-enumerable), so the spread above leaves it out.
     const req = (sess as { req?: ExpressRequest }).req;
-    const work = async () => this.sessions.commit(sid, sess, data, { expiry: cookie, meta: this.meta && req ? this.meta(req) : undefined });
+    const work = async () => this.sessions.commit(sid, sess, data, { expiry: cookie, meta: this.meta && req ? this.meta(req) : undefined, budget: budgetOf(req) });
     toCallback(work(), callback);
   }
 

@@ -1,7 +1,7 @@
 import { EventEmitter } from "node:events";
 import type { FastifyRequest } from "fastify";
 import type fastifySession from "@fastify/session";
-import { checkMetaOption, detachData, SessionStoreError, SessionTracker, toCallback } from "@sessionbridge/core";
+import { budgetOf, checkMetaOption, detachData, SessionStoreError, SessionTracker, toCallback } from "@sessionbridge/core";
 import type { LoadedSession, SessionData, SessionStore } from "@sessionbridge/core";
 
 type Callback<T = void> = (error?: unknown, value?: T) => void;
@@ -78,7 +78,7 @@ export class FastifyStore extends EventEmitter implements fastifySession.Session
     const request = this.expected;
     this.expected = undefined;
     const read = async () => {
-      const loaded = await this.sessions.load(sessionId);
+      const loaded = await this.sessions.load(sessionId, budgetOf(request));
       if (loaded === null) return null;
       if (request === undefined) this.remember(sessionId, loaded);
       return loaded;
@@ -100,15 +100,17 @@ export class FastifyStore extends EventEmitter implements fastifySession.Session
     for (const field of Object.keys(session)) if (field !== "cookie") data[field] = session[field];
     const previous = this.sessions.previousOf(session) ?? this.recent.get(sessionId) ?? null;
     const work = async () => {
-      const request = this.meta ? requestOf(session) : undefined;
-      await this.sessions.commit(sessionId, session, data, { expiry: session.cookie, previous, meta: this.meta && request ? this.meta(request as FastifyRequest) : undefined });
+      const request = requestOf(session);
+      const meta = this.meta && request ? this.meta(request as FastifyRequest) : undefined;
+      await this.sessions.commit(sessionId, session, data, { expiry: session.cookie, previous, meta, budget: budgetOf(request) });
     };
     toCallback(work(), callback);
   }
 
   destroy(sessionId: string, callback: Callback = noop): void {
     // `recent` keeps its entry: a request still in flight must save against it and find the session gone.
-    toCallback(this.store.destroy(sessionId), callback);
+    // @fastify/session names no request here: the plugin's hook made its budget the async context's.
+    toCallback(this.sessions.destroy(sessionId, budgetOf()), callback);
   }
 
   private remember(sessionId: string, loaded: LoadedSession): void {

@@ -1,4 +1,4 @@
-import { checkMetaOption, detachData, SessionStoreError, SessionTracker, withHttpStatus } from "@sessionbridge/core";
+import { budgetOf, checkMetaOption, detachData, SessionStoreError, SessionTracker, withHttpStatus } from "@sessionbridge/core";
 import type { FrameworkExpiry, LoadedSession, SessionData, SessionStore } from "@sessionbridge/core";
 
 /** What koa-session hands the store and gets back: the session's fields plus its own bookkeeping. */
@@ -58,7 +58,8 @@ export class KoaStore {
   }
 
   async get(key: string, maxAge: number | "session" | undefined, { ctx = {} }: StoreContext = {}): Promise<KoaSessionData | null> {
-    const loaded = await this.sessions.load(key).catch(fail);
+    // koa-session hands every operation the request's ctx: they share one deadline (budgetOf).
+    const loaded = await this.sessions.load(key, budgetOf(ctx)).catch(fail);
     if (loaded === null) return null;
     this.sessions.attach(ctx, loaded);
     if (maxAge === "session") this.browserSessions.add(ctx);
@@ -82,11 +83,11 @@ export class KoaStore {
     if (_session) this.browserSessions.add(ctx);
     const expiry: FrameworkExpiry = this.browserSessions.has(ctx) ? {} : { expires: _expire, originalMaxAge: _maxAge };
     const meta = this.meta ? this.meta(ctx) : undefined;
-    await this.sessions.commit(key, ctx, data, { expiry, previous, meta }).catch(fail);
+    await this.sessions.commit(key, ctx, data, { expiry, previous, meta, budget: budgetOf(ctx) }).catch(fail);
   }
 
-  async destroy(key: string, _options?: StoreContext): Promise<void> {
-    await this.store.destroy(key).catch(fail);
+  async destroy(key: string, { ctx }: StoreContext = {}): Promise<void> {
+    await this.sessions.destroy(key, ctx === undefined ? undefined : budgetOf(ctx)).catch(fail);
   }
 }
 

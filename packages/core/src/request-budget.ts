@@ -1,0 +1,87 @@
+import { AsyncLocalStorage } from "node:async_hooks";
+import { withDeadline } from "./deadline.js";
+import { SessionStoreError } from "./errors.js";
+
+/**
+ * One deadline per HTTP request, shared by every store operation the request makes.
+ *
+ * Each store operation has its own deadline (`timeoutMs`), but one request may run several: a login
+ * destroys the pre-login session and writes the new one, a changed session is loaded and saved. Against
+ * a hung backend each would wait its full deadline, so a request could wait two or three times
+ * `timeoutMs`. A budget starts with the request's first store operation and ends `timeoutMs` later:
+ * - a later operation gets only what is left of it (and fails with TIMEOUT when nothing is);
+ * - once an operation of the request failed because the backend is down or hung, the request's next
+ *   operations fail at once with that error instead of waiting again.
+ *
+ * Adapters find a request's budget by the framework's request object (`budgetOf(req)`), or, for store
+ * calls that carry no request (express-session's and @fastify/session's `destroy`), by the async context
+ * an entry point opened with {@link runWithBudget}.
+ */
+export interface RequestBudget {
+  /** When the request's time for the store ends (epoch ms); set by its first operation. */
+  endsAtMs?: number;
+  /** The outage (UNAVAILABLE / TIMEOUT / CLOSED) an earlier operation of the request failed with. */
+  failure?: unknown;
+}
+
+const byRequest = new WeakMap<object, RequestBudget>();
+const context = new AsyncLocalStorage<RequestBudget>();
+
+/**
+ * The budget of `request` (the framework's request or context object): the one it was linked to, else
+ * the one of the current async context, else a new one. Without a request: the async context's, if any.
+ */
+export function budgetOf(request?: object): RequestBudget | undefined {
+  if (request === undefined) return context.getStore();
+  let budget = byRequest.get(request);
+  if (budget === undefined) {
+    budget = context.getStore() ?? {};
+    byRequest.set(request, budget);
+  }
+  return budget;
+}
+
+/** Makes `budget` the budget of `request` (e.g. the one a read started before the request object was known). */
+export function linkBudget(request: object, budget: RequestBudget): void {
+  byRequest.set(request, budget);
+}
+
+/** Runs the rest of a request (`rest`, e.g. the framework's `next`) with the budget of `request` as its async context. */
+export function runWithBudget<T>(request: object, rest: () => T): T {
+  return context.run(budgetOf(request) as RequestBudget, rest);
+}
+
+/** What {@link withinBudget} needs to know about the store. */
+export interface BudgetedStore {
+  readonly options: { readonly timeoutMs: number };
+  readonly backend: { readonly label: string };
+}
+
+/** True for the failures that mean "the backend is down or hung" (as opposed to bad input). */
+export function isOutage(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === "UNAVAILABLE" || code === "TIMEOUT" || code === "CLOSED";
+}
+
+/**
+ * Runs one store operation of a request within the request's budget. The first operation runs under the
+ * store's own deadline alone (no extra timer); a later one gets what is left of the budget.
+ */
+export async function withinBudget<T>(budget: RequestBudget | undefined, store: BudgetedStore, what: string, operation: () => Promise<T>): Promise<T> {
+  if (budget === undefined) return operation();
+  if (budget.failure !== undefined) throw budget.failure;
+  const { timeoutMs } = store.options;
+  const now = Date.now();
+  budget.endsAtMs ??= now + timeoutMs;
+  const leftMs = budget.endsAtMs - now;
+  const label = store.backend.label;
+  try {
+    if (leftMs <= 0) {
+      throw new SessionStoreError("TIMEOUT", `${label}: ${what} not started — this request already spent its ${timeoutMs} ms (timeoutMs) on the store`, { backend: label });
+    }
+    return leftMs >= timeoutMs ? await operation() : await withDeadline(operation(), leftMs, `${what} (the rest of this request's ${timeoutMs} ms for the store)`, label);
+  } catch (error) {
+    if (isOutage(error)) budget.failure = error;
+    throw error;
+  }
+}
