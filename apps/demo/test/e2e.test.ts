@@ -275,6 +275,16 @@ describe("the demo over plain HTTP", () => {
         const response = await home(instance);
         expect(response.status, instance.name).toBe(503);
         expect(await response.text()).toContain("Session store unavailable");
+        // A visitor without a cookie: their first page writes a new session (its CSRF token), which
+        // fails. Every framework shows the same page, with no error text in it (the footer names the
+        // store on purpose, on every page).
+        const newcomer = await fetch(`http://127.0.0.1:${instance.port}/`);
+        const page = await newcomer.text();
+        expect(newcomer.status, `${instance.name}, no cookie`).toBe(503);
+        expect(newcomer.headers.get("content-type"), instance.name).toContain("text/html");
+        expect(page, instance.name).toContain("Session store unavailable");
+        expect(page, instance.name).not.toContain("sessionbridge:");
+        expect(newcomer.headers.getSetCookie().filter((c) => c.startsWith("sb.sid=")), instance.name).toEqual([]);
       }
     } finally {
       process.kill(pid as number, "SIGCONT");

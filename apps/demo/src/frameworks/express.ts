@@ -1,5 +1,5 @@
 import { SessionStoreError } from "@sessionbridge/core";
-import { createExpressStore } from "@sessionbridge/express";
+import { createExpressStore, saveBeforeResponse } from "@sessionbridge/express";
 import express, { type NextFunction, type Request, type Response } from "express";
 import session from "express-session";
 import { failure, handle, type DemoApp, type DemoRequest, type DemoResponse, type SessionPort } from "../app.js";
@@ -42,14 +42,17 @@ export const startExpress: StartFramework = async (app, store, cookie, listenPor
       cookie: { httpOnly: true, sameSite: "lax", secure: "auto", maxAge: cookie.ttlMs, path: "/" },
     }),
   );
+  // A changed session is saved before the page is sent, so a failed save gets the 503 page like on
+  // Fastify and Koa (express-session alone would send the page first and lose the session).
+  web.use(saveBeforeResponse());
   web.use(async (req: Request, res: Response) => {
     // express-session skips the session while the store reports 'disconnect': answer 503 at once.
     if (req.session === undefined) return send(res, failure(app, new SessionStoreError("UNAVAILABLE", "session store disconnected")));
     send(res, await handle(app, request(req), port(req)).catch((error: unknown) => failure(app, error)));
   });
   web.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    // express-session saves while the response ends and reports a failed save after it was sent:
-    // nothing left to answer (the store's 'unavailable' event is logged by the instance).
+    // A failed save arrives here before the page was sent (saveBeforeResponse). Only an unchanged
+    // session's TTL refresh, left to express-session, can still fail after it: nothing left to answer.
     if (!res.headersSent) send(res, failure(app, error));
   });
   return listen(web, listenPort);
