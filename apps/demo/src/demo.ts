@@ -16,6 +16,11 @@ export interface DemoOptions {
    */
   inProcess?: boolean;
   log?: (line: string) => void;
+  /**
+   * Aborts the start (Ctrl-C while starting): what has started is stopped, child processes still
+   * loading are terminated, and startDemo rejects.
+   */
+  signal?: AbortSignal;
 }
 
 export interface RunningDemo {
@@ -37,6 +42,7 @@ export function describeUrl(url: string): string {
 
 export async function startDemo(settings: DemoSettings, options: DemoOptions = {}): Promise<RunningDemo> {
   const log = options.log ?? (() => undefined);
+  const signal = options.signal;
   const cleanups: Array<() => Promise<void>> = []; // run in reverse order
   const close = async () => {
     for (const cleanup of cleanups.reverse().splice(0)) await cleanup().catch(() => undefined);
@@ -50,6 +56,7 @@ export async function startDemo(settings: DemoSettings, options: DemoOptions = {
     } else if (redisServerInstalled()) {
       const redis = await startPrivateRedis();
       cleanups.push(redis.stop);
+      signal?.throwIfAborted();
       url = redis.url;
       redisPid = redis.pid;
       storeDescription = `a private redis-server on ${redis.url} (pid ${redis.pid}), stopped when the demo stops`;
@@ -77,11 +84,13 @@ export async function startDemo(settings: DemoSettings, options: DemoOptions = {
         const running = await startInstance(names[i] as string, framework, store, cookie);
         cleanups.push(running.close);
         instances.push(running.info);
+        signal?.throwIfAborted();
       }
     } else {
       // Started together: each child spends most of its start-up loading modules.
-      const started = await Promise.allSettled(settings.instances.map((framework, i) => forkInstance(names[i] as string, framework, settings, url)));
+      const started = await Promise.allSettled(settings.instances.map((framework, i) => forkInstance(names[i] as string, framework, settings, url, signal)));
       for (const result of started) if (result.status === "fulfilled") cleanups.push(result.value.stop);
+      signal?.throwIfAborted();
       for (const result of started) {
         if (result.status === "rejected") throw result.reason;
         instances.push(result.value.info);
@@ -92,6 +101,7 @@ export async function startDemo(settings: DemoSettings, options: DemoOptions = {
     const upstreams: Upstream[] = instances.map((info) => ({ name: info.name, port: info.port }));
     const balancer = await startBalancer(upstreams, settings.port, settings.host);
     cleanups.push(balancer.close);
+    signal?.throwIfAborted();
     const shownHost = settings.host === "0.0.0.0" ? "127.0.0.1" : settings.host;
     return { url: `http://${shownHost}:${balancer.port}/`, storeDescription, instances, redisPid, close };
   } catch (error) {
@@ -116,7 +126,7 @@ interface ForkedInstance {
 }
 
 /** Starts one instance as a child process and waits until it reports who it is (port, pid, backend). */
-async function forkInstance(name: string, framework: Framework, settings: DemoSettings, url: string): Promise<ForkedInstance> {
+async function forkInstance(name: string, framework: Framework, settings: DemoSettings, url: string, signal: AbortSignal | undefined): Promise<ForkedInstance> {
   // Same file extension as this module: .js when built, .ts when run from source by a TS loader.
   const script = fileURLToPath(new URL(`./instance-process${extname(fileURLToPath(import.meta.url))}`, import.meta.url));
   const env: NodeJS.ProcessEnv = {
@@ -130,6 +140,12 @@ async function forkInstance(name: string, framework: Framework, settings: DemoSe
   };
   const child: ChildProcess = fork(script, [], { env, stdio: ["ignore", "inherit", "inherit", "ipc"] });
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  // Aborted while the child loads: SIGTERM it (it stops quietly, or dies by the signal before it has
+  // installed its handlers); its exit rejects the wait below.
+  const abort = () => child.kill("SIGTERM");
+  signal?.addEventListener("abort", abort, { once: true });
+  void exited.then(() => signal?.removeEventListener("abort", abort));
+  if (signal?.aborted) abort();
   const info = await new Promise<InstanceInfo>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`instance ${name} did not start within 30 s`)), 30_000);
     child.once("message", (message: { type?: string; info?: InstanceInfo }) => {

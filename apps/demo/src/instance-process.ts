@@ -15,15 +15,15 @@ const store = openStore(settings.storeUrl, settings.ttlMs, settings.timeoutMs);
 store.on("unavailable", () => console.error(`[${name}] session store unavailable; requests get a 503 until it is back`));
 store.on("available", () => console.error(`[${name}] session store available again`));
 store.on("error", (error) => console.error(`[${name}] ${error.message}`));
-const cookie: CookieSettings = { name: COOKIE_NAME, secret: settings.secret, ttlMs: settings.ttlMs };
-const running = await startInstance(name, framework, store, cookie);
-process.send?.({ type: "ready", info: running.info });
 
+// Installed before anything starts: a stop requested while this instance is still starting (Ctrl-C
+// early, the parent gone) must end it quietly too.
+let running: Awaited<ReturnType<typeof startInstance>> | undefined;
 let stopping = false;
 async function shutdown(): Promise<void> {
   if (stopping) return;
   stopping = true;
-  await running.close().catch(() => undefined);
+  await running?.close().catch(() => undefined);
   await store.close();
   process.exit(0);
 }
@@ -31,3 +31,14 @@ process.on("SIGTERM", shutdown);
 process.on("SIGINT", shutdown);
 // The parent is gone (even killed with SIGKILL): do not linger as an orphan.
 process.on("disconnect", shutdown);
+
+const cookie: CookieSettings = { name: COOKIE_NAME, secret: settings.secret, ttlMs: settings.ttlMs };
+running = await startInstance(name, framework, store, cookie);
+if (stopping || !process.connected) {
+  // Stopped (or orphaned) while starting: there is nobody to report to.
+  await shutdown();
+} else {
+  // With a callback, a channel that closes meanwhile is reported here instead of as an
+  // ERR_IPC_CHANNEL_CLOSED 'error' event (a stack on the console); the 'disconnect' handler stops us.
+  process.send?.({ type: "ready", info: running.info }, undefined, {}, () => undefined);
+}

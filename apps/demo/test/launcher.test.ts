@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -51,6 +51,24 @@ function alive(pid: number): boolean {
   }
 }
 
+/** The processes whose parent is `pid`, with their command lines (from /proc: Linux). */
+function childrenOf(pid: number): Array<{ pid: number; command: string }> {
+  const children: Array<{ pid: number; command: string }> = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // "pid (comm) state ppid …": comm may hold spaces and parentheses, so read after the last ")".
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === pid) {
+        children.push({ pid: Number(entry), command: readFileSync(`/proc/${entry}/cmdline`, "utf8").replaceAll("\0", " ") });
+      }
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return children;
+}
+
 async function frameworksBehind(url: string, requests: number): Promise<string[]> {
   const seen: string[] = [];
   for (let i = 0; i < requests; i++) {
@@ -80,6 +98,42 @@ describe("pnpm demo", () => {
     expect(await demo.exited).toBe(0);
     // The parent waited for its children, so by now they are gone.
     for (const pid of [redisPid, ...instancePids]) expect(alive(pid), `pid ${pid}`).toBe(false);
+  }, 60_000);
+
+  it("stops every process it started, quietly, on a Ctrl-C while it is still starting", async () => {
+    const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
+      cwd: demoDir,
+      env: { ...process.env, PORT: "0", TSX_TSCONFIG_PATH: "tsconfig.check.json" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    started.push(child);
+    let output = "";
+    child.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+    // The moment the issue found: redis-server is up and the three instances are loading.
+    let children: Array<{ pid: number; command: string }> = [];
+    await expect
+      .poll(
+        () => {
+          children = childrenOf(child.pid as number);
+          return children.filter((c) => c.command.includes("redis-server") || c.command.includes("instance-process")).length;
+        },
+        { timeout: 30_000, interval: 20 },
+      )
+      .toBe(4);
+    try {
+      expect(output, "still starting when Ctrl-C comes").not.toContain("open http");
+      child.kill("SIGINT");
+      expect(await exited).toBe(0);
+      // The demo waited for its children, so by now every one is gone.
+      for (const { pid, command } of children) expect(alive(pid), `pid ${pid}: ${command}`).toBe(false);
+      expect(output).not.toContain("ERR_IPC_CHANNEL_CLOSED");
+      expect(output).not.toMatch(/^\s+at /m); // no stack trace of any kind
+    } finally {
+      // Only if the demo left them behind: exactly the processes we saw it start.
+      for (const { pid } of children) if (alive(pid)) process.kill(pid, "SIGKILL");
+    }
   }, 60_000);
 
   it("falls back to an in-memory store with every instance in one process when redis-server is not installed", async () => {
