@@ -41,6 +41,8 @@ export interface DemoRequest {
   /** The client's address, as the balancer reported it in X-Forwarded-For. */
   ip: string;
   userAgent: string | undefined;
+  /** The Cookie request header, if any. */
+  cookies: string | undefined;
 }
 
 export interface DemoResponse {
@@ -72,7 +74,21 @@ const NOTICES: Record<string, string> = {
   saved: "Saved. Every instance now shows the new name.",
   revoked: "That session was revoked.",
   others: "Every other session was logged out.",
+  expired: "Your session expired (or was ended from another device). Log in again to continue.",
 };
+
+/**
+ * A "you were signed in here" marker, apart from the session: the session cookie and the session itself
+ * end together after an idle timeout, so without the marker an expired visitor looks like a new one.
+ * It holds nothing but "1"; set at login, cleared at logout and once the expiry has been announced.
+ */
+const SIGNED_IN_MARK = "sb.in";
+const MARK_ON = `${SIGNED_IN_MARK}=1; Path=/; Max-Age=${400 * 86_400}; HttpOnly; SameSite=Lax`;
+const MARK_OFF = `${SIGNED_IN_MARK}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax`;
+
+function hasSignedInMark(cookies: string | undefined): boolean {
+  return cookies !== undefined && cookies.split(";").some((pair) => pair.trim() === `${SIGNED_IN_MARK}=1`);
+}
 
 function page(app: DemoApp, status: number, body: string): DemoResponse {
   return { status, headers: { ...BASE_HEADERS, "content-type": "text/html; charset=utf-8", "x-served-by": app.instance.name }, body };
@@ -89,9 +105,16 @@ function field(form: Record<string, unknown>, name: string): string {
 }
 
 export async function handle(app: DemoApp, req: DemoRequest, session: SessionPort): Promise<DemoResponse> {
+  const expired = session.get("user") === undefined && hasSignedInMark(req.cookies);
+  let mark: string | undefined = expired ? MARK_OFF : undefined;
+  const out = await route(app, req, session, expired, (on) => (mark = on ? MARK_ON : MARK_OFF));
+  return mark === undefined ? out : { ...out, headers: { ...out.headers, "set-cookie": mark } };
+}
+
+async function route(app: DemoApp, req: DemoRequest, session: SessionPort, expired: boolean, signedIn: (on: boolean) => void): Promise<DemoResponse> {
   if (session.get("csrf") === undefined) session.set("csrf", newCsrfToken());
   const user = session.get("user");
-  const notice = NOTICES[req.query.get("m") ?? ""];
+  const notice = expired ? NOTICES["expired"] : NOTICES[req.query.get("m") ?? ""];
   const context = (): PageContext => ({ instance: app.instance, user: session.get("user"), csrf: session.get("csrf") ?? "", visits: session.get("visits") ?? 0 });
 
   if (req.method === "GET" || req.method === "HEAD") {
@@ -125,6 +148,7 @@ export async function handle(app: DemoApp, req: DemoRequest, session: SessionPor
       const result = await app.users.signUp(username, field(req.form, "password"), displayName);
       if (!result.ok) return page(app, 400, signUpPage(context(), result.problem, { username, displayName }));
       await startSession(app, session, req, result.user);
+      signedIn(true);
       return redirect(app, "/?m=welcome");
     }
     case "/login": {
@@ -132,10 +156,12 @@ export async function handle(app: DemoApp, req: DemoRequest, session: SessionPor
       const found = await app.users.logIn(username, field(req.form, "password"));
       if (!found) return page(app, 401, logInPage(context(), "Wrong username or password.", username));
       await startSession(app, session, req, found);
+      signedIn(true);
       return redirect(app, "/");
     }
     case "/logout":
       await session.destroy();
+      signedIn(false);
       return redirect(app, "/login?m=logged-out");
   }
 
@@ -158,6 +184,7 @@ export async function handle(app: DemoApp, req: DemoRequest, session: SessionPor
     case "/sessions/logout-all":
       await app.sessions.revokeAll(user.id);
       await session.destroy();
+      signedIn(false);
       return redirect(app, "/login?m=everywhere");
     default:
       return page(app, 404, errorPage(context(), 404, "Not found", "There is no form at this address."));

@@ -21,7 +21,8 @@ export function createSessionDirectory(store: SessionStore): SessionDirectory {
   return {
     async list(userId, currentId) {
       const current = store.handleOf(currentId);
-      const sessions = await store.sessionsOf(userId);
+      // The per-user index is a set, read in no fixed order: newest sign-in first, the same on every load.
+      const sessions = (await store.sessionsOf(userId)).sort((a, b) => b.createdAtMs - a.createdAtMs || (a.handle < b.handle ? -1 : a.handle > b.handle ? 1 : 0));
       return sessions.map((s) => ({
         handle: s.handle,
         current: s.handle === current,

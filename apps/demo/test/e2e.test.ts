@@ -129,6 +129,11 @@ describe("the demo in a real browser", () => {
     await page.goto(new URL("/sessions", demo.url).href);
     expect(new URL(page.url()).pathname).toBe("/login");
 
+    // Links in the text are the page's accent colour, not the browser's default blue.
+    await page.goto(new URL("/no-such-page", demo.url).href);
+    const linkColor = await page.locator("main a").first().evaluate((a) => getComputedStyle(a).color);
+    expect(linkColor).toBe("rgb(36, 88, 214)"); // --accent: #2458d6
+
     await first.close();
     await second.close();
   }, 120_000);
@@ -137,9 +142,12 @@ describe("the demo in a real browser", () => {
 describe("the demo over plain HTTP", () => {
   /** A tiny cookie-keeping client, to look at what a browser hides. */
   function client(base = demo.url) {
+    const jar = new Map<string, string>();
     let cookie = "";
     return {
       cookie: () => cookie,
+      /** Sends later requests to another base URL (e.g. one instance directly), with the same cookies. */
+      at: (url: string) => void (base = url),
       async request(path: string, form?: Record<string, string>) {
         const response = await fetch(new URL(path, base), {
           method: form ? "POST" : "GET",
@@ -147,8 +155,13 @@ describe("the demo over plain HTTP", () => {
           headers: { cookie, ...(form ? { "content-type": "application/x-www-form-urlencoded" } : {}) },
           ...(form ? { body: new URLSearchParams(form).toString() } : {}),
         });
-        const set = response.headers.getSetCookie().find((line) => line.startsWith("sb.sid="));
-        if (set) cookie = set.split(";")[0] ?? "";
+        for (const line of response.headers.getSetCookie()) {
+          const [pair = "", ...attributes] = line.split(";");
+          const name = pair.slice(0, pair.indexOf("="));
+          if (attributes.some((a) => /^\s*max-age=0\s*$/i.test(a) || /expires=thu, 01 jan 1970/i.test(a))) jar.delete(name);
+          else jar.set(name, pair);
+        }
+        cookie = [...jar.values()].join("; ");
         return { status: response.status, location: response.headers.get("location"), servedBy: response.headers.get("x-served-by"), headers: response.headers, body: await response.text() };
       },
     };
@@ -213,6 +226,59 @@ describe("the demo over plain HTTP", () => {
       frameworks.add(/data-framework="([^"]+)"/.exec(await response.text())?.[1] ?? "");
     }
     expect(frameworks).toEqual(ALL_FRAMEWORKS);
+  });
+
+  it("tells a visitor whose session ended by itself that it expired, once, on every framework", async () => {
+    for (const instance of demo.instances) {
+      const username = `expiry-${instance.name}-${Date.now().toString(36)}`;
+      const visitor = client();
+      const form = await visitor.request("/signup");
+      expect((await visitor.request("/signup", { _csrf: csrfOf(form.body), username, displayName: "Idle", password: "long enough" })).status).toBe(303);
+      // The session ends on the server while the browser keeps its cookies, as after an idle timeout.
+      const other = client();
+      const login = await other.request("/login");
+      expect((await other.request("/login", { _csrf: csrfOf(login.body), username, password: "long enough" })).status).toBe(303);
+      expect((await other.request("/sessions/logout-others", { _csrf: csrfOf((await other.request("/sessions")).body) })).status).toBe(303);
+
+      visitor.at(`http://127.0.0.1:${instance.port}/`);
+      const back = await visitor.request("/");
+      expect(back.status, instance.name).toBe(200);
+      expect(back.body, instance.name).toContain("Your session expired");
+      expect(back.body, instance.name).not.toContain(`id="whoami">${username}<`);
+      expect((await visitor.request("/")).body, `${instance.name}, said once`).not.toContain("Your session expired");
+    }
+    // A logout is not an expiry.
+    const leaving = client();
+    const form = await leaving.request("/signup");
+    expect((await leaving.request("/signup", { _csrf: csrfOf(form.body), username: `leaving-${Date.now().toString(36)}`, displayName: "Leaving", password: "long enough" })).status).toBe(303);
+    const out = await leaving.request("/logout", { _csrf: csrfOf((await leaving.request("/")).body) });
+    expect(out.status).toBe(303);
+    expect((await leaving.request(out.location ?? "/login")).body).not.toContain("Your session expired");
+  });
+
+  it("lists the active sessions in the same order on every load, with the device in each Revoke button's name", async () => {
+    const username = `order-${Date.now().toString(36)}`;
+    const owner = client();
+    const form = await owner.request("/signup");
+    expect((await owner.request("/signup", { _csrf: csrfOf(form.body), username, displayName: "Order", password: "long enough" })).status).toBe(303);
+    for (let i = 0; i < 4; i++) {
+      const device = client();
+      const page = await device.request("/login");
+      expect((await device.request("/login", { _csrf: csrfOf(page.body), username, password: "long enough" })).status).toBe(303);
+    }
+    // Each row by its revoke handle; this browser's own row has none. Loading the page is itself a visit
+    // of this browser's session, which must not move its row.
+    const orderOf = async () =>
+      (await owner.request("/sessions")).body
+        .split("<tr data-current=")
+        .slice(1)
+        .map((row) => /name="handle" value="([^"]+)"/.exec(row)?.[1] ?? "this browser");
+    const first = await orderOf();
+    expect(first).toHaveLength(5);
+    for (let i = 0; i < 5; i++) expect(await orderOf()).toEqual(first);
+    const labels = [...(await owner.request("/sessions")).body.matchAll(/<button[^>]*aria-label="([^"]+)"[^>]*>Revoke</g)].map((m) => m[1] ?? "");
+    expect(labels).toHaveLength(4);
+    for (const label of labels) expect(label).toMatch(/^Revoke .+, signed in \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/);
   });
 
   it("lists a user's sessions with IP and last seen, revokes one, and logs out the others (through the balancer)", async () => {

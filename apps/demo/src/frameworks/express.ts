@@ -20,7 +20,7 @@ function port(req: Request): SessionPort {
 }
 
 function request(req: Request): DemoRequest {
-  return { method: req.method, path: req.path, query: new URLSearchParams(req.url.split("?")[1] ?? ""), form: (req.body ?? {}) as Record<string, unknown>, ip: req.ip ?? "", userAgent: req.get("user-agent") };
+  return { method: req.method, path: req.path, query: new URLSearchParams(req.url.split("?")[1] ?? ""), form: (req.body ?? {}) as Record<string, unknown>, ip: req.ip ?? "", userAgent: req.get("user-agent"), cookies: req.get("cookie") };
 }
 
 function send(res: Response, out: DemoResponse): void {

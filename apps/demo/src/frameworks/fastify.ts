@@ -28,7 +28,7 @@ function port(request: FastifyRequest): SessionPort {
 
 function toDemo(request: FastifyRequest): DemoRequest {
   const [path = "/", query = ""] = request.url.split("?");
-  return { method: request.method, path, query: new URLSearchParams(query), form: (request.body ?? {}) as Record<string, unknown>, ip: request.ip, userAgent: request.headers["user-agent"] };
+  return { method: request.method, path, query: new URLSearchParams(query), form: (request.body ?? {}) as Record<string, unknown>, ip: request.ip, userAgent: request.headers["user-agent"], cookies: request.headers.cookie };
 }
 
 function send(reply: FastifyReply, out: DemoResponse): FastifyReply {

@@ -29,7 +29,7 @@ function port(ctx: Context, cookieId: (ctx: Context) => string | undefined): Ses
 }
 
 function toDemo(ctx: Context, form: Record<string, string>): DemoRequest {
-  return { method: ctx.method, path: ctx.path, query: new URLSearchParams(ctx.querystring), form, ip: ctx.ip, userAgent: ctx.get("user-agent") || undefined };
+  return { method: ctx.method, path: ctx.path, query: new URLSearchParams(ctx.querystring), form, ip: ctx.ip, userAgent: ctx.get("user-agent") || undefined, cookies: ctx.get("cookie") || undefined };
 }
 
 function send(ctx: Context, out: DemoResponse): void {

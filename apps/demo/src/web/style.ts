@@ -12,6 +12,7 @@ header, main, footer { max-width:44rem; margin:0 auto; padding:0 1rem; }
 header { display:flex; flex-wrap:wrap; align-items:center; justify-content:space-between; gap:.5rem; padding-top:1rem; }
 header .brand { font-weight:700; text-decoration:none; color:var(--ink); }
 nav { display:flex; flex-wrap:wrap; gap:.25rem .9rem; align-items:center; }
+a { color:var(--accent); text-underline-offset:.15em; } a:visited { color:var(--accent); }
 nav a { color:var(--accent); text-decoration:none; }
 nav form { display:inline; }
 .served { margin:1rem auto 0; max-width:44rem; padding:0 1rem; }

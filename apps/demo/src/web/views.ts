@@ -98,7 +98,7 @@ export function sessionsPage(ctx: PageContext, sessions: ActiveSession[], notice
     (s) => html`<tr data-current="${s.current}"><td>${s.device}${s.current ? html` <strong>(this browser)</strong>` : ""}</td>
       <td data-label="IP">${s.ip}</td><td data-label="Last seen">${when(s.lastSeenMs)}</td><td data-label="Signed in">${when(s.createdAtMs)}</td>
       <td>${s.current ? "" : html`<form method="post" action="/sessions/revoke">${csrfField(ctx)}
-        <input type="hidden" name="handle" value="${s.handle}"><button class="quiet" type="submit">Revoke</button></form>`}</td></tr>`,
+        <input type="hidden" name="handle" value="${s.handle}"><button class="quiet" type="submit" aria-label="Revoke ${s.device}, signed in ${when(s.createdAtMs)}">Revoke</button></form>`}</td></tr>`,
   );
   return layout(ctx, "Active sessions", html`<div class="card"><h1>Active sessions</h1>
     ${notice ? html`<p class="notice">${notice}</p>` : ""}
