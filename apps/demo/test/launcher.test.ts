@@ -13,14 +13,14 @@ import { afterEach, describe, expect, it } from "vitest";
 const demoDir = fileURLToPath(new URL("..", import.meta.url));
 const started: ChildProcess[] = [];
 
-interface Launched {
+interface Spawned {
   child: ChildProcess;
-  url: string;
   output: () => string;
   exited: Promise<number | null>;
 }
 
-async function launch(env: NodeJS.ProcessEnv): Promise<Launched> {
+/** `pnpm demo`'s entry point in its own process, its stdout and stderr collected. */
+function spawnDemo(env: NodeJS.ProcessEnv): Spawned {
   const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
     cwd: demoDir,
     env: { ...process.env, PORT: "0", TSX_TSCONFIG_PATH: "tsconfig.check.json", ...env },
@@ -28,18 +28,25 @@ async function launch(env: NodeJS.ProcessEnv): Promise<Launched> {
   });
   started.push(child);
   let output = "";
+  child.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  return { child, output: () => output, exited };
+}
+
+/** Starts the demo and waits until it prints the URL to open. */
+async function launch(env: NodeJS.ProcessEnv): Promise<Spawned & { url: string }> {
+  const demo = spawnDemo(env);
   const url = await new Promise<string>((resolve, reject) => {
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      const match = /open (http:\/\/\S+)/.exec(output);
+    const check = () => {
+      const match = /open (http:\/\/\S+)/.exec(demo.output());
       if (match?.[1]) resolve(match[1]);
     };
-    child.stdout?.on("data", onData);
-    child.stderr?.on("data", onData);
-    void exited.then((code) => reject(new Error(`the demo exited with ${code} before it was ready:\n${output}`)));
+    demo.child.stdout?.on("data", check);
+    demo.child.stderr?.on("data", check);
+    void demo.exited.then((code) => reject(new Error(`the demo exited with ${code} before it was ready:\n${demo.output()}`)));
   });
-  return { child, url, output: () => output, exited };
+  return { ...demo, url };
 }
 
 function alive(pid: number): boolean {
@@ -101,16 +108,7 @@ describe("pnpm demo", () => {
   }, 60_000);
 
   it("stops every process it started, quietly, on a Ctrl-C while it is still starting", async () => {
-    const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
-      cwd: demoDir,
-      env: { ...process.env, PORT: "0", TSX_TSCONFIG_PATH: "tsconfig.check.json" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    started.push(child);
-    let output = "";
-    child.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString()));
-    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+    const { child, output, exited } = spawnDemo({});
     // The moment the issue found: redis-server is up and the three instances are loading.
     let children: Array<{ pid: number; command: string }> = [];
     await expect
@@ -123,13 +121,13 @@ describe("pnpm demo", () => {
       )
       .toBe(4);
     try {
-      expect(output, "still starting when Ctrl-C comes").not.toContain("open http");
+      expect(output(), "still starting when Ctrl-C comes").not.toContain("open http");
       child.kill("SIGINT");
       expect(await exited).toBe(0);
       // The demo waited for its children, so by now every one is gone.
       for (const { pid, command } of children) expect(alive(pid), `pid ${pid}: ${command}`).toBe(false);
-      expect(output).not.toContain("ERR_IPC_CHANNEL_CLOSED");
-      expect(output).not.toMatch(/^\s+at /m); // no stack trace of any kind
+      expect(output()).not.toContain("ERR_IPC_CHANNEL_CLOSED");
+      expect(output()).not.toMatch(/^\s+at /m); // no stack trace of any kind
     } finally {
       // Only if the demo left them behind: exactly the processes we saw it start.
       for (const { pid } of children) if (alive(pid)) process.kill(pid, "SIGKILL");
@@ -152,19 +150,10 @@ describe("pnpm demo", () => {
   }, 60_000);
 
   it("refuses a bad SESSION_STORE_URL with a message naming the variable, without echoing it", async () => {
-    const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
-      cwd: demoDir,
-      env: { ...process.env, TSX_TSCONFIG_PATH: "tsconfig.check.json", SESSION_STORE_URL: "postgres://user:hunter2@db" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    started.push(child);
-    let output = "";
-    child.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString()));
-    const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
-    expect(code).toBe(1);
-    expect(output).toContain("SESSION_STORE_URL must be a URL starting with redis://, rediss://, memcached://");
-    expect(output).not.toContain("hunter2");
+    const { output, exited } = spawnDemo({ SESSION_STORE_URL: "postgres://user:hunter2@db" });
+    expect(await exited).toBe(1);
+    expect(output()).toContain("SESSION_STORE_URL must be a URL starting with redis://, rediss://, memcached://");
+    expect(output()).not.toContain("hunter2");
   }, 30_000);
 
   it("uses the server in SESSION_STORE_URL (here memcached with SASL) for every framework, and never prints its password", async () => {
