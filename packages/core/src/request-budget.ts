@@ -13,9 +13,11 @@ import { SessionStoreError } from "./errors.js";
  * - once an operation of the request failed because the backend is down or hung, the request's next
  *   operations fail at once with that error instead of waiting again.
  *
- * Adapters find a request's budget by the framework's request object (`budgetOf(req)`), or, for store
- * calls that carry no request (express-session's and @fastify/session's `destroy`), by the async context
- * an entry point opened with {@link runWithBudget}.
+ * Adapters find a request's budget by the framework's request object (`budgetOf(req)`). Store calls that
+ * carry no request (`destroy` in express-session and @fastify/session) start a budget of their own that
+ * the adapter links to the request later (`linkBudget`), or find it in the async context an entry point
+ * opened with {@link runWithBudget} (Express's `saveBeforeResponse()`; AsyncLocalStorage costs every
+ * promise of the process a little on Node < 24, so it is not used on the default path).
  */
 export interface RequestBudget {
   /** When the request's time for the store ends (epoch ms); set by its first operation. */
@@ -41,9 +43,18 @@ export function budgetOf(request?: object): RequestBudget | undefined {
   return budget;
 }
 
-/** Makes `budget` the budget of `request` (e.g. the one a read started before the request object was known). */
+/**
+ * Makes `budget` (one an operation started before its request was known) the budget of `request`. When
+ * the request has one already, the two join: the earlier end and the first failure count.
+ */
 export function linkBudget(request: object, budget: RequestBudget): void {
-  byRequest.set(request, budget);
+  const own = byRequest.get(request);
+  if (own === undefined || own === budget) {
+    byRequest.set(request, budget);
+    return;
+  }
+  if (budget.endsAtMs !== undefined) own.endsAtMs = Math.min(own.endsAtMs ?? budget.endsAtMs, budget.endsAtMs);
+  own.failure ??= budget.failure;
 }
 
 /** Runs the rest of a request (`rest`, e.g. the framework's `next`) with the budget of `request` as its async context. */

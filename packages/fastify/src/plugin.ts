@@ -2,7 +2,7 @@ import fastifyCookie from "@fastify/cookie";
 import fastifySession from "@fastify/session";
 import type { FastifyPluginAsync } from "fastify";
 import fp from "fastify-plugin";
-import { isSessionFailure, runWithBudget, SessionStoreError } from "@sessionbridge/core";
+import { isSessionFailure, SessionStoreError } from "@sessionbridge/core";
 import type { SessionData, SessionStore } from "@sessionbridge/core";
 import { createFastifyStore, type FastifyStoreOptions } from "./store.js";
 
@@ -43,12 +43,9 @@ const plugin: FastifyPluginAsync<SessionbridgePluginOptions> = async (fastify, o
   const adapter = createFastifyStore(store, { browserSessionCookie: sessionOptions.cookie?.maxAge === undefined, ...(meta === undefined ? {} : { meta }) });
   // Runs right before @fastify/session's own onRequest hook, which calls store.get synchronously: this
   // tells the adapter which request the next get belongs to (see FastifyStore).
-  // The rest of the request runs with its store budget as async context, so the store operations that
-  // @fastify/session makes without naming the request (destroy, in `regenerate()` and `destroy()`) share
-  // the request's one deadline with the others (see core's request-budget.ts).
   fastify.addHook("onRequest", (request, _reply, done) => {
     adapter.expect(request);
-    runWithBudget(request, done);
+    done();
     adapter.expect(undefined);
   });
   // A request whose session could not be loaded or saved answers the error without its session: else

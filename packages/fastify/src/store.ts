@@ -1,7 +1,8 @@
 import { EventEmitter } from "node:events";
 import type { FastifyRequest } from "fastify";
 import type fastifySession from "@fastify/session";
-import { budgetOf, checkMetaOption, detachData, SessionStoreError, SessionTracker, toCallback } from "@sessionbridge/core";
+import { budgetOf, checkMetaOption, detachData, linkBudget, SessionStoreError, SessionTracker, toCallback } from "@sessionbridge/core";
+import type { RequestBudget } from "@sessionbridge/core";
 import type { LoadedSession, SessionData, SessionStore } from "@sessionbridge/core";
 
 type Callback<T = void> = (error?: unknown, value?: T) => void;
@@ -10,7 +11,7 @@ interface FastifySessionLike {
   [field: string]: unknown;
 }
 interface RequestLike {
-  session?: unknown;
+  session?: { sessionId?: unknown } | null;
 }
 
 export interface FastifyStoreOptions {
@@ -49,6 +50,8 @@ export class FastifyStore extends EventEmitter implements fastifySession.Session
   private readonly sessions: SessionTracker;
   private readonly recent = new Map<string, LoadedSession>();
   private expected: RequestLike | undefined;
+  /** The destroy whose callback is running right now, with its budget (see `destroy`). */
+  private destroying: { sessionId: string; budget: RequestBudget } | undefined;
   private readonly browserSessionCookie: boolean;
   private readonly meta: FastifyStoreOptions["meta"];
 
@@ -99,8 +102,12 @@ export class FastifyStore extends EventEmitter implements fastifySession.Session
     const data: SessionData = {};
     for (const field of Object.keys(session)) if (field !== "cookie") data[field] = session[field];
     const previous = this.sessions.previousOf(session) ?? this.recent.get(sessionId) ?? null;
+    const request = requestOf(session) as RequestLike | undefined;
+    // regenerate(): @fastify/session destroys the old id and, inside that destroy's callback, saves the
+    // new session while request.session is still the old one. The two share the destroy's budget.
+    const destroying = this.destroying;
+    if (request && destroying && request.session?.sessionId === destroying.sessionId) linkBudget(request, destroying.budget);
     const work = async () => {
-      const request = requestOf(session);
       const meta = this.meta && request ? this.meta(request as FastifyRequest) : undefined;
       await this.sessions.commit(sessionId, session, data, { expiry: session.cookie, previous, meta, budget: budgetOf(request) });
     };
@@ -109,8 +116,18 @@ export class FastifyStore extends EventEmitter implements fastifySession.Session
 
   destroy(sessionId: string, callback: Callback = noop): void {
     // `recent` keeps its entry: a request still in flight must save against it and find the session gone.
-    // @fastify/session names no request here: the plugin's hook made its budget the async context's.
-    toCallback(this.sessions.destroy(sessionId, budgetOf()), callback);
+    // @fastify/session names no request here, so the destroy starts its own budget, which a save made
+    // from its callback (regenerate) joins. A destroy after the request's read (logout) is not linked to
+    // that read: see the README.
+    const budget: RequestBudget = {};
+    toCallback(this.sessions.destroy(sessionId, budget), (error) => {
+      this.destroying = { sessionId, budget };
+      try {
+        callback(error);
+      } finally {
+        this.destroying = undefined;
+      }
+    });
   }
 
   private remember(sessionId: string, loaded: LoadedSession): void {
