@@ -1,5 +1,5 @@
 import type session from "express-session";
-import { runWithBudget } from "@sessionbridge/core";
+import { budgetOf, runWithBudget } from "@sessionbridge/core";
 
 // express's types through express-session's (this package depends on express-session only).
 type RequestHandler = ReturnType<typeof session>;
@@ -34,6 +34,12 @@ export function saveBeforeResponse(): RequestHandler {
     res.end = function endAfterSave(this: Response, ...args: unknown[]): Response {
       const now = req.session as unknown as Session | undefined;
       if (saving || now === undefined || res.headersSent || (req.sessionID === id && fingerprint(now) === data)) {
+        return (end as (...a: unknown[]) => Response).apply(this, args);
+      }
+      if (budgetOf(req)?.failure !== undefined) {
+        // The store already failed this request (the answer is most likely that error's page): the
+        // save would fail at once, and the error handlers would run a second time. Drop the session.
+        delete (req as { session?: unknown }).session;
         return (end as (...a: unknown[]) => Response).apply(this, args);
       }
       saving = true;

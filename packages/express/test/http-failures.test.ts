@@ -294,6 +294,7 @@ describe.each([
           // Operations still running after the response (express-session saves after it) count too.
           await eventually("every store operation of the request settled", () => inFlight === 0);
           expect(failed).toEqual(["destroy: TIMEOUT"]);
+          expect(app.errors, "the error handling ran once").toHaveLength(1);
         } finally {
           await recover();
           await app.close();
