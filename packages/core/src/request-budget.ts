@@ -78,21 +78,22 @@ export function isOutage(error: unknown): boolean {
  * Runs one store operation of a request within the request's budget. The first operation runs under the
  * store's own deadline alone (no extra timer); a later one gets what is left of the budget.
  */
-export async function withinBudget<T>(budget: RequestBudget | undefined, store: BudgetedStore, what: string, operation: () => Promise<T>): Promise<T> {
+export function withinBudget<T>(budget: RequestBudget | undefined, store: BudgetedStore, what: string, operation: () => Promise<T>): Promise<T> {
   if (budget === undefined) return operation();
-  if (budget.failure !== undefined) throw budget.failure;
+  if (budget.failure !== undefined) return Promise.reject(budget.failure);
   const { timeoutMs } = store.options;
   const now = Date.now();
   budget.endsAtMs ??= now + timeoutMs;
   const leftMs = budget.endsAtMs - now;
   const label = store.backend.label;
-  try {
-    if (leftMs <= 0) {
-      throw new SessionStoreError("TIMEOUT", `${label}: ${what} not started — this request already spent its ${timeoutMs} ms (timeoutMs) on the store`, { backend: label });
-    }
-    return leftMs >= timeoutMs ? await operation() : await withDeadline(operation(), leftMs, `${what} (the rest of this request's ${timeoutMs} ms for the store)`, label);
-  } catch (error) {
+  const work =
+    leftMs >= timeoutMs
+      ? operation()
+      : leftMs > 0
+        ? withDeadline(operation(), leftMs, `${what} (the rest of this request's ${timeoutMs} ms for the store)`, label)
+        : Promise.reject(new SessionStoreError("TIMEOUT", `${label}: ${what} not started — this request already spent its ${timeoutMs} ms (timeoutMs) on the store`, { backend: label }));
+  return work.catch((error: unknown) => {
     if (isOutage(error)) budget.failure = error;
     throw error;
-  }
+  });
 }
