@@ -1,7 +1,10 @@
 import { isSessionStoreError, SessionStoreError } from "./errors.js";
 import { isOutage, withinBudget, type RequestBudget } from "./request-budget.js";
 import { bodyOf } from "./snapshot.js";
+import { ttlFromExpiry, type FrameworkExpiry } from "./expiry.js";
 import { loadedSession, type LoadedSession, type SessionData, type SessionStore } from "./store.js";
+
+export { remainingMs, ttlFromExpiry, type FrameworkExpiry } from "./expiry.js";
 
 /**
  * The few steps every framework adapter (express-session, @fastify/session, koa-session) shares, kept
@@ -49,33 +52,6 @@ export async function commitSession(store: SessionStore<SessionData>, id: string
   return alive ? loadedSession(outcome.session, outcome.session.id, true, outcome.session.writtenExpiresAtMs) : null;
 }
 
-/** The expiry a framework keeps with its session (express-session / @fastify/session cookie, koa-session's `_expire`/`_maxAge`). */
-export interface FrameworkExpiry {
-  /** When the session's cookie expires (Date, epoch ms or date string); null/undefined for a browser-session cookie. */
-  expires?: Date | number | string | null | undefined;
-  /** The idle timeout the framework slides the cookie by, in ms. */
-  originalMaxAge?: number | null | undefined;
-}
-
-/**
- * The TTL to write for a framework's expiry: its idle timeout (`originalMaxAge`), else the time left
- * until `expires`, else undefined (the session's own or the store's `ttlMs`). "expired" when the cookie
- * has already expired: the browser will not send it again, so the session should be destroyed.
- */
-export function ttlFromExpiry(expiry: FrameworkExpiry | null | undefined, now = Date.now()): number | undefined | "expired" {
-  const left = remainingMs(expiry?.expires, now);
-  if (left !== undefined && left <= 0) return "expired";
-  const original = expiry?.originalMaxAge;
-  if (typeof original === "number" && original > 0) {
-    // express-session recomputes originalMaxAge as `expires - Date.now()` whenever expires is set, so a
-    // one-day cookie sometimes says 86 399 999. Unrounded, sessions carry TTLs a few ms apart: the TTL hint
-    // misses (an extra PEXPIRE after the GETEX) and a save sees a "changed" TTL (a full rewrite on a read).
-    // A TTL of a minute or more is kept to whole seconds; shorter ones (tests, demos) stay exact.
-    return original >= 60_000 ? Math.round(original / 1000) * 1000 : Math.round(original);
-  }
-  return left === undefined ? undefined : Math.ceil(left);
-}
-
 /**
  * Per-adapter bookkeeping: which record each framework session was loaded from (for conditional, merging
  * saves), and the TTL sessions are read with, passed to `load` so a GETEX sets the right TTL in one
@@ -102,7 +78,7 @@ export class SessionTracker {
 
   /** Destroys a session within the request's budget. */
   destroy(id: string, budget?: RequestBudget): Promise<void> {
-    return withinBudget(budget, this.store, "destroy", () => this.store.destroy(id));
+    return withinBudget(budget, this.store, "destroy", () => this.store.destroy(id)).then(() => undefined);
   }
 
   /** Remembers that the framework's session object `holder` was built from `loaded`. */
@@ -134,13 +110,6 @@ export class SessionTracker {
     this.loaded.set(holder, now);
     this.ttlHintMs = now.ttlMs;
   }
-}
-
-/** Milliseconds left until `expires`, or undefined when there is no expiry. Zero or less means expired. */
-export function remainingMs(expires: Date | number | string | null | undefined, now = Date.now()): number | undefined {
-  if (expires === null || expires === undefined) return undefined;
-  const at = expires instanceof Date ? expires.getTime() : typeof expires === "number" ? expires : Date.parse(expires);
-  return Number.isFinite(at) ? at - now : undefined;
 }
 
 export { isOutage };

@@ -1,7 +1,9 @@
 export { createSessionStore, diff } from "./store.js";
-export type { LoadedSession, SaveOptions, SaveOutcome, SessionData, SessionStore, StoreEvents, UserSession, WriteOptions } from "./store.js";
+export type { LoadedSession, MigrateOutcome, SaveOptions, SaveOutcome, SessionData, SessionStore, StoreEvents, UserSession, WriteOptions } from "./store.js";
 export type { EncryptionKey } from "./crypto.js";
 export type { SessionStoreOptions } from "./options.js";
+export type { IncumbentFormatName, MigrateFrom, MigrateFromIncumbent, MigrateFromStore } from "./migrate/options.js";
+export type { MigrationSource, SourceRead, SourceSession } from "./migrate/source.js";
 export { SessionStoreError, isSessionStoreError } from "./errors.js";
 export type { SessionStoreErrorCode } from "./errors.js";
 export type { Backend, BackendCapabilities, BackendEvents, GetOptions, SetCondition, SetResult } from "./backend.js";

@@ -2,6 +2,7 @@ import type { Backend } from "./backend.js";
 import type { Serializer } from "./codec.js";
 import type { EncryptionKey } from "./crypto.js";
 import { configError } from "./errors.js";
+import type { MigrateFrom } from "./migrate/options.js";
 
 export interface SessionStoreOptions {
   /** The backend: `redisBackend(…)`, `memcachedBackend(…)` or `memoryBackend(…)`. Give this or `url`. */
@@ -65,6 +66,16 @@ export interface SessionStoreOptions {
    * Needs a backend with a per-user index (memory, Redis). Default: unlimited.
    */
   maxSessionsPerUser?: number;
+  /**
+   * Switching without logging anyone out: when a session id is not in this store, read it from where
+   * it lives today and move it here (this store's key, encryption and per-user index), keeping its
+   * expiry and idle timeout. Either an incumbent package's keys —
+   * `{ format: "connect-redis" | "koa-redis" | "connect-memjs" | "connect-memcached", prefix?, serializer?,
+   * backend? | url?, keepSource? }`, on the store's own backend unless `backend`/`url` says otherwise —
+   * or another sessionbridge store: `{ store: oldStore, keepSource? }`. Only a miss reads the source: a
+   * moved session costs what any session costs. See docs/switching.md. Default: none.
+   */
+  migrateFrom?: MigrateFrom;
 }
 
 export interface ResolvedOptions {
@@ -96,6 +107,7 @@ const KNOWN = new Set([
   "allowUnencryptedReads",
   "userIdFrom",
   "maxSessionsPerUser",
+  "migrateFrom",
 ]);
 
 /** Largest TTL we accept: 400 days, the most a browser keeps a cookie. */

@@ -9,6 +9,8 @@ import { createKeyDeriver, USER_INDEX_MARK, type KeyDeriver } from "./keys.js";
 import { resolveOptions, positiveInteger, type ResolvedOptions, type SessionStoreOptions } from "./options.js";
 import { encodeBody, newVersion, openBody, parseBody, peekVersion, sameJsonData, sealedBody, sealRecord, versionPrefix, type BodyTransform, type SessionRecord } from "./record.js";
 import { bodyOf, rememberBody } from "./snapshot.js";
+import { createMigrationSource } from "./migrate/options.js";
+import type { MigrationSource, SourceSession } from "./migrate/source.js";
 import { backendFromUrl } from "./url.js";
 import { UserIndex, type UserSession } from "./users.js";
 
@@ -73,6 +75,18 @@ export interface StoreEvents {
 
 export type { UserSession } from "./users.js";
 
+/**
+ * What `migrate(id)` did:
+ * - `moved`: the session now lives in this store (the source's copy is deleted unless `keepSource`);
+ * - `present`: this store already had it (moved before, or by a concurrent request); a leftover source
+ *   copy is deleted unless `keepSource`;
+ * - `absent`: neither has it;
+ * - `expired`: the source's copy is past its expiry (left to its own TTL);
+ * - `unreadable`: the source's value does not parse or is not a session of its format (left alone);
+ * - `gone`: the source's copy was deleted (a logout) while it was being moved: it stays deleted.
+ */
+export type MigrateOutcome = "moved" | "present" | "absent" | "expired" | "unreadable" | "gone";
+
 export interface SessionStore<T extends object = SessionData> {
   readonly backend: Backend;
   readonly options: Readonly<ResolvedOptions>;
@@ -89,7 +103,15 @@ export interface SessionStore<T extends object = SessionData> {
    * is no such session. `ttlMs` is used only for a session that has no TTL of its own.
    */
   touch(id: string, options?: { ttlMs?: number }): Promise<boolean>;
-  destroy(id: string): Promise<void>;
+  /** Destroys the session (and, with `migrateFrom`, the source's copy). Resolves true when a copy was there. */
+  destroy(id: string): Promise<boolean>;
+  /**
+   * With `migrateFrom`: moves the session `id` from the source now, without sliding its TTL (for bulk
+   * tools such as `sessionbridge migrate`). See {@link MigrateOutcome}. Rejects CONFIG without `migrateFrom`.
+   */
+  migrate(id: string): Promise<MigrateOutcome>;
+  /** The source of `migrateFrom` (list the sessions still to move with `ids()`), or undefined. */
+  readonly migrateSource: MigrationSource | undefined;
   /** Every session id under the prefix. With hashed keys (`keySecret`), the HMACs: not usable as ids. */
   ids(): AsyncIterable<string>;
   length(): Promise<number>;
@@ -139,6 +161,7 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
   private readonly userIdFrom: ((data: SessionData) => unknown) | undefined;
   private readonly users: UserIndex;
   private readonly deadlines: Deadlines;
+  readonly migrateSource: MigrationSource | undefined;
   private closed = false;
   private available = true;
   private readonly unsubscribe: Array<() => void>;
@@ -152,6 +175,7 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
     this.userIdFrom = options.userIdFrom;
     this.backend = options.backend ?? backendFromUrl(options.url as string);
     this.deadlines = new Deadlines(this.options.timeoutMs, this.backend.label);
+    this.migrateSource = options.migrateFrom === undefined ? undefined : createMigrationSource(options.migrateFrom, { backend: this.backend, prefix: this.options.prefix, ttlMs: this.options.ttlMs, timeoutMs: this.options.timeoutMs });
     this.users = new UserIndex({
       backend: this.backend,
       keys: this.keys,
@@ -197,12 +221,30 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
     return this.operation("save", () => this.saveSession(id, data, options));
   }
 
-  destroy(id: string): Promise<void> {
+  destroy(id: string): Promise<boolean> {
     return this.operation("destroy", async () => {
       assertValidId(id);
       this.assertOpen();
-      // Under every secret: a session may still live under an older one (key rotation).
-      await this.deleteKeys(this.keysOf(id));
+      // Under every secret: a session may still live under an older one (key rotation). And in the
+      // migration source: a kept (or not yet moved) copy must not bring a logged-out session back.
+      const source = this.migrateSource;
+      const [deleted, removed] = await Promise.all([this.deleteKeys(this.keysOf(id)), source === undefined ? false : this.run("migrate", () => source.remove(id))]);
+      return deleted > 0 || removed;
+    });
+  }
+
+  migrate(id: string): Promise<MigrateOutcome> {
+    return this.operation("migrate", async () => {
+      assertValidId(id);
+      this.assertOpen();
+      const source = this.migrateSource;
+      if (source === undefined) throw new SessionStoreError("CONFIG", 'migrate(id) needs the store option "migrateFrom"');
+      const key = this.keysOf(id)[0];
+      if ((await this.run("get", () => this.backend.get(key))) !== null) {
+        if (!source.keepSource) await this.run("migrate", () => source.remove(id));
+        return "present";
+      }
+      return (await this.takeOver(id, key)).outcome;
     });
   }
 
@@ -413,6 +455,7 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
     if (this.closed) return;
     this.closed = true;
     for (const off of this.unsubscribe) off();
+    await withDeadline(this.migrateSource?.close() ?? Promise.resolve(), this.options.timeoutMs, "close", this.backend.label).catch(() => undefined);
     await withDeadline(this.backend.close(), this.options.timeoutMs, "close", this.backend.label).catch(() => undefined);
   }
 
@@ -460,10 +503,14 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
     const read = () => this.run("get", () => this.backend.get(key, refreshTtlMs === undefined ? undefined : { refreshTtlMs }));
     const text = await read();
     if (text !== null) return this.found(key, text, refreshTtlMs);
-    if (older.length === 0) return null;
+    if (older.length === 0 && this.migrateSource === undefined) return null;
     for (const oldKey of older) {
       const oldText = await this.run("get", () => this.backend.get(oldKey));
-      if (oldText !== null) return this.move(key, oldKey, oldText);
+      if (oldText !== null) return this.moveFromOlderKey(key, oldKey, oldText);
+    }
+    if (this.migrateSource !== undefined) {
+      const taken = await this.takeOver(id, key);
+      if (taken.found !== undefined) return taken.found;
     }
     // A concurrent request may have moved it between our two reads: its copy lands before the old key goes.
     const again = await read();
@@ -486,12 +533,8 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
     return previous.data as SessionData;
   }
 
-  /**
-   * Moves a session from an older secret's key to the newest one: copy (create-only), then delete the
-   * old key. If the old key was already gone by then, the session was destroyed (or expired) while we
-   * copied it, so the copy is deleted too: a logout during a move sticks.
-   */
-  private async move(key: string, oldKey: string, oldText: string): Promise<Found | null> {
+  /** Moves a session from an older secret's key to the newest one (key rotation), see `move`. */
+  private async moveFromOlderKey(key: string, oldKey: string, oldText: string): Promise<Found | null> {
     const record = this.decode(oldText, oldKey);
     if (record === null) return { key: oldKey, record: null, ttlSetMs: undefined };
     const now = Date.now();
@@ -499,18 +542,61 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
     if (ttl <= 0) return { key: oldKey, record, ttlSetMs: undefined };
     // The copy keeps its version, so requests that loaded the old copy still save with compare-and-set.
     const copy: SessionRecord = { ...record, expiresAtMs: now + ttl };
+    const moved = await this.move(key, copy, ttl, async () => (await this.run("delete", () => this.backend.delete([oldKey]))) > 0);
+    if (moved?.record === copy && record.userId !== undefined && this.users.supported) {
+      await this.users.add(record.userId, key, record.indexedUntilMs ?? UserIndex.scoreFor(copy.expiresAtMs, record.ttlMs));
+      await this.users.remove(record.userId, [oldKey]).catch((error: unknown) => this.report(this.wrap(error, "indexRemove")));
+    }
+    return moved;
+  }
+
+  /**
+   * Moves a session from the `migrateFrom` source into this store (see `move`): the user data with the
+   * expiry and idle timeout the source stored, in this store's format (key, encryption, user index).
+   * `found` is undefined when there was nothing to move (absent, expired), so the caller reads again.
+   */
+  private async takeOver(id: string, key: string): Promise<{ outcome: MigrateOutcome; found?: Found | null }> {
+    const source = this.migrateSource as MigrationSource;
+    const session = await this.run("migrate", () => source.read(id));
+    if (session === "absent") return { outcome: "absent" };
+    if (session === "unreadable") return { outcome: "unreadable", found: { key, record: null, ttlSetMs: undefined } };
+    const now = Date.now();
+    const copy = this.recordFromSource(session, now);
+    const ttl = Math.min(copy.expiresAtMs, now + this.lifetimeLeft(copy.createdAtMs, now)) - now;
+    if (ttl <= 0) return { outcome: "expired" };
+    copy.expiresAtMs = now + ttl;
+    // Indexed before the record exists, as any write (see indexBeforeWrite).
+    await this.indexBeforeWrite(key, copy, undefined);
+    // With keepSource the copy stays; whether it is still there tells a logout during the move apart.
+    const release = source.keepSource ? async () => typeof (await this.run("migrate", () => source.read(id))) === "object" : () => this.run("migrate", () => source.remove(id));
+    const found = await this.move(key, copy, ttl, release);
+    return { outcome: found === null ? "gone" : found.record === copy ? "moved" : "present", found };
+  }
+
+  private recordFromSource(session: SourceSession, now: number): SessionRecord {
+    const data = session.data;
+    const record: SessionRecord = { data, createdAtMs: session.createdAtMs ?? now, expiresAtMs: session.expiresAtMs, ttlMs: session.ttlMs, version: newVersion() };
+    const userId = this.userIdFrom === undefined ? session.userId : this.userIdFor(data, undefined, session.userId);
+    if (userId !== undefined) record.userId = userId;
+    if (session.meta !== undefined) record.meta = session.meta;
+    return record;
+  }
+
+  /**
+   * Moves a session to `key` (from an older secret's key, or from the `migrateFrom` source): copy
+   * (create-only), then `release` the old copy. If the old copy was already gone by then, the session
+   * was destroyed (or expired) while we copied it, so the copy is deleted too: a logout during a move
+   * sticks. Two readers moving at once: one create wins, the other reads the winner's copy.
+   */
+  private async move(key: string, copy: SessionRecord, ttl: number, release: () => Promise<boolean>): Promise<Found | null> {
     const created = await this.write(key, copy, ttl, { kind: "absent" });
     if (created !== "ok") {
       const text = await this.run("get", () => this.backend.get(key));
       return text === null ? null : { key, record: this.decode(text, key), ttlSetMs: undefined };
     }
-    if ((await this.run("delete", () => this.backend.delete([oldKey]))) === 0) {
+    if (!(await release())) {
       await this.run("delete", () => this.backend.delete([key]));
       return null;
-    }
-    if (record.userId !== undefined && this.users.supported) {
-      await this.users.add(record.userId, key, record.indexedUntilMs ?? UserIndex.scoreFor(copy.expiresAtMs, record.ttlMs));
-      await this.users.remove(record.userId, [oldKey]).catch((error: unknown) => this.report(this.wrap(error, "indexRemove")));
     }
     return { key, record: copy, ttlSetMs: ttl };
   }

@@ -16,6 +16,8 @@ export const ADAPTER_BACKENDS: readonly AdapterBackendKind[] = ["memory", "redis
 
 export interface AdapterBackend {
   readonly kind: AdapterBackendKind;
+  /** The server's URL (real servers only), for clients other than ours (the incumbents in the migration tests). */
+  readonly url?: string;
   /** A new core store (new client) on this backend. Closed by `dispose`. */
   createStore(options?: Omit<SessionStoreOptions, "backend" | "url">): SessionStore;
   /** Stops the server (real servers only), keeping its port for `restart`. */
@@ -58,6 +60,7 @@ export async function startAdapterBackend(kind: AdapterBackendKind): Promise<Ada
   const server = kind === "redis" ? await startRedis() : await startMemcached();
   const backend: AdapterBackend = {
     kind,
+    url: server.url,
     createStore: (options = {}) => track(createSessionStore({ ...options, url: server.url })),
     stop: () => server.stop(),
     restart: () => server.restart(),

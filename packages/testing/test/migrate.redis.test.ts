@@ -1,0 +1,246 @@
+import session from "express-session";
+import { Redis } from "ioredis";
+import { createClient } from "redis";
+import { RedisStore as ConnectRedis9 } from "connect-redis";
+import { RedisStore as ConnectRedis8 } from "connect-redis-8";
+import koaRedis from "koa-redis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createSessionStore, type SessionStore, type SessionStoreOptions } from "@sessionbridge/core";
+import { commandsBetween, startAdapterBackend, type AdapterBackend } from "../src/index.js";
+import { Browser, MAX_AGE_MS, startApp, type App, type Framework } from "./migrate.apps.js";
+
+/**
+ * Switching from connect-redis (8 with ioredis, 9 with node-redis) and koa-redis: sessions written by the
+ * real incumbent package on a real redis-server, then read through our adapters with `migrateFrom`.
+ */
+
+interface Incumbent {
+  name: string;
+  format: "connect-redis" | "koa-redis";
+  framework: Framework;
+  /** The incumbent's key for a session id. */
+  key: (id: string) => string;
+  /** The incumbent's framework store on the server, and how to close its client. */
+  open: (url: string) => Promise<{ store: unknown; close: () => Promise<void> }>;
+}
+
+const connectRedis8 = async (url: string) => {
+  const client = new Redis(url);
+  return { store: new ConnectRedis8({ client }), close: async () => void client.disconnect() };
+};
+const connectRedis9 = async (url: string) => {
+  const client = createClient({ url });
+  await client.connect();
+  return { store: new ConnectRedis9({ client }), close: async () => void (await client.quit()) };
+};
+
+const INCUMBENTS: Incumbent[] = [
+  { name: "connect-redis 8 (ioredis) with express-session", format: "connect-redis", framework: "express", key: (id) => `sess:${id}`, open: connectRedis8 },
+  { name: "connect-redis 9 (node-redis) with express-session", format: "connect-redis", framework: "express", key: (id) => `sess:${id}`, open: connectRedis9 },
+  { name: "connect-redis 8 (ioredis) with @fastify/session", format: "connect-redis", framework: "fastify", key: (id) => `sess:${id}`, open: connectRedis8 },
+  { name: "connect-redis 9 (node-redis) with @fastify/session", format: "connect-redis", framework: "fastify", key: (id) => `sess:${id}`, open: connectRedis9 },
+  {
+    name: "koa-redis with koa-session",
+    format: "koa-redis",
+    framework: "koa",
+    key: (id) => id,
+    open: async (url) => {
+      const store = koaRedis({ url }) as unknown as { client: Redis };
+      return { store, close: async () => void store.client.disconnect() };
+    },
+  },
+];
+
+let backend: AdapterBackend;
+const exists = async (key: string) => Number(await redisCommand("EXISTS", key)) === 1;
+let admin: Redis;
+const redisCommand = (...args: [string, ...string[]]) => admin.call(...args);
+
+beforeAll(async () => {
+  backend = await startAdapterBackend("redis");
+  admin = new Redis(backend.url as string);
+});
+afterAll(async () => {
+  admin?.disconnect();
+  await backend?.dispose();
+});
+
+describe.each(INCUMBENTS)("switching from $name", (incumbent) => {
+  let old: { store: unknown; close: () => Promise<void> };
+  let oldApp: App;
+  const apps: App[] = [];
+  const ours = async (options: Omit<SessionStoreOptions, "backend" | "url"> = {}) => {
+    const core = backend.createStore({ prefix: "sb:", migrateFrom: { format: incumbent.format }, ...options });
+    const app = await startApp(incumbent.framework, { ours: core });
+    apps.push(app);
+    return { core, app };
+  };
+  /** A browser that logged in (and viewed a page) on the incumbent's app. */
+  const loggedInOnIncumbent = async () => {
+    const browser = new Browser();
+    expect((await browser.send(oldApp, "POST", "/login")).status).toBe(200);
+    expect((await browser.send(oldApp, "POST", "/view")).status).toBe(200);
+    const id = browser.sessionId(incumbent.framework);
+    expect(await exists(incumbent.key(id))).toBe(true);
+    return { browser, id };
+  };
+
+  beforeAll(async () => {
+    old = await incumbent.open(backend.url as string);
+    oldApp = await startApp(incumbent.framework, { incumbent: old.store });
+  });
+  afterAll(async () => {
+    await Promise.all(apps.splice(0).map((app) => app.close()));
+    await oldApp?.close();
+    await old?.close();
+  });
+
+  it("keeps the user logged in and moves the session to our key, deleting theirs", async () => {
+    const { browser, id } = await loggedInOnIncumbent();
+    const before = await browser.me(oldApp);
+    const { core, app } = await ours();
+    const me = await browser.me(app);
+    expect(me).toMatchObject({ user: "ada", views: 2, maxAgeMs: MAX_AGE_MS });
+    // The cookie's expiry as the incumbent stored it (our read then slides it like any read does).
+    expect(me.expiresAtMs).toBeGreaterThanOrEqual((before.expiresAtMs as number) - 1000);
+    expect(await exists(`sb:${id}`)).toBe(true);
+    expect(await exists(incumbent.key(id))).toBe(false);
+    const loaded = await core.load(id);
+    expect(loaded?.ttlMs).toBe(MAX_AGE_MS);
+    // It is an ordinary session of ours now: changes stick, and it stays logged in.
+    expect((await browser.send(app, "POST", "/view")).status).toBe(200);
+    expect(await browser.me(app)).toMatchObject({ user: "ada", views: 3 });
+  });
+
+  it("costs one command per unmodified request once moved, and nothing for a visitor without a cookie", async () => {
+    const { browser } = await loggedInOnIncumbent();
+    const { app } = await ours();
+    let before = await backend.commandCalls!();
+    expect((await browser.me(app)).user).toBe("ada");
+    const firstRead = commandsBetween(before, await backend.commandCalls!());
+    console.log(`first read of a not-yet-moved ${incumbent.name} session: ${JSON.stringify(firstRead)}`);
+    expect(Object.values(firstRead).reduce((sum, n) => sum + n, 0)).toBeLessThanOrEqual(6);
+    before = await backend.commandCalls!();
+    expect((await browser.me(app)).user).toBe("ada");
+    expect(commandsBetween(before, await backend.commandCalls!())).toEqual({ getex: 1 });
+    before = await backend.commandCalls!();
+    expect((await new Browser().me(app)).user).toBeNull();
+    expect(commandsBetween(before, await backend.commandCalls!())).toEqual({});
+  });
+
+  it("with keepSource, leaves the incumbent's copy for old instances and a rollback, and a logout ends both", async () => {
+    const { browser, id } = await loggedInOnIncumbent();
+    const { app } = await ours({ migrateFrom: { format: incumbent.format, keepSource: true } });
+    expect((await browser.me(app)).user).toBe("ada");
+    expect(await exists(`sb:${id}`)).toBe(true);
+    expect(await exists(incumbent.key(id))).toBe(true);
+    // An old instance still reads it during the rollout.
+    expect((await browser.me(oldApp)).user).toBe("ada");
+    expect((await browser.send(app, "POST", "/logout")).status).toBe(200);
+    expect(await exists(`sb:${id}`)).toBe(false);
+    expect(await exists(incumbent.key(id))).toBe(false);
+    expect((await browser.me(app)).user).toBeNull();
+  });
+});
+
+describe("moving a connect-redis session from two instances at once", () => {
+  let old: Awaited<ReturnType<typeof connectRedis8>>;
+  let write: (id: string, sess: session.SessionData) => Promise<void>;
+  beforeAll(async () => {
+    old = await connectRedis8(backend.url as string);
+    const store = old.store as session.Store;
+    write = (id, sess) => new Promise((resolve, reject) => store.set(id, sess, (error) => (error ? reject(error) : resolve())));
+  });
+  afterAll(() => old?.close());
+
+  const expressSession = (user: string) => ({ cookie: { originalMaxAge: MAX_AGE_MS, expires: new Date(Date.now() + MAX_AGE_MS), httpOnly: true, path: "/" }, user }) as unknown as session.SessionData;
+  const stores: SessionStore[] = [];
+  afterAll(async () => void (await Promise.all(stores.map((s) => s.close()))));
+  const store = (options: Partial<SessionStoreOptions> = {}) => {
+    const created = createSessionStore({ url: backend.url as string, prefix: "two:", migrateFrom: { format: "connect-redis" }, ...options });
+    stores.push(created);
+    return created;
+  };
+
+  it("neither loses nor duplicates it: both read it, one copy exists, with hashed keys, encryption and the user index", async () => {
+    const options: Partial<SessionStoreOptions> = {
+      keySecret: "k".repeat(32),
+      encryptionKeys: [{ id: "1", key: Buffer.alloc(32, 7) }],
+      userIdFrom: (data) => data.user,
+    };
+    const [a, b] = [store(options), store(options)];
+    for (let round = 0; round < 10; round++) {
+      const id = `race-${round}`;
+      await write(id, expressSession(`user${round}`));
+      const [fromA, fromB] = await Promise.all([a.load(id), b.load(id)]);
+      expect(fromA?.data).toEqual({ user: `user${round}` });
+      expect(fromB?.data).toEqual({ user: `user${round}` });
+      expect(fromA?.version).toBe(fromB?.version);
+      expect(await exists(`sess:${id}`)).toBe(false);
+      expect(await exists(`two:${id}`)).toBe(false); // hashed, not the raw id
+      expect((await a.sessionsOf(`user${round}`)).length).toBe(1);
+      expect(await a.destroySessionsOf(`user${round}`)).toBe(1);
+      expect(await b.load(id)).toBeNull();
+    }
+  });
+
+  it("keeps a logout that happens during the move: the copy is deleted again", async () => {
+    const id = "logout-during-move";
+    await write(id, expressSession("grace"));
+    // The incumbent's value is parsed after it was read and before the copy is written: an old instance's
+    // logout lands exactly there.
+    const racing = store({
+      migrateFrom: {
+        format: "connect-redis",
+        serializer: {
+          parse: async (text: string) => {
+            await redisCommand("DEL", `sess:${id}`);
+            return JSON.parse(text) as unknown;
+          },
+        },
+      },
+    });
+    expect(await racing.load(id)).toBeNull();
+    expect(await exists(`two:${id}`)).toBe(false);
+    expect(await racing.load(id)).toBeNull();
+  });
+
+  it("reads a custom incumbent serializer", async () => {
+    const serializer = { stringify: (s: unknown) => Buffer.from(JSON.stringify(s)).toString("base64"), parse: (text: string) => JSON.parse(Buffer.from(text, "base64").toString("utf8")) as session.SessionData };
+    const client = new Redis(backend.url as string);
+    const custom = new ConnectRedis8({ client, prefix: "custom:", serializer });
+    await new Promise<void>((resolve, reject) => custom.set("c1", expressSession("linus"), (error) => (error ? reject(error) : resolve())));
+    client.disconnect();
+    const reader = store({ migrateFrom: { format: "connect-redis", prefix: "custom:", serializer } });
+    expect((await reader.load("c1"))?.data).toEqual({ user: "linus" });
+    expect(await exists("custom:c1")).toBe(false);
+  });
+
+  it("lists the incumbent's ids and moves them one by one (the bulk API), reporting what it did", async () => {
+    await redisCommand("SET", "bulk:junk", "not json");
+    await redisCommand("SET", "bulk:other", JSON.stringify({ some: "cache entry" }));
+    const bulk = store({ prefix: "bulkours:", migrateFrom: { format: "connect-redis", prefix: "bulk:" } });
+    const client = new Redis(backend.url as string);
+    const writer = new ConnectRedis8({ client, prefix: "bulk:" });
+    for (const id of ["b1", "b2", "b3"]) await new Promise<void>((resolve, reject) => writer.set(id, expressSession(id), (error) => (error ? reject(error) : resolve())));
+    client.disconnect();
+    const ids: string[] = [];
+    for await (const id of bulk.migrateSource!.ids()) ids.push(id);
+    expect(ids.sort()).toEqual(["b1", "b2", "b3", "junk", "other"]);
+    const outcomes = Object.fromEntries(await Promise.all(ids.map(async (id) => [id, await bulk.migrate(id)] as const)));
+    expect(outcomes).toEqual({ b1: "moved", b2: "moved", b3: "moved", junk: "unreadable", other: "unreadable" });
+    expect(await bulk.migrate("b1")).toBe("present");
+    expect(await bulk.migrate("nobody")).toBe("absent");
+    // Values that are not sessions are left alone.
+    expect(await redisCommand("GET", "bulk:other")).toBe(JSON.stringify({ some: "cache entry" }));
+    expect((await bulk.load("b2"))?.data).toEqual({ user: "b2" });
+    expect(await bulk.length()).toBe(3);
+  });
+
+  it("refuses a migrateFrom prefix that meets the store's own on one backend, naming the option", () => {
+    expect(() => store({ prefix: "sess:" })).toThrow(/migrateFrom\.prefix/);
+    expect(() => store({ prefix: "sess:", migrateFrom: { format: "connect-redis", prefix: "sess:x" } })).toThrow(/migrateFrom\.prefix/);
+    expect(() => store({ migrateFrom: { format: "connect-mongo" as never } })).toThrow(/migrateFrom\.format/);
+    expect(() => store({ migrateFrom: { format: "connect-redis", keepSource: "yes" as never } })).toThrow(/migrateFrom\.keepSource/);
+  });
+});
