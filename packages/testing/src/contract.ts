@@ -112,7 +112,14 @@ export function backendContract(target: ContractTarget): void {
       it("returns null for a session that was never stored, and destroy of it is harmless", async () => {
         const store = await open();
         expect(await store.get("never-stored")).toBeNull();
-        await expect(store.destroy("never-stored")).resolves.toBeUndefined();
+        await expect(store.destroy("never-stored")).resolves.toBe(false);
+      });
+
+      it("resolves true from destroy when there was a session to destroy", async () => {
+        const store = await open();
+        await store.set("to-destroy", { n: 1 });
+        await expect(store.destroy("to-destroy")).resolves.toBe(true);
+        expect(await store.get("to-destroy")).toBeNull();
       });
 
       it("stores a Date as its ISO-8601 string", async () => {

@@ -6,23 +6,14 @@ import { RedisStore as ConnectRedis8 } from "connect-redis-8";
 import koaRedis from "koa-redis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createSessionStore, type SessionStore, type SessionStoreOptions } from "@sessionbridge/core";
-import { commandsBetween, startAdapterBackend, type AdapterBackend } from "../src/index.js";
-import { Browser, MAX_AGE_MS, startApp, type App, type Framework } from "./migrate.apps.js";
+import { startAdapterBackend, type AdapterBackend } from "../src/index.js";
+import { MAX_AGE_MS } from "./migrate.apps.js";
+import { describeSwitching, type Incumbent } from "./migrate.switching.js";
 
 /**
  * Switching from connect-redis (8 with ioredis, 9 with node-redis) and koa-redis: sessions written by the
  * real incumbent package on a real redis-server, then read through our adapters with `migrateFrom`.
  */
-
-interface Incumbent {
-  name: string;
-  format: "connect-redis" | "koa-redis";
-  framework: Framework;
-  /** The incumbent's key for a session id. */
-  key: (id: string) => string;
-  /** The incumbent's framework store on the server, and how to close its client. */
-  open: (url: string) => Promise<{ store: unknown; close: () => Promise<void> }>;
-}
 
 const connectRedis8 = async (url: string) => {
   const client = new Redis(url);
@@ -65,83 +56,7 @@ afterAll(async () => {
   await backend?.dispose();
 });
 
-describe.each(INCUMBENTS)("switching from $name", (incumbent) => {
-  let old: { store: unknown; close: () => Promise<void> };
-  let oldApp: App;
-  const apps: App[] = [];
-  const ours = async (options: Omit<SessionStoreOptions, "backend" | "url"> = {}) => {
-    const core = backend.createStore({ prefix: "sb:", migrateFrom: { format: incumbent.format }, ...options });
-    const app = await startApp(incumbent.framework, { ours: core });
-    apps.push(app);
-    return { core, app };
-  };
-  /** A browser that logged in (and viewed a page) on the incumbent's app. */
-  const loggedInOnIncumbent = async () => {
-    const browser = new Browser();
-    expect((await browser.send(oldApp, "POST", "/login")).status).toBe(200);
-    expect((await browser.send(oldApp, "POST", "/view")).status).toBe(200);
-    const id = browser.sessionId(incumbent.framework);
-    expect(await exists(incumbent.key(id))).toBe(true);
-    return { browser, id };
-  };
-
-  beforeAll(async () => {
-    old = await incumbent.open(backend.url as string);
-    oldApp = await startApp(incumbent.framework, { incumbent: old.store });
-  });
-  afterAll(async () => {
-    await Promise.all(apps.splice(0).map((app) => app.close()));
-    await oldApp?.close();
-    await old?.close();
-  });
-
-  it("keeps the user logged in and moves the session to our key, deleting theirs", async () => {
-    const { browser, id } = await loggedInOnIncumbent();
-    const before = await browser.me(oldApp);
-    const { core, app } = await ours();
-    const me = await browser.me(app);
-    expect(me).toMatchObject({ user: "ada", views: 2, maxAgeMs: MAX_AGE_MS });
-    // The cookie's expiry as the incumbent stored it (our read then slides it like any read does).
-    expect(me.expiresAtMs).toBeGreaterThanOrEqual((before.expiresAtMs as number) - 1000);
-    expect(await exists(`sb:${id}`)).toBe(true);
-    expect(await exists(incumbent.key(id))).toBe(false);
-    const loaded = await core.load(id);
-    expect(loaded?.ttlMs).toBe(MAX_AGE_MS);
-    // It is an ordinary session of ours now: changes stick, and it stays logged in.
-    expect((await browser.send(app, "POST", "/view")).status).toBe(200);
-    expect(await browser.me(app)).toMatchObject({ user: "ada", views: 3 });
-  });
-
-  it("costs one command per unmodified request once moved, and nothing for a visitor without a cookie", async () => {
-    const { browser } = await loggedInOnIncumbent();
-    const { app } = await ours();
-    let before = await backend.commandCalls!();
-    expect((await browser.me(app)).user).toBe("ada");
-    const firstRead = commandsBetween(before, await backend.commandCalls!());
-    console.log(`first read of a not-yet-moved ${incumbent.name} session: ${JSON.stringify(firstRead)}`);
-    expect(Object.values(firstRead).reduce((sum, n) => sum + n, 0)).toBeLessThanOrEqual(6);
-    before = await backend.commandCalls!();
-    expect((await browser.me(app)).user).toBe("ada");
-    expect(commandsBetween(before, await backend.commandCalls!())).toEqual({ getex: 1 });
-    before = await backend.commandCalls!();
-    expect((await new Browser().me(app)).user).toBeNull();
-    expect(commandsBetween(before, await backend.commandCalls!())).toEqual({});
-  });
-
-  it("with keepSource, leaves the incumbent's copy for old instances and a rollback, and a logout ends both", async () => {
-    const { browser, id } = await loggedInOnIncumbent();
-    const { app } = await ours({ migrateFrom: { format: incumbent.format, keepSource: true } });
-    expect((await browser.me(app)).user).toBe("ada");
-    expect(await exists(`sb:${id}`)).toBe(true);
-    expect(await exists(incumbent.key(id))).toBe(true);
-    // An old instance still reads it during the rollout.
-    expect((await browser.me(oldApp)).user).toBe("ada");
-    expect((await browser.send(app, "POST", "/logout")).status).toBe(200);
-    expect(await exists(`sb:${id}`)).toBe(false);
-    expect(await exists(incumbent.key(id))).toBe(false);
-    expect((await browser.me(app)).user).toBeNull();
-  });
-});
+describeSwitching({ backend: () => backend, exists, incumbents: INCUMBENTS, oneRead: { getex: 1 } });
 
 describe("moving a connect-redis session from two instances at once", () => {
   let old: Awaited<ReturnType<typeof connectRedis8>>;
