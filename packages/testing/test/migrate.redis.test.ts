@@ -146,6 +146,12 @@ describe("moving a connect-redis session from two instances at once", () => {
     expect(outcomes).toEqual({ b1: "moved", b2: "moved", b3: "moved", junk: "unreadable", other: "unreadable" });
     expect(await bulk.migrate("b1")).toBe("present");
     expect(await bulk.migrate("nobody")).toBe("absent");
+    // Read through a request, a value that is not a session is "no session" and a 'corrupt' event.
+    const corrupt: unknown[] = [];
+    bulk.on("corrupt", (error) => corrupt.push(error));
+    expect(await bulk.load("junk")).toBeNull();
+    expect(corrupt).toHaveLength(1);
+    expect(await redisCommand("GET", "bulk:junk")).toBe("not json");
     // Values that are not sessions are left alone.
     expect(await redisCommand("GET", "bulk:other")).toBe(JSON.stringify({ some: "cache entry" }));
     expect((await bulk.load("b2"))?.data).toEqual({ user: "b2" });
