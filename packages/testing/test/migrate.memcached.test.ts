@@ -2,8 +2,10 @@ import session from "express-session";
 import connectMemcached from "connect-memcached";
 import connectMemjs from "connect-memjs";
 import memjs from "memjs";
-import { afterAll, beforeAll } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createSessionStore } from "@sessionbridge/core";
 import { startAdapterBackend, type AdapterBackend } from "../src/index.js";
+import { Browser, startApp } from "./migrate.apps.js";
 import { describeSwitching, type Incumbent } from "./migrate.switching.js";
 
 /**
@@ -46,3 +48,27 @@ afterAll(async () => {
 
 // GAT is counted under "touch" in memcached's stats.
 describeSwitching({ backend: () => backend, exists, incumbents: INCUMBENTS, oneRead: { touch: 1 } });
+
+describe("from connect-memjs on Memcached to sessionbridge on Redis (migrateFrom.url)", () => {
+  it("keeps the user logged in, moves the session to Redis and deletes it from Memcached", async () => {
+    const redis = await startAdapterBackend("redis");
+    const old = await memjsStore(backend.url as string);
+    const oldApp = await startApp("express", { incumbent: old.store });
+    const store = createSessionStore({ url: redis.url as string, migrateFrom: { format: "connect-memjs", url: backend.url as string } });
+    const app = await startApp("express", { ours: store });
+    try {
+      const browser = new Browser();
+      await browser.send(oldApp, "POST", "/login");
+      const id = browser.sessionId("express");
+      expect(await exists(id)).toBe(true);
+      expect(await browser.me(app)).toMatchObject({ user: "ada", views: 1 });
+      expect(await exists(id)).toBe(false);
+      expect((await store.load(id))?.data).toEqual({ user: "ada", views: 1 });
+    } finally {
+      await Promise.all([app.close(), oldApp.close()]);
+      await store.close(); // also closes the Memcached connection it opened from migrateFrom.url
+      await old.close();
+      await redis.dispose();
+    }
+  });
+});

@@ -58,7 +58,7 @@ afterAll(async () => {
 
 describeSwitching({ backend: () => backend, exists, incumbents: INCUMBENTS, oneRead: { getex: 1 } });
 
-describe("moving a connect-redis session from two instances at once", () => {
+describe("moving connect-redis sessions, store level", () => {
   let old: Awaited<ReturnType<typeof connectRedis8>>;
   let write: (id: string, sess: session.SessionData) => Promise<void>;
   beforeAll(async () => {
@@ -118,6 +118,35 @@ describe("moving a connect-redis session from two instances at once", () => {
     expect(await racing.load(id)).toBeNull();
     expect(await exists(`two:${id}`)).toBe(false);
     expect(await racing.load(id)).toBeNull();
+  });
+
+  it("keeps the remaining TTL, idle timeout and cookie expiry the incumbent stored", async () => {
+    const id = "remaining";
+    const expires = new Date(Date.now() + MAX_AGE_MS - 30_000); // written 30 s ago with a 2-hour maxAge
+    await write(id, { cookie: { originalMaxAge: MAX_AGE_MS, expires, httpOnly: true, path: "/" }, user: "ttl" } as unknown as session.SessionData);
+    // With lazy touch (not due yet) the read does not slide the TTL: the key keeps what the incumbent left.
+    const loaded = await store({ touchAfterMs: 60_000 }).load(id);
+    expect(loaded?.ttlMs).toBe(MAX_AGE_MS);
+    expect(loaded?.writtenExpiresAtMs).toBe(expires.getTime());
+    expect(loaded?.expiresAtMs).toBe(expires.getTime());
+    const pttl = Number(await redisCommand("PTTL", `two:${id}`));
+    expect(pttl).toBeLessThanOrEqual(expires.getTime() - Date.now() + 50);
+    expect(pttl).toBeGreaterThan(MAX_AGE_MS - 60_000);
+  });
+
+  it("gives a browser-session cookie (no expiry in the value) the store's ttlMs", async () => {
+    await write("browser-session", { cookie: { originalMaxAge: null, expires: null, httpOnly: true, path: "/" }, user: "b" } as unknown as session.SessionData);
+    const loaded = await store({ ttlMs: 600_000 }).load("browser-session");
+    expect(loaded?.data).toEqual({ user: "b" });
+    expect(loaded?.ttlMs).toBe(600_000);
+  });
+
+  it("treats an incumbent session whose cookie has expired as no session, and leaves it to its TTL", async () => {
+    await redisCommand("SET", "sess:stale", JSON.stringify({ cookie: { originalMaxAge: 1000, expires: new Date(Date.now() - 5000) }, user: "old" }), "EX", "60");
+    const reader = store();
+    expect(await reader.load("stale")).toBeNull();
+    expect(await reader.migrate("stale")).toBe("expired");
+    expect(await exists("sess:stale")).toBe(true);
   });
 
   it("reads a custom incumbent serializer", async () => {
