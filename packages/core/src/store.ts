@@ -228,7 +228,7 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
       // Under every secret: a session may still live under an older one (key rotation). And in the
       // migration source: a kept (or not yet moved) copy must not bring a logged-out session back.
       const source = this.migrateSource;
-      const [deleted, removed] = await Promise.all([this.deleteKeys(this.keysOf(id)), source === undefined ? false : this.run("migrate", () => source.remove(id))]);
+      const [deleted, removed] = await Promise.all([this.deleteKeys(this.keysOf(id)), source === undefined ? false : this.runSource(() => source.remove(id))]);
       return deleted > 0 || removed;
     });
   }
@@ -241,7 +241,7 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
       if (source === undefined) throw new SessionStoreError("CONFIG", 'migrate(id) needs the store option "migrateFrom"');
       const key = this.keysOf(id)[0];
       if ((await this.run("get", () => this.backend.get(key))) !== null) {
-        if (!source.keepSource) await this.run("migrate", () => source.remove(id));
+        if (!source.keepSource) await this.runSource(() => source.remove(id));
         return "present";
       }
       return (await this.takeOver(id, key)).outcome;
@@ -557,7 +557,7 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
    */
   private async takeOver(id: string, key: string): Promise<{ outcome: MigrateOutcome; found?: Found | null }> {
     const source = this.migrateSource as MigrationSource;
-    const session = await this.run("migrate", () => source.read(id));
+    const session = await this.runSource(() => source.read(id));
     if (session === "absent") return { outcome: "absent" };
     if (session === "unreadable") return { outcome: "unreadable", found: { key, record: null, ttlSetMs: undefined } };
     const now = Date.now();
@@ -568,7 +568,7 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
     // Indexed before the record exists, as any write (see indexBeforeWrite).
     await this.indexBeforeWrite(key, copy, undefined);
     // With keepSource the copy stays; whether it is still there tells a logout during the move apart.
-    const release = source.keepSource ? async () => typeof (await this.run("migrate", () => source.read(id))) === "object" : () => this.run("migrate", () => source.remove(id));
+    const release = source.keepSource ? async () => typeof (await this.runSource(() => source.read(id))) === "object" : () => this.runSource(() => source.remove(id));
     const found = await this.move(key, copy, ttl, release);
     return { outcome: found === null ? "gone" : found.record === copy ? "moved" : "present", found };
   }
@@ -736,6 +736,18 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
         throw wrapped;
       },
     );
+  }
+
+  /**
+   * One command on the `migrateFrom` source, under the store's deadline. Its failures fail the operation
+   * (a user is not logged out because the old backend is down) but say nothing about this store's own
+   * backend, so they never flip its availability.
+   */
+  private runSource<R>(operation: () => Promise<R>): Promise<R> {
+    return this.deadlines.run("migrate", operation).catch((error: unknown) => {
+      if (isSessionStoreError(error)) throw error;
+      throw new SessionStoreError("BACKEND", `${this.migrateSource?.label ?? "migration source"}: reading or removing a session to migrate failed: ${error instanceof Error ? error.message : "unknown error"}`, { cause: error });
+    });
   }
 
   private wrap(error: unknown, what: string): SessionStoreError {

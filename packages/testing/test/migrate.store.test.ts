@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createSessionStore, type SessionStore } from "@sessionbridge/core";
-import { commandsBetween, startAdapterBackend, type AdapterBackend } from "../src/index.js";
+import { commandsBetween, eventually, startAdapterBackend, startMemcached, type AdapterBackend } from "../src/index.js";
 import { Browser, startApp, type App } from "./migrate.apps.js";
 
 /**
@@ -84,5 +84,27 @@ describe("moving to a new prefix on the same Redis", () => {
     const old = redis.createStore({ prefix: "same:" });
     expect(() => createSessionStore({ backend: old.backend, prefix: "same:", migrateFrom: { store: old } })).toThrow(/migrateFrom\.store/);
     expect(() => createSessionStore({ url: redis.url as string, migrateFrom: { store: old, format: "connect-redis" } as never })).toThrow(/migrateFrom\.format/);
+  });
+});
+
+describe("a migration source that is down", () => {
+  it("fails a read that needs it within the deadline (the user is not logged out), without marking the store unavailable, and recovers", async () => {
+    const old = await startMemcached();
+    const store = track(createSessionStore({ url: redis.url as string, prefix: "down:", timeoutMs: 500, migrateFrom: { format: "connect-memjs", url: old.url } }));
+    const events: string[] = [];
+    store.on("unavailable", () => events.push("unavailable"));
+    await store.set("mine", { user: "moved-already" });
+    await old.stop();
+    try {
+      await expect(store.load("not-moved-yet")).rejects.toMatchObject({ code: expect.stringMatching(/UNAVAILABLE|TIMEOUT/) });
+      // Sessions already in this store do not need the source.
+      expect((await store.load("mine"))?.data).toEqual({ user: "moved-already" });
+      expect(events).toEqual([]);
+      await old.restart();
+      // The Memcached backend retries a failed node once a second.
+      await eventually("the source answers again", async () => (await store.load("not-moved-yet")) === null);
+    } finally {
+      await old.dispose();
+    }
   });
 });
