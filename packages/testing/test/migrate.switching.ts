@@ -63,9 +63,17 @@ export function describeSwitching(settings: { backend: () => AdapterBackend; exi
       expect(await exists(incumbent.key(id))).toBe(false);
       const loaded = await core.load(id);
       expect(loaded?.ttlMs).toBe(MAX_AGE_MS);
+      // Only the user's data: the framework's own fields (cookie, _expire, _maxAge) became the record's expiry.
+      expect(loaded?.data).toEqual({ user: "ada", views: 2 });
       // It is an ordinary session of ours now: changes stick, and it stays logged in.
       expect((await browser.send(app, "POST", "/view")).status).toBe(200);
       expect(await browser.me(app)).toMatchObject({ user: "ada", views: 3 });
+      // Why a mixed fleet wants keepSource (docs/switching.md): an old instance cannot read a moved
+      // session, and @fastify/session even clears the cookie of a session it cannot find.
+      const elsewhere = new Browser();
+      for (const [name, value] of browser.cookies) elsewhere.cookies.set(name, value);
+      expect((await elsewhere.me(oldApp)).user).toBeNull();
+      if (incumbent.framework === "fastify") expect(elsewhere.cookies.get("sid")).toBe("");
     });
 
     it("costs one command per unmodified request once moved, and nothing for a visitor without a cookie", async () => {
