@@ -244,7 +244,7 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
         if (!source.keepSource) await this.runSource(() => source.remove(id));
         return "present";
       }
-      return (await this.takeOver(id, key)).outcome;
+      return (await this.takeOver(id, key, false)).outcome;
     });
   }
 
@@ -509,7 +509,7 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
       if (oldText !== null) return this.moveFromOlderKey(key, oldKey, oldText);
     }
     if (this.migrateSource !== undefined) {
-      const taken = await this.takeOver(id, key);
+      const taken = await this.takeOver(id, key, refreshTtlMs !== undefined);
       if (taken.found !== undefined) return taken.found;
     }
     // A concurrent request may have moved it between our two reads: its copy lands before the old key goes.
@@ -554,22 +554,25 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
    * Moves a session from the `migrateFrom` source into this store (see `move`): the user data with the
    * expiry and idle timeout the source stored, in this store's format (key, encryption, user index).
    * `found` is undefined when there was nothing to move (absent, expired), so the caller reads again.
+   * `slide`: this read slides the TTL anyway (no lazy touch), so the copy is written with the slid TTL
+   * (the state a GETEX leaves) instead of being written and then slid by a second command.
    */
-  private async takeOver(id: string, key: string): Promise<{ outcome: MigrateOutcome; found?: Found | null }> {
+  private async takeOver(id: string, key: string, slide: boolean): Promise<{ outcome: MigrateOutcome; found?: Found | null }> {
     const source = this.migrateSource as MigrationSource;
     const session = await this.runSource(() => source.read(id));
     if (session === "absent") return { outcome: "absent" };
     if (session === "unreadable") return { outcome: "unreadable", found: { key, record: null, ttlSetMs: undefined } };
     const now = Date.now();
     const copy = this.recordFromSource(session, now);
-    const ttl = Math.min(copy.expiresAtMs, now + this.lifetimeLeft(copy.createdAtMs, now)) - now;
+    const lifetimeLeft = this.lifetimeLeft(copy.createdAtMs, now);
+    const ttl = Math.min(copy.expiresAtMs - now, lifetimeLeft);
     if (ttl <= 0) return { outcome: "expired" };
     copy.expiresAtMs = now + ttl;
     // Indexed before the record exists, as any write (see indexBeforeWrite).
     await this.indexBeforeWrite(key, copy, undefined);
     // With keepSource the copy stays; whether it is still there tells a logout during the move apart.
     const release = source.keepSource ? async () => typeof (await this.runSource(() => source.read(id))) === "object" : () => this.runSource(() => source.remove(id));
-    const found = await this.move(key, copy, ttl, release);
+    const found = await this.move(key, copy, slide ? Math.min(copy.ttlMs, lifetimeLeft) : ttl, release);
     return { outcome: found === null ? "gone" : found.record === copy ? "moved" : "present", found };
   }
 

@@ -47,7 +47,7 @@ afterAll(async () => {
 });
 
 // GAT is counted under "touch" in memcached's stats.
-describeSwitching({ backend: () => backend, exists, incumbents: INCUMBENTS, oneRead: { touch: 1 } });
+describeSwitching({ backend: () => backend, exists, incumbents: INCUMBENTS, oneRead: { touch: 1 }, firstRead: { touch: 1, get: 1, set: 1, delete: 1 } });
 
 describe("from connect-memjs on Memcached to sessionbridge on Redis (migrateFrom.url)", () => {
   it("keeps the user logged in, moves the session to Redis and deletes it from Memcached", async () => {

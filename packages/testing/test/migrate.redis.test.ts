@@ -56,7 +56,7 @@ afterAll(async () => {
   await backend?.dispose();
 });
 
-describeSwitching({ backend: () => backend, exists, incumbents: INCUMBENTS, oneRead: { getex: 1 } });
+describeSwitching({ backend: () => backend, exists, incumbents: INCUMBENTS, oneRead: { getex: 1 }, firstRead: { getex: 1, get: 1, set: 1, unlink: 1 } });
 
 describe("moving connect-redis sessions, store level", () => {
   let old: Awaited<ReturnType<typeof connectRedis8>>;
