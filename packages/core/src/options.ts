@@ -71,7 +71,7 @@ export interface SessionStoreOptions {
    * it lives today and move it here (this store's key, encryption and per-user index), keeping its
    * expiry and idle timeout. Either an incumbent package's keys —
    * `{ format: "connect-redis" | "koa-redis" | "connect-memjs" | "connect-memcached", prefix?, serializer?,
-   * backend? | url?, keepSource? }`, on the store's own backend unless `backend`/`url` says otherwise —
+   * backend? | url? | servers?, keepSource? }`, on the store's own backend unless `backend`/`url` says otherwise —
    * or another sessionbridge store: `{ store: oldStore, keepSource? }`. Only a miss reads the source: a
    * moved session costs what any session costs. See docs/switching.md. Default: none.
    */

@@ -22,6 +22,9 @@ describe("the migrateFrom option", () => {
     expect(make({ format: "connect-redis", prefix: "has space" })).toThrow(/"migrateFrom\.prefix"/);
     expect(make({ format: "connect-redis", url: "memory://", backend: memoryBackend() })).toThrow(/"migrateFrom\.backend"/);
     expect(make({ store: {} })).toThrow(/"migrateFrom\.store"/);
+    expect(make({ format: "connect-redis", servers: ["127.0.0.1:11211"] })).toThrow(/"migrateFrom\.servers" must be used with format "connect-memjs"/);
+    expect(make({ format: "connect-memjs", servers: [] })).toThrow(/"migrateFrom\.servers"/);
+    expect(make({ format: "connect-memjs", servers: ["127.0.0.1:11211"], url: "memory://" })).toThrow(/not "url" and "servers"/);
     expect(make({ store: createSessionStore({ backend: memoryBackend() }), prefix: "x:" })).toThrow(/"migrateFrom\.prefix"/);
   });
 

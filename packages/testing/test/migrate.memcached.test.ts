@@ -4,7 +4,7 @@ import connectMemjs from "connect-memjs";
 import memjs from "memjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createSessionStore } from "@sessionbridge/core";
-import { startAdapterBackend, type AdapterBackend } from "../src/index.js";
+import { startAdapterBackend, startMemcachedNodes, type AdapterBackend } from "../src/index.js";
 import { Browser, startApp } from "./migrate.apps.js";
 import { describeSwitching, type Incumbent } from "./migrate.switching.js";
 
@@ -69,6 +69,36 @@ describe("from connect-memjs on Memcached to sessionbridge on Redis (migrateFrom
       await store.close(); // also closes the Memcached connection it opened from migrateFrom.url
       await old.close();
       await redis.dispose();
+    }
+  });
+});
+
+describe("from an incumbent on several Memcached nodes (migrateFrom.servers)", () => {
+  const expressSession = (user: string) => ({ cookie: { originalMaxAge: 3_600_000, expires: new Date(Date.now() + 3_600_000), httpOnly: true, path: "/" }, user }) as unknown as session.SessionData;
+
+  it.each([
+    { name: "connect-memjs", format: "connect-memjs" as const, open: (hosts: string[]) => new (connectMemjs(session))({ servers: hosts }) as session.Store & { client: { close(): void } }, close: (s: { client: unknown }) => (s.client as memjs.Client).close() },
+    { name: "connect-memcached", format: "connect-memcached" as const, open: (hosts: string[]) => new (connectMemcached(session))({ hosts }) as session.Store & { client: unknown }, close: (s: { client: unknown }) => (s.client as { end(): void }).end() },
+  ])("finds every $name session whichever node the incumbent's own hashing put it on, and moves it", async ({ format, open, close }) => {
+    const [nodes, redis] = await Promise.all([startMemcachedNodes(2), startAdapterBackend("redis")]);
+    const hosts = nodes.map((node) => node.address);
+    const incumbent = open(hosts);
+    const admins = hosts.map((host) => memjs.Client.create(host));
+    const store = createSessionStore({ url: redis.url as string, migrateFrom: { format, servers: hosts } });
+    try {
+      const ids = Array.from({ length: 16 }, (_, i) => `spread-${i}`);
+      for (const id of ids) await new Promise<void>((resolve, reject) => incumbent.set(id, expressSession(id), (error) => (error ? reject(error) : resolve())));
+      const perNode = async () => Promise.all(admins.map(async (admin) => (await Promise.all(ids.map(async (id) => (await admin.get(id)).value !== null))).filter(Boolean).length));
+      const spread = await perNode();
+      expect(spread.every((count) => count > 0)).toBe(true); // the incumbent used both nodes
+      expect(spread.reduce((a, b) => a + b, 0)).toBe(ids.length);
+      for (const id of ids) expect((await store.load(id))?.data).toEqual({ user: id });
+      expect(await perNode()).toEqual([0, 0]);
+    } finally {
+      close(incumbent);
+      for (const admin of admins) admin.close();
+      await store.close();
+      await Promise.all([...nodes.map((node) => node.dispose()), redis.dispose()]);
     }
   });
 });

@@ -12,8 +12,12 @@ export interface IncumbentFormat {
 
 export interface IncumbentSourceSettings {
   format: IncumbentFormat;
-  backend: Backend;
-  /** True when the source created `backend` itself (from a URL) and so closes it. */
+  /**
+   * Where the keys live. Several backends: one per Memcached node of an incumbent that spread its keys
+   * with its own hashing (memjs `hash % nodes`, the memcached package's hash ring); a read asks each one.
+   */
+  backends: readonly [Backend, ...Backend[]];
+  /** True when the source created its backends itself (from URLs) and so closes them. */
   ownsBackend: boolean;
   prefix: string;
   parse: (text: string) => unknown;
@@ -26,16 +30,19 @@ export interface IncumbentSourceSettings {
 
 /**
  * A migration source over an incumbent's keys (`prefix + id`) in its format, read with the same Backend
- * contract the store uses (one GET per read, one DEL per removal, SCAN to list). A backend stays
- * mechanics: the format is read here, beside the store.
+ * contract the store uses (one GET per read and node, one DEL per removal and node, SCAN to list). A
+ * backend stays mechanics: the format is read here, beside the store.
  */
 export function incumbentSource(settings: IncumbentSourceSettings): MigrationSource {
-  const { format, backend, prefix, parse, keepSource, fallbackTtlMs, skipPrefix } = settings;
+  const { format, backends, prefix, parse, keepSource, fallbackTtlMs, skipPrefix } = settings;
+  const [backend] = backends;
+  const where = backends.length === 1 ? backend.label : `${backends.length} nodes (${backends.map((b) => b.label).join(", ")})`;
   return {
-    label: `${format.name} on ${backend.label} (prefix "${prefix}")`,
+    label: `${format.name} on ${where} (prefix "${prefix}")`,
     keepSource,
     async read(id: string): Promise<SourceRead> {
-      const text = await backend.get(prefix + id);
+      const texts = await Promise.all(backends.map((b) => b.get(prefix + id)));
+      const text = texts.find((t) => t !== null) ?? null;
       if (text === null) return "absent";
       let value: unknown;
       try {
@@ -46,10 +53,11 @@ export function incumbentSource(settings: IncumbentSourceSettings): MigrationSou
       return format.toSession(value, Date.now(), fallbackTtlMs) ?? "unreadable";
     },
     async remove(id: string): Promise<boolean> {
-      return (await backend.delete([prefix + id])) > 0;
+      const counts = await Promise.all(backends.map((b) => b.delete([prefix + id])));
+      return counts.some((count) => count > 0);
     },
     async *ids(): AsyncIterable<string> {
-      if (!backend.capabilities.scan) {
+      if (backends.length > 1 || !backend.capabilities.scan) {
         throw new SessionStoreError("UNSUPPORTED", `${backend.label} cannot list keys, so the ${format.name} sessions cannot be listed; they move on their next read instead`, { backend: backend.label });
       }
       for await (const batch of backend.scan(prefix)) {
@@ -57,7 +65,7 @@ export function incumbentSource(settings: IncumbentSourceSettings): MigrationSou
       }
     },
     async close(): Promise<void> {
-      if (settings.ownsBackend) await backend.close();
+      if (settings.ownsBackend) await Promise.all(backends.map((b) => b.close()));
     },
   };
 }

@@ -2,6 +2,7 @@ import type { Backend } from "../backend.js";
 import { jsonSerializer } from "../codec.js";
 import { configError } from "../errors.js";
 import type { SessionStore } from "../store.js";
+import { memcachedBackend } from "../backends/memcached.js";
 import { backendFromUrl } from "../url.js";
 import { connectMemcached } from "./connect-memcached.js";
 import { connectMemjs } from "./connect-memjs.js";
@@ -49,6 +50,12 @@ export interface MigrateFromIncumbent extends MigrateCommon {
   backend?: Backend;
   /** … or its URL (the source then opens and closes its own connection). Default: the store's backend. */
   url?: string;
+  /**
+   * … or, for connect-memjs and connect-memcached on several Memcached nodes, every node
+   * (`"host:port"` or a `memcached://` URL each). They spread keys with their own hashing, not ours, so
+   * a read asks every node (in parallel) and a removal deletes on every node.
+   */
+  servers?: readonly string[];
 }
 
 /** Read through another sessionbridge store (`migrateFrom: { store: oldStore }`): a new backend, cluster, prefix or key secret. */
@@ -59,7 +66,7 @@ export interface MigrateFromStore extends MigrateCommon {
 
 export type MigrateFrom = MigrateFromIncumbent | MigrateFromStore;
 
-const KNOWN = ["format", "prefix", "serializer", "backend", "url", "keepSource", "store"];
+const KNOWN = ["format", "prefix", "serializer", "backend", "url", "servers", "keepSource", "store"];
 
 export interface MigrationContext {
   backend: Backend;
@@ -80,7 +87,7 @@ export function createMigrationSource(option: unknown, store: MigrationContext):
     if (old === null || typeof old !== "object" || typeof old.load !== "function" || typeof old.destroy !== "function") {
       throw configError("migrateFrom.store", "a store from createSessionStore(…)", given.store);
     }
-    for (const name of ["format", "prefix", "serializer", "backend", "url"]) if (given[name] !== undefined) throw configError(`migrateFrom.${name}`, 'left out with "store" (the old store knows its own backend and format)');
+    for (const name of ["format", "prefix", "serializer", "backend", "url", "servers"]) if (given[name] !== undefined) throw configError(`migrateFrom.${name}`, 'left out with "store" (the old store knows its own backend and format)');
     if (old.backend === store.backend && old.options?.prefix === store.prefix) throw configError("migrateFrom.store", "a store with another backend or prefix than this one");
     return sessionbridgeSource(old as SessionStore<object>, keepSource);
   }
@@ -92,22 +99,33 @@ export function createMigrationSource(option: unknown, store: MigrationContext):
   if (serializer !== undefined && (serializer === null || typeof serializer !== "object" || typeof serializer.parse !== "function")) {
     throw configError("migrateFrom.serializer", "an object with a parse(text) function", serializer);
   }
-  if (given.backend !== undefined && given.url !== undefined) throw configError("migrateFrom.backend", 'given alone: pass either "backend" or "url", not both');
+  const places = ["backend", "url", "servers"].filter((name) => given[name] !== undefined);
+  if (places.length > 1) throw configError(`migrateFrom.${places[0]}`, `given alone: pass one of "backend", "url" or "servers", not ${places.map((p) => `"${p}"`).join(" and ")}`);
   if (given.backend !== undefined && (given.backend === null || typeof (given.backend as Partial<Backend>).get !== "function")) throw configError("migrateFrom.backend", "a backend (redisBackend(…), memcachedBackend(…))", given.backend);
-  const shared = given.backend === undefined && given.url === undefined;
+  const shared = places.length === 0;
   if (shared || given.backend === store.backend) assertApart(prefix, store);
-  const backend = shared ? store.backend : ((given.backend as Backend | undefined) ?? backendFromUrl(given.url as string));
-  if (given.url !== undefined) backend.configure?.({ timeoutMs: store.timeoutMs });
+  const owned = given.url !== undefined ? [backendFromUrl(given.url as string)] : given.servers !== undefined ? memcachedNodes(given.servers, format) : undefined;
+  for (const backend of owned ?? []) backend.configure?.({ timeoutMs: store.timeoutMs });
+  const backends = owned ?? [shared ? store.backend : (given.backend as Backend)];
   return incumbentSource({
     format,
-    backend,
-    ownsBackend: given.url !== undefined,
+    backends: backends as [Backend, ...Backend[]],
+    ownsBackend: owned !== undefined,
     prefix,
     parse: serializer === undefined ? jsonSerializer.parse : (text) => (serializer.parse as (text: string) => unknown)(text),
     keepSource,
     fallbackTtlMs: store.ttlMs,
     skipPrefix: shared || given.backend === store.backend ? store.prefix : undefined,
   });
+}
+
+/** One backend per Memcached node of a multi-node incumbent (see `servers`). */
+function memcachedNodes(servers: unknown, format: IncumbentFormat): Backend[] {
+  if (format !== connectMemjs && format !== connectMemcached) throw configError("migrateFrom.servers", 'used with format "connect-memjs" or "connect-memcached" (Redis incumbents: give "url" or "backend")');
+  if (!Array.isArray(servers) || servers.length === 0 || !servers.every((s) => typeof s === "string" && s.length > 0)) {
+    throw configError("migrateFrom.servers", 'a non-empty list of Memcached nodes, "host:port" or memcached:// URLs', servers);
+  }
+  return servers.map((server: string) => (server.startsWith("memcached://") ? memcachedBackend({ url: server }) : memcachedBackend({ servers: [server] })));
 }
 
 /**
