@@ -175,7 +175,6 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
     this.userIdFrom = options.userIdFrom;
     this.backend = options.backend ?? backendFromUrl(options.url as string);
     this.deadlines = new Deadlines(this.options.timeoutMs, this.backend.label);
-    this.migrateSource = options.migrateFrom === undefined ? undefined : createMigrationSource(options.migrateFrom, { backend: this.backend, prefix: this.options.prefix, ttlMs: this.options.ttlMs, timeoutMs: this.options.timeoutMs });
     this.users = new UserIndex({
       backend: this.backend,
       keys: this.keys,
@@ -187,6 +186,8 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
       throw new SessionStoreError("CONFIG", `option "maxSessionsPerUser" needs a backend with a per-user index (memory, Redis); ${this.backend.label} has none`);
     }
     this.backend.configure?.({ timeoutMs: this.options.timeoutMs });
+    // Last among the checks: a source may open its own connections (migrateFrom.url / servers).
+    this.migrateSource = options.migrateFrom === undefined ? undefined : createMigrationSource(options.migrateFrom, { backend: this.backend, prefix: this.options.prefix, ttlMs: this.options.ttlMs, timeoutMs: this.options.timeoutMs });
     this.unsubscribe = [
       this.backend.on("unavailable", (error) => this.markUnavailable(error)),
       this.backend.on("available", () => this.markAvailable()),
