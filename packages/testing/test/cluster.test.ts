@@ -58,6 +58,21 @@ describe("cluster specifics", () => {
     }
   });
 
+  it("with waitForReplicas, the first write of a fresh store succeeds on a healthy cluster", async () => {
+    // Before the fix the slot map was read before the client had loaded it, so the first write of every
+    // new store (after each deploy) failed with UNAVAILABLE "the key's master changed during the write".
+    const prefix = uniquePrefix("wait-first");
+    const store = createSessionStore({ prefix, timeoutMs: 2000, backend: redisBackend({ cluster: plain.seeds(), waitForReplicas: { replicas: 1, timeoutMs: 1000 } }) });
+    try {
+      // Resolving means a replica acknowledged the write (WAIT); a failure would reject.
+      await store.set("first", { v: 1 });
+      await store.set("second", { v: 2 });
+      expect(await store.get("first")).toEqual({ v: 1 });
+    } finally {
+      await store.close();
+    }
+  });
+
   it("sends the reads one turn of the event loop starts in one socket write per node", async () => {
     const client = new Cluster(plain.seeds(), { enableOfflineQueue: true });
     const store = createSessionStore({ prefix: uniquePrefix("batch"), backend: redisBackend({ client }) });

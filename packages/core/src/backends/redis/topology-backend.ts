@@ -164,7 +164,7 @@ export function withTopology(base: Backend, connections: TopologyConnections, ha
 
   const waitForReplicas = async (key: string, write: () => Promise<boolean>): Promise<void> => {
     const wait = ha.waitForReplicas;
-    const node = cluster === undefined ? undefined : masterFor(cluster, key);
+    const node = cluster === undefined || wait === undefined ? undefined : await masterBeforeWrite(cluster, key);
     const wrote = await write();
     if (wait === undefined || !wrote) return;
     const readiesAfterWrite = primaryReadies;
@@ -174,6 +174,14 @@ export function withTopology(base: Backend, connections: TopologyConnections, ha
     // WAIT on a new connection would count acknowledgements of nothing: a reconnect voids the answer.
     if (primaryReadies !== readiesAfterWrite) throw unconfirmed(0, "the connection was re-established before WAIT");
     if (acks < wait.replicas) throw unconfirmed(acks, `only ${acks} of ${wait.replicas} replicas acknowledged it within ${wait.timeoutMs} ms`);
+  };
+
+  // The master that will take the write, so a failover between the write and WAIT is noticed. A fresh
+  // Cluster client has no slot map until it is ready: wait for it (as the write itself would), or every
+  // new store's first write would compare "unknown" with the real master and blame a failover.
+  const masterBeforeWrite = async (client: Cluster, key: string): Promise<Redis | undefined> => {
+    if (masterFor(client, key) === undefined) await primary.run("set", async () => undefined);
+    return masterFor(client, key);
   };
 
   const unconfirmed = (acks: number, why: string): SessionStoreError =>
