@@ -96,6 +96,18 @@ describe("redis options", () => {
     expect(configFailure({ password: "", username: "" }).message).not.toMatch(/password.*:/);
   });
 
+  it("refuses a database other than 0 for a Redis Cluster at construction", () => {
+    let failure: unknown;
+    try {
+      redisBackend({ url: "redis://127.0.0.1:7000/3", cluster: true });
+    } catch (error) {
+      failure = error;
+    }
+    expect(failure).toBeInstanceOf(SessionStoreError);
+    expect((failure as SessionStoreError).code).toBe("CONFIG");
+    expect((failure as SessionStoreError).message).toMatch(/"db".*only database 0.*got 3/);
+  });
+
   it("takes an ioredis client and refuses connection options next to it", () => {
     const client = new Redis({ host: "127.0.0.1", port: 6399, lazyConnect: true });
     try {

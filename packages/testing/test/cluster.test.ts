@@ -73,6 +73,18 @@ describe("cluster specifics", () => {
     }
   });
 
+  it("refuses a database other than 0 on a cluster node reached without the cluster option, naming it", async () => {
+    const store = createSessionStore({ prefix: uniquePrefix("db3"), backend: redisBackend({ url: `redis://127.0.0.1:${plain.nodes[0]!.port}/3` }) });
+    try {
+      const failure = await store.set("a", { v: 1 }).then(() => undefined, (error: unknown) => error as { code: string; message: string });
+      expect(failure?.code).toBe("CONFIG");
+      expect(failure?.message).toContain("database 3 cannot be selected");
+      expect(failure?.message).toContain("only database 0");
+    } finally {
+      await store.close();
+    }
+  });
+
   it("sends the reads one turn of the event loop starts in one socket write per node", async () => {
     const client = new Cluster(plain.seeds(), { enableOfflineQueue: true });
     const store = createSessionStore({ prefix: uniquePrefix("batch"), backend: redisBackend({ client }) });

@@ -153,6 +153,25 @@ describe("database selection and caller-owned clients", () => {
     expect(store.backend.label).toBe(`redis 127.0.0.1:${plain.port}/3`);
   });
 
+  it("fails every operation with CONFIG naming a database the server does not have, and writes nothing to db 0", async () => {
+    const store = open({ url: `${plain.url}/99` });
+    const failure = await rejection(store.set("in-db-99", { a: 1 }));
+    expect(failure.code).toBe("CONFIG");
+    expect(failure.message).toContain("database 99 cannot be selected");
+    expect(failure.message).toContain("databases 0–15");
+    expect(failure.message).toContain("/99");
+    for (const operation of [store.get("in-db-99"), store.set("other", { b: 2 }), store.ping()]) expect((await rejection(operation)).code).toBe("CONFIG");
+    const db0 = new Redis({ host: "127.0.0.1", port: plain.port, db: 0 });
+    try {
+      expect(await db0.keys(`${store.options.prefix}*`)).toEqual([]);
+    } finally {
+      db0.disconnect();
+    }
+
+    const byOption = open({ backend: redisBackend({ url: plain.url, db: 42 }) });
+    expect((await rejection(byOption.get("someone"))).message).toContain("database 42 cannot be selected");
+  });
+
   it("connects a lazy ioredis client it is given on first use", async () => {
     const client = new Redis({ host: "127.0.0.1", port: plain.port, lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0 });
     try {

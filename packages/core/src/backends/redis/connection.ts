@@ -3,7 +3,7 @@ import { SessionStoreError } from "../../errors.js";
 import { BackendEmitter } from "../emitter.js";
 import { applyTimeout, type RedisClient } from "./client.js";
 import { WriteBatching } from "./write-batching.js";
-import { authError, isAuthError, isCertificateError, isConnectionError, isRetryableReply, mapRedisError, reason, safeCause } from "./errors.js";
+import { authError, isAuthError, isCertificateError, isConnectionError, isRetryableReply, isSelectError, mapRedisError, reason, safeCause, selectError } from "./errors.js";
 
 /** The default deadline when the backend is used without a store (the store calls configure). */
 const DEFAULT_TIMEOUT_MS = 1000;
@@ -33,6 +33,10 @@ export class RedisConnection {
   private readonly waiters = new Set<Waiter>();
   private readonly detach: Array<() => void> = [];
   private readonly batching = new WriteBatching();
+  /** The SELECT of the connection being set up failed (reported before its 'ready'). */
+  private selectFailure: unknown;
+  /** Set while the ready connection is in the wrong database: every operation fails with it, at once. */
+  private wrongDb: SessionStoreError | undefined;
 
   constructor(
     readonly client: RedisClient,
@@ -67,6 +71,8 @@ export class RedisConnection {
     for (let attempt = 1; ; attempt++) {
       if (this.closed) throw this.closedError();
       if (this.client.status !== "ready" || this.epoch < afterEpoch) await this.whenReady(what, deadlineAt, afterEpoch);
+      // ioredis goes on in db 0 after a failed SELECT: never send a command there.
+      if (this.wrongDb !== undefined) throw this.wrongDb;
       const sentOn = this.epoch;
       try {
         this.batching.beforeSend(this.client);
@@ -146,6 +152,8 @@ export class RedisConnection {
   private onReady(): void {
     this.epoch++;
     this.lastError = undefined;
+    if (this.selectFailure !== undefined) return this.onWrongDb();
+    this.wrongDb = undefined;
     for (const waiter of [...this.waiters]) if (this.epoch >= waiter.afterEpoch) this.settle(waiter);
     if (this.up !== true && !this.closed) {
       this.up = true;
@@ -154,6 +162,10 @@ export class RedisConnection {
   }
 
   private onError(error: unknown): void {
+    if (isSelectError(error)) {
+      this.selectFailure = error;
+      return;
+    }
     this.lastError = error;
     if (isAuthError(error) || isCertificateError(error)) {
       // Wrong credentials or an untrusted certificate will not fix themselves within a request's
@@ -162,13 +174,44 @@ export class RedisConnection {
     }
   }
 
+  /**
+   * Connected, but the configured database could not be selected: fail every operation with a CONFIG
+   * error naming the database instead of using db 0. A later reconnect that selects it clears this.
+   */
+  private onWrongDb(): void {
+    const failure = this.selectFailure;
+    this.selectFailure = undefined;
+    const db = Number((this.client as Redis).options?.db ?? 0);
+    this.wrongDb = selectError(failure, this.label, db, undefined);
+    const announce = () => {
+      for (const waiter of [...this.waiters]) this.settle(waiter, this.wrongDb);
+      if (this.up !== false && !this.closed && this.wrongDb !== undefined) {
+        this.up = false;
+        this.events.emit("unavailable", this.wrongDb);
+      }
+    };
+    // Ask how many databases the server has, for the message (best effort: ElastiCache refuses CONFIG).
+    const epoch = this.epoch;
+    (this.client as Redis)
+      .config("GET", "databases")
+      .then((reply) => {
+        // RESP2 answers [name, value]; RESP3 a map, which ioredis may hand over as an object.
+        const databases = Number(Array.isArray(reply) ? reply[1] : (reply as Record<string, unknown> | null)?.databases);
+        if (this.epoch === epoch && this.wrongDb !== undefined && Number.isInteger(databases) && databases > 0) this.wrongDb = selectError(failure, this.label, db, databases);
+      })
+      .catch(() => undefined)
+      .finally(announce);
+  }
+
   private onDown(): void {
+    this.selectFailure = undefined; // it concerned the connection that just closed
     if (this.closed || this.up === false) return;
     this.up = false;
     this.events.emit("unavailable", this.notReady("connection"));
   }
 
   private notReady(what: string): SessionStoreError {
+    if (this.wrongDb !== undefined) return this.wrongDb;
     if (isAuthError(this.lastError)) return authError(this.lastError, this.context(what));
     const why =
       this.client.status === "connect"

@@ -39,6 +39,22 @@ export function isCertificateError(error: unknown): boolean {
   return typeof code === "string" && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/.test(code);
 }
 
+/** ioredis reports a failed SELECT of its connect handshake as an 'error' event and then carries on in db 0. */
+export function isSelectError(error: unknown): boolean {
+  return (error as { command?: { name?: unknown } } | null)?.command?.name === "select";
+}
+
+/**
+ * The configured database could not be selected. `databases` is the server's count (CONFIG GET
+ * databases) when it would tell; ElastiCache refuses CONFIG.
+ */
+export function selectError(error: unknown, label: string, db: number, databases: number | undefined): SessionStoreError {
+  const said = replyCode(error) === "ERR" ? (error as Error).message.split(/, with args|\r|\n/)[0]?.replace(/^ERR /, "").slice(0, 100) : reason(error);
+  const has = databases === undefined ? "Redis has 16 databases (0–15) unless its databases setting says otherwise" : `the server has ${databases}: databases 0–${databases - 1}`;
+  const fix = /cluster/i.test(said ?? "") ? "a Redis Cluster has only database 0: remove the /" + db + " from the URL (or the db option) and use the cluster option" : `fix the /${db} in the URL (or the db option)`;
+  return new SessionStoreError("CONFIG", `${label}: database ${db} cannot be selected (${said}; ${has}) — ${fix}. Nothing is read or written until it can be`, { cause: safeCause(error), backend: label });
+}
+
 /** Short, secret-free reason for a message: a socket code or the reply's error code. */
 export function reason(error: unknown): string {
   const code = (error as { code?: unknown } | null)?.code;
