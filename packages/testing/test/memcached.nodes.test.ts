@@ -1,9 +1,9 @@
 import { connect, createServer, type Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { createSessionStore, memcachedBackend, type Backend, type SessionStore } from "@sessionbridge/core";
-import { eventually, uniquePrefix } from "../src/contract.js";
+import { eventually, rejection, uniquePrefix } from "../src/contract.js";
 import { freePort } from "../src/process.js";
-import { startMemcachedNodes, type MemcachedServer } from "../src/memcached.js";
+import { startMemcachedNodes, type MemcachedHarnessOptions, type MemcachedServer } from "../src/memcached.js";
 
 /**
  * A TCP relay in front of a real node that can cut a connection in the middle of a reply (a network
@@ -44,8 +44,8 @@ afterEach(async () => {
   await Promise.all(cleanup.splice(0).map((step) => step()));
 });
 
-async function nodes(count: number): Promise<MemcachedServer[]> {
-  const started = await startMemcachedNodes(count);
+async function nodes(count: number, options: MemcachedHarnessOptions = {}): Promise<MemcachedServer[]> {
+  const started = await startMemcachedNodes(count, options);
   cleanup.push(async () => void (await Promise.all(started.map((node) => node.dispose()))));
   return started;
 }
@@ -205,6 +205,30 @@ describe("memcached: a node goes away", () => {
     expect(await backend.get(key)).toBe(value);
     expect(await backend.get(key)).toBe(value);
     expect(events).toEqual([]); // a broken connection is not a dead node
+  });
+
+  it("fails ping with UNAVAILABLE naming how many nodes are down and which (never a credential) while any node is down, and passes once it is back", async () => {
+    // A down node's users have lost their sessions although the other nodes serve: "the store can
+    // serve" (ping) is not true, even if most requests still work.
+    const sasl = { username: "pinger", password: "ping-secret-771" };
+    const servers = await nodes(2, { sasl });
+    const store = createSessionStore({ backend: memcachedBackend({ servers: servers.map((node) => node.address), ...sasl, retryDeadNodeMs: 200 }), prefix: uniquePrefix("ping"), timeoutMs: 2000 });
+    cleanup.push(() => store.close());
+    store.on("error", () => undefined);
+    await store.ping();
+    const dead = servers[1] as MemcachedServer;
+    await dead.stop();
+    for (let attempt = 0; attempt < 2; attempt++) {
+      // The first ping finds the node down; the second knows it already.
+      const failure = await rejection(store.ping());
+      expect(failure.code).toBe("UNAVAILABLE");
+      expect(failure.message).toContain("1 of 2 nodes is down");
+      expect(failure.message).toContain(dead.address);
+      expect(failure.message).not.toContain((servers[0] as MemcachedServer).address); // only the down node is named
+      expect(failure.message).not.toContain(sasl.password);
+    }
+    await dead.restart();
+    await eventually("ping passes once the node is back", async () => store.ping().then(() => true, () => false));
   });
 
   it("reports UNAVAILABLE and 'unavailable' when every node is down, then 'available' when one returns", async () => {

@@ -81,6 +81,19 @@ describe("a server that stops and comes back on the same port", () => {
     expect(await server.command("DBSIZE")).toBe(1);
   });
 
+  it("says 'connection lost', not 'not connected yet', when a connection that was up goes away", async () => {
+    const store = open(server.url);
+    const reasons: string[] = [];
+    store.on("unavailable", (error) => reasons.push(error.message));
+    await store.set("up", { a: 1 });
+    await server.stop();
+    await eventually("the store reported the server unavailable", () => reasons.length > 0);
+    expect(reasons[0]).toContain("connection lost");
+    expect(reasons[0]).not.toContain("not connected yet");
+    await server.restart();
+    await eventually("the store works again", async () => (await store.ping(), true));
+  });
+
   it("fails in-flight commands when the server is killed, and recovers after it restarts", async () => {
     const store = open(server.url);
     await store.set("x", { a: 1 });

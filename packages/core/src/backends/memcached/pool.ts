@@ -97,21 +97,39 @@ export class NodePool {
     }
   }
 
-  /** Resolves when at least one node answers a NOOP. */
+  /**
+   * Resolves only when every node answers a NOOP. Each key has one home node and memcached has no
+   * replicas, so a node that is down means its share of the users have lost their sessions (they are
+   * logged out) even though the other nodes keep serving: a health check must say so. Nodes already
+   * left out count as down without being contacted; they return through their probe (which first
+   * deletes the keys changed elsewhere meanwhile), not through a ping.
+   */
   async ping(): Promise<void> {
     const live = this.nodes.filter((node) => !node.down);
     const results = await Promise.allSettled(live.map((node) => send(node.client, Opcode.noop, "")));
+    const reasons = new Map<string, string>();
     results.forEach((result, i) => {
-      if (result.status === "rejected" && isNodeFailure(result.reason)) this.markDown(live[i] as Node, result.reason);
+      const node = live[i] as Node;
+      if (result.status === "fulfilled") return;
+      if (!isNodeFailure(result.reason)) throw nodeError(result.reason, node.name, this.username); // AUTH: the node answered, we are wrong
+      reasons.set(node.name, nodeError(result.reason, node.name, this.username).message.replace(/^sessionbridge: memcached \S+: /, ""));
+      this.markDown(node, result.reason);
     });
-    if (results.some((result) => result.status === "fulfilled")) {
+    const down = this.nodes.filter((node) => node.down);
+    if (down.length === 0) {
       this.succeeded();
       return;
     }
-    const auth = results.find((result) => result.status === "rejected" && !isNodeFailure(result.reason));
-    if (auth?.status === "rejected") throw nodeError(auth.reason, live[results.indexOf(auth)]?.name ?? "?", this.username);
-    this.owesAvailable = true;
-    throw new SessionStoreError("UNAVAILABLE", `memcached: no node answered (${this.nodes.map((n) => n.name).join(", ")})`, { backend: this.label() });
+    const which = down.map((node) => (reasons.has(node.name) ? `${node.name}: ${reasons.get(node.name)}` : node.name)).join("; ");
+    if (down.length === this.nodes.length) {
+      this.owesAvailable = true;
+      throw new SessionStoreError("UNAVAILABLE", `memcached: no node answered (${which})`, { backend: this.label() });
+    }
+    throw new SessionStoreError(
+      "UNAVAILABLE",
+      `memcached: ${down.length} of ${this.nodes.length} nodes ${down.length === 1 ? "is" : "are"} down (${which}) — the sessions they held are lost until they return (those users are logged out); the other nodes still serve, and down nodes are retried every ${this.settings.retryDeadNodeMs} ms`,
+      { backend: this.label() },
+    );
   }
 
   /** The store learns of failures through rejected operations; tell it when operations work again. */

@@ -213,13 +213,19 @@ export class RedisConnection {
   private notReady(what: string): SessionStoreError {
     if (this.wrongDb !== undefined) return this.wrongDb;
     if (isAuthError(this.lastError)) return authError(this.lastError, this.context(what));
+    // A connection that was up and went away is "lost", even when it closed without an error (a
+    // server shut down cleanly); "not connected yet" is only for one that never came up.
+    const lost = this.epoch > 0;
     const why =
       this.client.status === "connect"
         ? "connected, but the server has not answered (hung or overloaded)"
         : this.lastError === undefined
-          ? "not connected yet"
-          : `not connected (${reason(this.lastError)})`;
-    return new SessionStoreError("UNAVAILABLE", `${this.label}: ${what} failed: ${why} — is the server running and reachable? The backend keeps reconnecting`, {
+          ? lost
+            ? "connection lost"
+            : "not connected yet"
+          : `${lost ? "connection lost" : "not connected"} (${reason(this.lastError)})`;
+    const failed = what === "connection" ? "" : `${what} failed: `;
+    return new SessionStoreError("UNAVAILABLE", `${this.label}: ${failed}${why} — is the server running and reachable? The backend keeps reconnecting`, {
       cause: safeCause(this.lastError),
       backend: this.label,
     });
