@@ -167,9 +167,23 @@ describe("memcached: TLS", () => {
     expect(failure.message).toMatch(/TLS handshake failed: check tls\.ca/);
   });
 
-  it("fails with a clear error, never hangs, when plain TCP meets a TLS port", async () => {
+  it("says the port expects TLS when plain TCP meets a TLS port, on every operation", async () => {
     const s = store({ backend: memcachedBackend({ servers: [tls.address] }), timeoutMs: 1000 });
-    expect(["UNAVAILABLE", "TIMEOUT"]).toContain((await rejection(s.get("x"))).code);
+    for (const operation of [() => s.get("x"), () => s.set("x", { a: 1 }), () => s.ping()]) {
+      const failure = await rejection(operation);
+      expect(failure.code).toBe("CONFIG");
+      expect(failure.message).toContain(`memcached ${tls.address}: the server expects TLS`);
+    }
+  });
+
+  it("says the server speaks plain TCP when TLS meets a plain port, not a certificate problem", async () => {
+    const s = store({ backend: memcachedBackend({ servers: [plain.address], tls: true }), timeoutMs: 1000 });
+    for (const operation of [() => s.get("x"), () => s.set("x", { a: 1 }), () => s.ping()]) {
+      const failure = await rejection(operation);
+      expect(failure.code).toBe("CONFIG");
+      expect(failure.message).toContain(`memcached ${plain.address}: TLS is on, but the server speaks plain TCP`);
+      expect(failure.message).not.toContain("tls.ca");
+    }
   });
 });
 

@@ -130,6 +130,32 @@ describe("TLS", () => {
     expect(await store.get("someone")).toEqual({ a: 1 });
   });
 
+  it("says the server speaks plain TCP when rediss:// meets a plain port, on every operation", async () => {
+    // A plain Redis reads the TLS ClientHello as a command line and waits for its end: without the
+    // check the client waited out its connect timeout and blamed "TIMEOUT".
+    const store = open({ url: `rediss://127.0.0.1:${plain.port}` });
+    for (const operation of [() => store.get("someone"), () => store.set("someone", { a: 1 }), () => store.ping()]) {
+      const failure = await rejection(operation);
+      expect(failure.code).toBe("CONFIG");
+      expect(failure.message).toContain(`redis 127.0.0.1:${plain.port}: TLS is on, but the server speaks plain TCP`);
+      expect(failure.message).toContain("redis://");
+    }
+  });
+
+  it("says the port expects TLS when redis:// meets a TLS-only port, on every operation", async () => {
+    const store = open({ url: `redis://127.0.0.1:${withTls.port}` });
+    const events: string[] = [];
+    store.on("unavailable", (error) => events.push(error.message));
+    store.on("error", (error) => events.push(error.message));
+    for (const operation of [() => store.get("someone"), () => store.set("someone", { a: 1 }), () => store.ping()]) {
+      const failure = await rejection(operation);
+      expect(failure.code).toBe("CONFIG");
+      expect(failure.message).toContain(`redis 127.0.0.1:${withTls.port}: the server expects TLS`);
+      expect(failure.message).toContain("rediss://");
+    }
+    expect(events.some((message) => message.includes("expects TLS"))).toBe(true);
+  });
+
   it("turns TLS on for host/port options with tls: { ca }", async () => {
     const store = open({ backend: redisBackend({ host: "127.0.0.1", port: withTls.port, tls: { ca: withTls.tls!.caPem } }) });
     await store.ping();

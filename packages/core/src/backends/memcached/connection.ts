@@ -1,12 +1,24 @@
 import memjs from "memjs";
 import { isIP, connect as netConnect, type Socket } from "node:net";
 import { connect as tlsConnect } from "node:tls";
+import { answersTls, isPlainReplyToTls, type TlsMismatch } from "../tls-mismatch.js";
 import { TurnCork } from "../turn-cork.js";
 import type { MemcachedTlsOptions } from "./options.js";
 
 /** The server refused our SASL credentials (or demanded some we did not give). */
 export class AuthFailure extends Error {
   override readonly name = "AuthFailure";
+}
+
+/** TLS on one side only: the node answered, in the other protocol (see ../tls-mismatch.ts). */
+export class TlsMismatchFailure extends Error {
+  override readonly name = "TlsMismatchFailure";
+  constructor(
+    readonly mismatch: TlsMismatch,
+    cause: unknown,
+  ) {
+    super(mismatch === "tls-to-plain" ? "the server answered without TLS" : "the server expects TLS", { cause });
+  }
 }
 
 /** The server closed the connection while requests were waiting for answers. */
@@ -91,7 +103,10 @@ export class NodeConnection extends memjs.Server {
       ? tlsConnect({ host: this.host, port: this.port, servername: isIP(this.host) ? undefined : this.host, ...this.tlsOptions })
       : netConnect({ host: this.host, port: this.port });
     self._socket = socket;
-    const mine = (): boolean => self._socket === socket;
+    // While a reset connection is checked for TLS (below), its close and connect timeout wait for the verdict.
+    let checkingTls = false;
+    let answered = false;
+    const mine = (): boolean => self._socket === socket && !checkingTls;
 
     socket.once(this.tlsOptions ? "secureConnect" : "connect", () => {
       // A connection that failed before logging in leaves its listener behind; only this socket counts.
@@ -110,10 +125,23 @@ export class NodeConnection extends memjs.Server {
       else this.emit("authenticated");
     });
     socket.on("data", (chunk: Buffer) => {
+      answered = true;
       if (mine()) self.responseHandler(chunk);
     });
-    socket.on("error", (error) => {
-      if (mine()) this.error(error);
+    socket.on("error", (error: NodeJS.ErrnoException) => {
+      if (!mine()) return;
+      if (this.tlsOptions !== undefined && isPlainReplyToTls(error)) return this.error(new TlsMismatchFailure("tls-to-plain", error));
+      if (this.tlsOptions === undefined && !answered && (error.code === "ECONNRESET" || error.code === "EPIPE")) {
+        // A TLS-only node resets a plain connection at its first bytes; ask it on a side connection
+        // whether it speaks TLS before calling it down.
+        checkingTls = true;
+        void answersTls(this.host, this.port, self.options.conntimeout * 1000).then((tls) => {
+          checkingTls = false;
+          if (mine()) this.error(tls ? new TlsMismatchFailure("plain-to-tls", error) : error);
+        });
+        return;
+      }
+      this.error(error);
     });
     // The server's FIN ("end") already means this socket is done: forget it at once, so no request is
     // written into a connection that is closing.

@@ -1,5 +1,6 @@
 import { isSessionStoreError, SessionStoreError } from "../../errors.js";
-import { AuthFailure, ConnectionClosed } from "./connection.js";
+import { tlsMismatchError } from "../tls-mismatch.js";
+import { AuthFailure, ConnectionClosed, TlsMismatchFailure } from "./connection.js";
 
 /**
  * True when an error means "this node cannot be reached right now" (refused, reset, closed, timed out,
@@ -7,7 +8,7 @@ import { AuthFailure, ConnectionClosed } from "./connection.js";
  * else (a refused login, an unexpected reply) is a problem with us, not with the node.
  */
 export function isNodeFailure(error: unknown): boolean {
-  if (error instanceof AuthFailure || isSessionStoreError(error)) return false; // ours: the node did answer
+  if (error instanceof AuthFailure || error instanceof TlsMismatchFailure || isSessionStoreError(error)) return false; // ours: the node did answer
   if (error instanceof ConnectionClosed) return true;
   if (!(error instanceof Error)) return false;
   const code = (error as NodeJS.ErrnoException).code;
@@ -35,6 +36,9 @@ export function nodeError(error: unknown, node: string, username: string | undef
         ? `${label}: the server requires SASL authentication — give username and password (memcached -S)`
         : `${label}: authentication failed for user "${username}" — check the username and password`;
     return new SessionStoreError("AUTH", message, { cause: error, backend: label });
+  }
+  if (error instanceof TlsMismatchFailure) {
+    return tlsMismatchError(label, error.mismatch, { useTls: "turn TLS on (tls: true or { ca }, or ?tls=true in the URL)", usePlain: "leave out the tls option (and ?tls=true in the URL)" }, error.cause);
   }
   if (error instanceof Error && /socket timed out/i.test(error.message)) {
     return new SessionStoreError("TIMEOUT", `${label}: no answer in time (${error.message.replace(/\.$/, "")})`, { cause: error, backend: label });

@@ -2,11 +2,23 @@ import type { Redis } from "ioredis";
 import { SessionStoreError } from "../../errors.js";
 import { BackendEmitter } from "../emitter.js";
 import { applyTimeout, type RedisClient } from "./client.js";
+import { answersPlain, answersTls, isPlainReplyToTls, tlsMismatchError } from "../tls-mismatch.js";
 import { WriteBatching } from "./write-batching.js";
 import { authError, isAuthError, isCertificateError, isConnectionError, isRetryableReply, isSelectError, mapRedisError, reason, safeCause, selectError } from "./errors.js";
 
 /** The default deadline when the backend is used without a store (the store calls configure). */
 const DEFAULT_TIMEOUT_MS = 1000;
+
+/**
+ * A TLS handshake still unfinished this long after an operation started waiting gets a side probe
+ * (does the port answer plain text?). A healthy handshake is done long before; a probe of a real TLS
+ * server only costs one extra connection.
+ */
+const TLS_PROBE_DELAY_MS = 100;
+/** At most one TLS probe this often, whatever the number of waiting operations. */
+const TLS_PROBE_INTERVAL_MS = 2000;
+
+const REDIS_TLS_FIXES = { useTls: "use a rediss:// URL (or the tls option)", usePlain: "use redis:// instead of rediss:// and leave out the tls option" };
 
 interface Waiter {
   afterEpoch: number;
@@ -37,6 +49,9 @@ export class RedisConnection {
   private selectFailure: unknown;
   /** Set while the ready connection is in the wrong database: every operation fails with it, at once. */
   private wrongDb: SessionStoreError | undefined;
+  /** TLS on one side only (see ../tls-mismatch.ts): operations fail with it at once until a connection is ready. */
+  private tlsMismatch: SessionStoreError | undefined;
+  private tlsProbeAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     readonly client: RedisClient,
@@ -124,6 +139,8 @@ export class RedisConnection {
   private whenReady(what: string, deadlineAt: number, afterEpoch: number): Promise<void> {
     this.start();
     if (isAuthError(this.lastError)) return Promise.reject(authError(this.lastError, this.context("connect")));
+    if (this.tlsMismatch !== undefined) return Promise.reject(this.tlsMismatch);
+    if (this.endpoint()?.tls === true) this.probeTls(isConnectionError(this.lastError) ? 0 : TLS_PROBE_DELAY_MS);
     if (this.client.status === "end" && !this.owned) {
       return Promise.reject(new SessionStoreError("UNAVAILABLE", `${this.label}: the ioredis client given as "client" was closed`, { backend: this.label }));
     }
@@ -152,6 +169,7 @@ export class RedisConnection {
   private onReady(): void {
     this.epoch++;
     this.lastError = undefined;
+    this.tlsMismatch = undefined;
     if (this.selectFailure !== undefined) return this.onWrongDb();
     this.wrongDb = undefined;
     for (const waiter of [...this.waiters]) if (this.epoch >= waiter.afterEpoch) this.settle(waiter);
@@ -167,6 +185,10 @@ export class RedisConnection {
       return;
     }
     this.lastError = error;
+    const endpoint = this.endpoint();
+    if (endpoint?.tls === true && isPlainReplyToTls(error)) this.onTlsMismatch(tlsMismatchError(this.label, "tls-to-plain", REDIS_TLS_FIXES, safeCause(error)));
+    // A plain connection reset before it was ever ready: a TLS-only port does exactly that.
+    else if (endpoint?.tls === false && this.client.status !== "ready" && /^(ECONNRESET|EPIPE)$/.test(String((error as { code?: unknown })?.code))) this.probeTls(0);
     if (isAuthError(error) || isCertificateError(error)) {
       // Wrong credentials or an untrusted certificate will not fix themselves within a request's
       // deadline: fail the waiters now.
@@ -203,6 +225,42 @@ export class RedisConnection {
       .finally(announce);
   }
 
+  /** Where a standalone client connects, for the TLS probe; undefined for Cluster and Sentinel clients. */
+  private endpoint(): { host: string; port: number; tls: boolean } | undefined {
+    if ((this.client as { isCluster?: boolean }).isCluster === true) return undefined;
+    const options = (this.client as Redis).options;
+    if (options === undefined || (options.sentinels?.length ?? 0) > 0 || options.path !== undefined) return undefined;
+    return { host: options.host ?? "127.0.0.1", port: options.port ?? 6379, tls: options.tls !== undefined && (options.tls as unknown) !== false };
+  }
+
+  /** Asks the server on a side connection whether it speaks the other protocol (TLS vs plain). */
+  private probeTls(delayMs: number): void {
+    const endpoint = this.endpoint();
+    if (endpoint === undefined || this.closed || this.tlsMismatch !== undefined || Date.now() - this.tlsProbeAt < TLS_PROBE_INTERVAL_MS) return;
+    this.tlsProbeAt = Date.now() + delayMs;
+    // Re-read after the await: the real connection may have come up (or the backend closed) meanwhile.
+    const settled = (): boolean => this.closed || this.client.status === "ready";
+    const probe = async () => {
+      if (settled()) return;
+      const { host, port, tls } = endpoint;
+      const timeoutMs = Math.max(this.timeoutMs, 200);
+      const other = tls ? await answersPlain(host, port, "PING\r\n", timeoutMs) : await answersTls(host, port, timeoutMs);
+      if (other && !settled()) this.onTlsMismatch(tlsMismatchError(this.label, tls ? "tls-to-plain" : "plain-to-tls", REDIS_TLS_FIXES, safeCause(this.lastError)));
+    };
+    setTimeout(() => void probe(), delayMs).unref();
+  }
+
+  private onTlsMismatch(error: SessionStoreError): void {
+    this.tlsMismatch = error;
+    for (const waiter of [...this.waiters]) this.settle(waiter, error);
+    if (this.closed) return;
+    if (this.up !== false) {
+      this.up = false;
+      this.events.emit("unavailable", error);
+    } else this.events.emit("error", error); // 'unavailable' already went out with the bare socket error
+
+  }
+
   private onDown(): void {
     this.selectFailure = undefined; // it concerned the connection that just closed
     if (this.closed || this.up === false) return;
@@ -212,6 +270,7 @@ export class RedisConnection {
 
   private notReady(what: string): SessionStoreError {
     if (this.wrongDb !== undefined) return this.wrongDb;
+    if (this.tlsMismatch !== undefined) return this.tlsMismatch;
     if (isAuthError(this.lastError)) return authError(this.lastError, this.context(what));
     // A connection that was up and went away is "lost", even when it closed without an error (a
     // server shut down cleanly); "not connected yet" is only for one that never came up.
