@@ -258,7 +258,6 @@ export class RedisConnection {
       this.up = false;
       this.events.emit("unavailable", error);
     } else this.events.emit("error", error); // 'unavailable' already went out with the bare socket error
-
   }
 
   private onDown(): void {
