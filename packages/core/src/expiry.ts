@@ -1,3 +1,5 @@
+import { MAX_TTL_MS } from "./ttl.js";
+
 /**
  * A framework's cookie expiry turned into a session TTL: shared by the adapters (adapter-support.ts) and
  * the incumbent format readers (migrate/), which read the same express-session cookie from a stored value.
@@ -19,13 +21,20 @@ export interface FrameworkExpiry {
 export function ttlFromExpiry(expiry: FrameworkExpiry | null | undefined, now = Date.now()): number | undefined | "expired" {
   const left = remainingMs(expiry?.expires, now);
   if (left !== undefined && left <= 0) return "expired";
+  const ttl = frameworkTtl(expiry, left);
+  // A browser keeps no cookie longer than 400 days, so a longer framework maxAge is capped there (the
+  // store refuses a larger ttlMs given directly).
+  return ttl === undefined ? undefined : Math.min(ttl, MAX_TTL_MS);
+}
+
+function frameworkTtl(expiry: FrameworkExpiry | null | undefined, left: number | undefined): number | undefined {
   const original = expiry?.originalMaxAge;
   if (typeof original === "number" && original > 0) {
     // express-session recomputes originalMaxAge as `expires - Date.now()` whenever expires is set, so a
     // one-day cookie sometimes says 86 399 999. Unrounded, sessions carry TTLs a few ms apart: the TTL hint
     // misses (an extra PEXPIRE after the GETEX) and a save sees a "changed" TTL (a full rewrite on a read).
     // A TTL of a minute or more is kept to whole seconds; shorter ones (tests, demos) stay exact.
-    return original >= 60_000 ? Math.round(original / 1000) * 1000 : Math.round(original);
+    return original >= 60_000 ? Math.round(original / 1000) * 1000 : Math.max(1, Math.round(original));
   }
   return left === undefined ? undefined : Math.ceil(left);
 }

@@ -3,6 +3,7 @@ import type { Serializer } from "./codec.js";
 import type { EncryptionKey } from "./crypto.js";
 import { configError } from "./errors.js";
 import type { MigrateFrom } from "./migrate/options.js";
+import { MAX_TTL_MS, ttlMsOption } from "./ttl.js";
 
 export interface SessionStoreOptions {
   /** The backend: `redisBackend(…)`, `memcachedBackend(…)` or `memoryBackend(…)`. Give this or `url`. */
@@ -11,7 +12,10 @@ export interface SessionStoreOptions {
   url?: string;
   /** Prepended to every backend key. Default `"sess:"`. */
   prefix?: string;
-  /** Idle timeout of a session in milliseconds (the sliding TTL). Default 86 400 000 (one day). */
+  /**
+   * Idle timeout of a session in milliseconds (the sliding TTL), at most 400 days (34 560 000 000); a
+   * fraction is rounded up to a whole millisecond. Default 86 400 000 (one day).
+   */
   ttlMs?: number;
   /**
    * Deadline of each operation in milliseconds, covering connect, queueing and reply. An operation that
@@ -110,9 +114,6 @@ const KNOWN = new Set([
   "migrateFrom",
 ]);
 
-/** Largest TTL we accept: 400 days, the most a browser keeps a cookie. */
-export const MAX_TTL_MS = 400 * 24 * 3600 * 1000;
-
 export function positiveInteger(option: string, value: unknown, max = Number.MAX_SAFE_INTEGER): number {
   if (typeof value !== "number" || !Number.isInteger(value) || value <= 0 || value > max) {
     throw configError(option, `a whole number of milliseconds between 1 and ${max}`, value);
@@ -139,7 +140,7 @@ export function resolveOptions(options: SessionStoreOptions, extraKnown: readonl
   if (typeof prefix !== "string" || prefix.length > 128 || /[\s\u0000-\u001f\u007f]/.test(prefix)) {
     throw configError("prefix", "a string of at most 128 characters without whitespace or control characters", prefix);
   }
-  const ttlMs = options.ttlMs === undefined ? 86_400_000 : positiveInteger("ttlMs", options.ttlMs, MAX_TTL_MS);
+  const ttlMs = options.ttlMs === undefined ? 86_400_000 : ttlMsOption("ttlMs", options.ttlMs);
   const timeoutMs = options.timeoutMs === undefined ? 1000 : positiveInteger("timeoutMs", options.timeoutMs, 600_000);
   const maxBytes = options.maxBytes === undefined ? 1_000_000 : positiveInteger("maxBytes", options.maxBytes, 512 * 1024 * 1024);
   let touchAfterMs = 0;

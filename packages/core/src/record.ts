@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { Serializer } from "./codec.js";
 import { isPlainObject } from "./codec.js";
+import { storedTtlMs } from "./ttl.js";
 
 /**
  * The canonical session record: the one shape every adapter reads and writes, so a session written
@@ -137,11 +138,13 @@ export function parseBody(body: string, version: string, serializer: Serializer)
   }
   if (!isPlainObject(wire)) return null;
   const { d, c, e, t, u, m, i } = wire as Partial<WireBody> & Record<string, unknown>;
-  if (!isPlainObject(d) || !isFiniteNumber(c) || !isFiniteNumber(e) || !isFiniteNumber(t) || t <= 0) return null;
+  // A fractional or absurd TTL (older versions stored `ttlMs` as given) is rounded up and capped, never fatal.
+  const ttlMs = storedTtlMs(t);
+  if (!isPlainObject(d) || !isFiniteNumber(c) || !isFiniteNumber(e) || ttlMs === null) return null;
   if (u !== undefined && typeof u !== "string") return null;
   if (m !== undefined && !isStringRecord(m)) return null;
   if (i !== undefined && !isFiniteNumber(i)) return null;
-  const record: SessionRecord = { data: d, createdAtMs: c, expiresAtMs: e, ttlMs: t, version };
+  const record: SessionRecord = { data: d, createdAtMs: c, expiresAtMs: e, ttlMs, version };
   if (u !== undefined) record.userId = u;
   if (m !== undefined) record.meta = m;
   if (i !== undefined) record.indexedUntilMs = i;

@@ -6,11 +6,12 @@ import { Deadlines, withDeadline } from "./deadline.js";
 import { isSessionStoreError, SessionStoreError } from "./errors.js";
 import { assertValidId } from "./ids.js";
 import { createKeyDeriver, USER_INDEX_MARK, type KeyDeriver } from "./keys.js";
-import { resolveOptions, positiveInteger, type ResolvedOptions, type SessionStoreOptions } from "./options.js";
+import { resolveOptions, type ResolvedOptions, type SessionStoreOptions } from "./options.js";
 import { encodeBody, newVersion, openBody, parseBody, peekVersion, sameJsonData, sealedBody, sealRecord, versionPrefix, type BodyTransform, type SessionRecord } from "./record.js";
 import { bodyOf, rememberBody } from "./snapshot.js";
 import { createMigrationSource } from "./migrate/options.js";
 import type { MigrationSource, SourceSession } from "./migrate/source.js";
+import { backendTtlMs, storedTtlMs, ttlMsOption } from "./ttl.js";
 import { backendFromUrl } from "./url.js";
 import { UserIndex, type UserSession } from "./users.js";
 
@@ -215,11 +216,11 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
   }
 
   set(id: string, data: SessionData, options: WriteOptions & { createdAtMs?: number } = {}): Promise<void> {
-    return this.operation("set", () => this.setSession(id, data, options));
+    return this.operation("set", () => this.setSession(id, data, wholeTtl(options)));
   }
 
   save(id: string, data: SessionData, options: SaveOptions): Promise<SaveOutcome> {
-    return this.operation("save", () => this.saveSession(id, data, options));
+    return this.operation("save", () => this.saveSession(id, data, wholeTtl(options)));
   }
 
   destroy(id: string): Promise<boolean> {
@@ -254,7 +255,7 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
   private async loadSession(id: string, options?: { ttlMs?: number }): Promise<LoadedSession | null> {
     assertValidId(id);
     this.assertOpen();
-    const hintTtl = options?.ttlMs === undefined ? this.options.ttlMs : positiveInteger("ttlMs", options.ttlMs);
+    const hintTtl = options?.ttlMs === undefined ? this.options.ttlMs : ttlMsOption("ttlMs", options.ttlMs);
     const lazy = this.options.touchAfterMs > 0;
     const found = await this.find(id, lazy ? undefined : hintTtl);
     const now = Date.now();
@@ -275,7 +276,7 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
     if (!lazy) {
       // The read already reset the TTL to the hint; correct it when this session's own TTL differs
       // (a "remember me" session, or one close to its absolute lifetime).
-      if (wantTtl !== found.ttlSetMs) await this.run("touch", () => this.backend.touch(key, wantTtl));
+      if (wantTtl !== found.ttlSetMs) await this.run("touch", () => this.backend.touch(key, backendTtlMs(wantTtl)));
       loaded.expiresAtMs = now + wantTtl;
       loaded.refreshed = true;
       // The TTL slid without a write: move the per-user index entry before the session can outlive it.
@@ -579,7 +580,7 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
 
   private recordFromSource(session: SourceSession, now: number): SessionRecord {
     const data = session.data;
-    const record: SessionRecord = { data, createdAtMs: session.createdAtMs ?? now, expiresAtMs: session.expiresAtMs, ttlMs: session.ttlMs, version: newVersion() };
+    const record: SessionRecord = { data, createdAtMs: session.createdAtMs ?? now, expiresAtMs: session.expiresAtMs, ttlMs: storedTtlMs(session.ttlMs) ?? this.options.ttlMs, version: newVersion() };
     const userId = this.userIdFrom === undefined ? session.userId : this.userIdFor(data, undefined, session.userId);
     if (userId !== undefined) record.userId = userId;
     if (session.meta !== undefined) record.meta = session.meta;
@@ -688,13 +689,12 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
     if (bytes > this.options.maxBytes) {
       throw new SessionStoreError("TOO_LARGE", `a session of ${bytes} bytes exceeds maxBytes (${this.options.maxBytes}); nothing was written — keep large data out of the session`, { backend: this.backend.label });
     }
-    return this.run("set", () => this.backend.set(key, text, ttl, condition));
+    return this.run("set", () => this.backend.set(key, text, backendTtlMs(ttl), condition));
   }
 
   private ttlFor(requested: number | undefined, createdAtMs: number, now: number): number {
-    const ttl = requested === undefined ? this.options.ttlMs : requested;
-    if (typeof ttl !== "number" || !Number.isFinite(ttl)) throw new SessionStoreError("CONFIG", `ttlMs must be a number of milliseconds (got ${typeof ttl})`);
-    return Math.min(Math.floor(ttl), this.lifetimeLeft(createdAtMs, now));
+    // `requested` is whole and capped already (wholeTtl, or a record's TTL as parseBody reads it).
+    return Math.min(requested ?? this.options.ttlMs, this.lifetimeLeft(createdAtMs, now));
   }
 
   private lifetimeLeft(createdAtMs: number, now: number): number {
@@ -808,6 +808,12 @@ export function createSessionStore<T extends object = SessionData>(options: Sess
 }
 
 // ---- data helpers ----------------------------------------------------------------------------------
+
+/** Per-call options with `ttlMs` checked and rounded up to whole ms (see ttl.ts); the same rule as the store option. */
+function wholeTtl<O extends { ttlMs?: number }>(options: O | undefined): O {
+  const given = options ?? ({} as O);
+  return given.ttlMs === undefined ? given : { ...given, ttlMs: ttlMsOption("ttlMs", given.ttlMs) };
+}
 
 function assertData(data: unknown): asserts data is SessionData {
   if (!isPlainObject(data)) throw new SessionStoreError("CONFIG", "session data must be a plain JSON object");

@@ -22,10 +22,17 @@ describe("store options", () => {
     await store.close();
   });
 
+  it("rounds a fractional ttlMs up to a whole millisecond (as per call)", async () => {
+    const store = createSessionStore({ backend: backend(), ttlMs: 90_061.5 });
+    expect(store.options.ttlMs).toBe(90_062);
+    await store.close();
+  });
+
   it.each([
     ["ttlMs", 0],
     ["ttlMs", -5],
-    ["ttlMs", 1.5],
+    ["ttlMs", 1e20],
+    ["ttlMs", 400 * 86_400_000 + 1],
     ["ttlMs", "1000"],
     ["ttlMs", Number.POSITIVE_INFINITY],
     ["timeoutMs", 0],

@@ -5,3 +5,4 @@ export * from "./failover-load.js";
 export * from "./memcached.js";
 export * from "./contract.js";
 export * from "./adapter-backends.js";
+export * from "./contract-limits.js";

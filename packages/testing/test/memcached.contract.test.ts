@@ -1,6 +1,7 @@
 import { afterAll, beforeAll } from "vitest";
 import { memcachedBackend } from "@sessionbridge/core";
 import { backendContract } from "../src/contract.js";
+import { limitsContract } from "../src/contract-limits.js";
 import { startMemcached, startMemcachedNodes, type MemcachedServer } from "../src/memcached.js";
 
 // Nodes for the whole file; the suite gives every test its own prefix.
@@ -35,3 +36,4 @@ backendContract({
   ttlResolutionMs,
 });
 backendContract({ name: "memcached over TLS", backend: () => memcachedBackend({ servers: [secured.address], tls: { ca: secured.tls!.caPem } }), cannot, ttlResolutionMs });
+limitsContract({ name: "memcached, one node", backend: () => memcachedBackend({ servers: [single.address] }) });

@@ -1,4 +1,6 @@
 import { memoryBackend } from "@sessionbridge/core";
 import { backendContract } from "../src/contract.js";
+import { limitsContract } from "../src/contract-limits.js";
 
 backendContract({ name: "memory", backend: () => memoryBackend() });
+limitsContract({ name: "memory", backend: () => memoryBackend() });

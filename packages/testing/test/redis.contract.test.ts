@@ -2,6 +2,7 @@ import { Redis } from "ioredis";
 import { afterAll, beforeAll } from "vitest";
 import { redisBackend } from "@sessionbridge/core";
 import { backendContract } from "../src/contract.js";
+import { limitsContract } from "../src/contract-limits.js";
 import { startRedis, type RedisServer } from "../src/redis.js";
 
 // One server per variant for the whole file; the suite uses a unique prefix per test.
@@ -42,3 +43,4 @@ backendContract({
     return redisBackend({ client });
   },
 });
+limitsContract({ name: "redis standalone", backend: () => redisBackend({ url: servers.plain!.url }) });

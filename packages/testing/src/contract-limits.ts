@@ -1,0 +1,100 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { createSessionStore, type Backend, type SessionStore, type SessionStoreOptions } from "@sessionbridge/core";
+import { rejection, uniquePrefix } from "./contract.js";
+
+/**
+ * The store's limits, the same on every backend: TTL units and caps, nesting depth, shutdown. Run once
+ * per backend kind (one Redis, one Memcached, memory), not per topology: these are store rules, and the
+ * backend part they exercise (the TTL a command carries) is the same in every topology.
+ */
+export interface LimitsTarget {
+  name: string;
+  /** A fresh backend (the suite closes it with its store). */
+  backend(): Backend | Promise<Backend>;
+}
+
+/** 400 days in ms: the documented cap of `ttlMs`. */
+const MAX_TTL_MS = 400 * 24 * 3600 * 1000;
+
+/** A stored record written by hand (what an older version or another writer left), with body fields given. */
+function envelope(body: Record<string, unknown>): string {
+  return `sb1:handwritten1:${JSON.stringify(body)}`;
+}
+
+export function limitsContract(target: LimitsTarget): void {
+  describe(`store limits: ${target.name}`, () => {
+    const opened: SessionStore[] = [];
+    afterEach(async () => {
+      await Promise.all(opened.splice(0).map((store) => store.close()));
+    });
+
+    async function open(options: Partial<SessionStoreOptions> = {}): Promise<SessionStore & { prefix: string }> {
+      const prefix = uniquePrefix("lim");
+      const store = createSessionStore({ timeoutMs: 2000, ...options, backend: await target.backend(), prefix });
+      opened.push(store);
+      return Object.assign(store, { prefix });
+    }
+
+    describe("ttlMs: whole milliseconds, at most 400 days", () => {
+      // 86 400 000 / 7 * 3 is what "three sevenths of a day" computes to: 37 028 571.428…
+      it.each([90_061.5, 86_400_000 / 7 * 3])("rounds a per-call ttlMs of %d up to whole ms, and the session stays readable", async (ttlMs) => {
+        const store = await open();
+        await store.set("fraction", { a: 1 }, { ttlMs });
+        // The first read slides the TTL to the session's own (≠ the store's default): the command that failed.
+        expect(await store.get("fraction")).toEqual({ a: 1 });
+        const loaded = await store.load("fraction");
+        expect(loaded?.ttlMs).toBe(Math.ceil(ttlMs));
+        const outcome = await store.save("fraction", { a: 2 }, { previous: loaded, ttlMs: ttlMs + 1000 });
+        expect(outcome.status).toBe("written");
+        expect(await store.get("fraction")).toEqual({ a: 2 });
+        expect(await store.touch("fraction", { ttlMs })).toBe(true);
+      });
+
+      it("reads with a fractional per-call ttlMs, and a store ttlMs of 3.7 ms is 4 ms", async () => {
+        const store = await open();
+        await store.set("hint", { a: 1 }, { ttlMs: 60_000 });
+        expect(await store.get("hint", { ttlMs: 90_061.5 })).toEqual({ a: 1 });
+        const short = await open({ ttlMs: 3.7 });
+        expect(short.options.ttlMs).toBe(4);
+        // Whether it is still there 4 ms later depends on the machine; what matters is that no command fails.
+        await short.set("short", { a: 1 });
+        await short.get("short");
+        await short.set("short", { a: 1 }, { ttlMs: 3.7 });
+        await short.get("short");
+      });
+
+      it("refuses a ttlMs over 400 days naming ttlMs, per call and as a store option, and writes nothing", async () => {
+        const store = await open();
+        for (const ttlMs of [1e20, MAX_TTL_MS + 1]) {
+          const set = await rejection(store.set("huge", { a: 1 }, { ttlMs }));
+          expect(set.code).toBe("CONFIG");
+          expect(set.message).toContain('"ttlMs"');
+          expect(set.message).toContain("400 days");
+          expect((await rejection(store.save("huge", { a: 1 }, { previous: null, ttlMs }))).code).toBe("CONFIG");
+          expect((await rejection(store.get("huge", { ttlMs }))).code).toBe("CONFIG");
+          expect((await rejection(store.touch("huge", { ttlMs }))).code).toBe("CONFIG");
+          expect(() => createSessionStore({ backend: store.backend, ttlMs })).toThrow(/"ttlMs".*400 days/);
+        }
+        expect(await store.backend.get(`${store.prefix}huge`)).toBeNull();
+        await store.set("longest", { a: 1 }, { ttlMs: MAX_TTL_MS });
+        expect((await store.load("longest"))?.ttlMs).toBe(MAX_TTL_MS);
+      });
+
+      it.each([
+        ["fractional", 90_061.5, 90_062],
+        ["absurd", 1e20, MAX_TTL_MS],
+      ])("reads a stored record whose TTL is %s (%d) as a session with a whole, capped TTL", async (_kind, t, expected) => {
+        const store = await open();
+        const now = Date.now();
+        await store.backend.set(`${store.prefix}stored`, envelope({ d: { a: 1 }, c: now, e: now + 60_000, t }), 60_000);
+        expect(await store.get("stored")).toEqual({ a: 1 });
+        const loaded = await store.load("stored");
+        expect(loaded?.ttlMs).toBe(expected);
+        expect(loaded!.expiresAtMs).toBeLessThanOrEqual(Date.now() + MAX_TTL_MS);
+        const outcome = await store.save("stored", { a: 2 }, { previous: loaded });
+        expect(outcome.status).toBe("written");
+        expect(await store.get("stored")).toEqual({ a: 2 });
+      });
+    });
+  });
+}
