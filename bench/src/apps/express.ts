@@ -7,7 +7,8 @@ import { createClient } from "redis";
 import connectMemjs from "connect-memjs";
 import type { AppConfig } from "../config.js";
 import { SECRET, SESSION_MAX_AGE_MS, USER, VISITOR } from "../payload.js";
-import { isOurs, ourAdapterStore } from "./our-store.js";
+import { sessionbridge } from "@sessionbridge/express";
+import { createOurStore, isOurs } from "./our-store.js";
 
 /** The limit for any express-session store: ready objects in a Map, answered synchronously. */
 class ZeroCostStore extends session.Store {
@@ -30,7 +31,6 @@ class ZeroCostStore extends session.Store {
 
 async function createStore(config: AppConfig): Promise<Store | undefined> {
   const kind = config.store;
-  if (isOurs(kind)) return ourAdapterStore<Store>(config, "@sessionbridge/express", "createExpressStore");
   switch (kind) {
     case "connect-redis-8":
       return new RedisStore8({ client: new Redis(config.redisUrl) });
@@ -72,16 +72,13 @@ export async function createExpressApp(config: AppConfig): Promise<Express> {
     app.get("/welcome", (_req, res) => void res.send("welcome"));
     return app;
   }
-  const store = await createStore(config);
-  app.use(
-    session({
-      secret: SECRET,
-      resave: false,
-      saveUninitialized: false,
-      cookie: { maxAge: SESSION_MAX_AGE_MS },
-      ...(store ? { store } : {}),
-    }),
-  );
+  const options = { secret: SECRET, resave: false, saveUninitialized: false, cookie: { maxAge: SESSION_MAX_AGE_MS } };
+  // Ours through its Express entry point: express-session with our store, the cookie configuration learned once.
+  if (isOurs(config.store)) app.use(sessionbridge({ ...options, store: createOurStore(config.store, config) }));
+  else {
+    const store = await createStore(config);
+    app.use(session({ ...options, ...(store ? { store } : {}) }));
+  }
   app.get("/login", (req, res) => {
     req.session.user = USER;
     res.send("ok");

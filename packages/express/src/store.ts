@@ -2,7 +2,7 @@ import session from "express-session";
 import { budgetOf, checkMetaOption, detachData, linkBudget, SessionStoreError, SessionTracker, toCallback, ttlFromExpiry } from "@sessionbridge/core";
 import type { RequestBudget } from "@sessionbridge/core";
 import type { LoadedSession, SessionData, SessionStore } from "@sessionbridge/core";
-import { cookieTemplate } from "./cookie.js";
+import { cookieTemplate, CookieSettings, type RequestLike } from "./cookie.js";
 
 export interface ExpressStoreOptions {
   /**
@@ -42,6 +42,8 @@ export class ExpressStore extends session.Store {
   /** What `get` returned (and the request budget it started), until express-session turns it into a Session in `createSession`. */
   private readonly pending = new WeakMap<object, { loaded: LoadedSession; budget: RequestBudget }>();
   private probe: NodeJS.Timeout | undefined;
+  /** express-session's cookie configuration when `sessionbridge()` mounted this store (learned once). */
+  private cookieSettings: CookieSettings | undefined;
 
   constructor(store: SessionStore<SessionData>, options: ExpressStoreOptions = {}) {
     super();
@@ -79,7 +81,7 @@ export class ExpressStore extends session.Store {
   override createSession(req: ExpressRequest, sess: Parameters<session.Store["createSession"]>[1]): ReturnType<session.Store["createSession"]> {
     const pending = this.pending.get(sess);
     if (pending) linkBudget(req, pending.budget);
-    const template = cookieTemplate(this, req);
+    const template = this.cookieSettings ? this.cookieSettings.templateFor(req as unknown as RequestLike) : cookieTemplate(this, req);
     const stored = (sess as ExpressSession).cookie;
     if (template) {
       // The configured cookie attributes (secure, sameSite, domain…) with the session's own expiry; a
@@ -89,6 +91,15 @@ export class ExpressStore extends session.Store {
     const created = super.createSession(req, sess);
     if (pending) this.sessions.attach(created, pending.loaded);
     return created;
+  }
+
+  /**
+   * Tells the store the cookie configuration of the express-session middleware it is mounted in (what
+   * `sessionbridge()` does), so a loaded session's cookie attributes are not rebuilt through
+   * express-session's `store.generate` on every request.
+   */
+  useCookieSettings(settings: CookieSettings): void {
+    this.cookieSettings = settings;
   }
 
   override set(sid: string, sess: session.SessionData, callback: Callback = noop): void {

@@ -1,0 +1,44 @@
+import session from "express-session";
+import { SessionStoreError, type SessionData, type SessionStore } from "@sessionbridge/core";
+import { CookieSettings, type CookieSetting } from "./cookie.js";
+import { createExpressStore, type ExpressStore, type ExpressStoreOptions } from "./store.js";
+
+/**
+ * Options of `sessionbridge()`: express-session's own options (`secret`, `name`, `cookie`, `rolling`,
+ * `resave`, `saveUninitialized`, `proxy`, `genid`, …), with `store` being the sessionbridge store, plus
+ * the options of `createExpressStore` (`whenUnavailable`, `meta`).
+ */
+export interface SessionbridgeOptions extends Omit<session.SessionOptions, "store">, ExpressStoreOptions {
+  /** The store from `createSessionStore(…)`. Required. */
+  store: SessionStore<SessionData>;
+}
+
+/** The express-session middleware `sessionbridge()` returns, with the express-session store it made. */
+export type SessionbridgeMiddleware = ReturnType<typeof session> & { readonly store: ExpressStore };
+
+/**
+ * express-session with a sessionbridge store, configured in one call. Unlike `session({ store:
+ * createExpressStore(store) })`, the store learns the cookie configuration here, once: a loaded session
+ * gets its cookie attributes without building a throw-away session (new id, Session, Cookie) on every
+ * request. Bad options fail here, naming the option.
+ */
+export function sessionbridge(options: SessionbridgeOptions): SessionbridgeMiddleware {
+  if (options === null || typeof options !== "object") throw new SessionStoreError("CONFIG", "sessionbridge(options): options must be an object with at least store and secret");
+  const { store, whenUnavailable, meta, ...sessionOptions } = options;
+  if (store === null || typeof store !== "object" || typeof (store as Partial<SessionStore>).load !== "function") {
+    throw new SessionStoreError("CONFIG", 'option "store" must be a session store from createSessionStore(…)');
+  }
+  const secret = sessionOptions.secret as unknown;
+  const secretOk = (typeof secret === "string" && secret.length > 0) || (Array.isArray(secret) && secret.length > 0 && secret.every((s) => typeof s === "string" && s.length > 0));
+  if (!secretOk) throw new SessionStoreError("CONFIG", 'option "secret" must be a non-empty string (or an array of them, newest first) to sign the session cookie');
+  const cookie = sessionOptions.cookie as unknown;
+  if (cookie !== undefined && (cookie === null || (typeof cookie !== "object" && typeof cookie !== "function"))) {
+    throw new SessionStoreError("CONFIG", 'option "cookie" must be an object of cookie options or a function (req) => cookie options');
+  }
+  const proxy = sessionOptions.proxy as unknown;
+  if (proxy !== undefined && typeof proxy !== "boolean") throw new SessionStoreError("CONFIG", 'option "proxy" must be true, false or left out (then Express\'s "trust proxy" decides)');
+  const expressStore = createExpressStore(store, { ...(whenUnavailable === undefined ? {} : { whenUnavailable }), ...(meta === undefined ? {} : { meta }) });
+  expressStore.useCookieSettings(new CookieSettings(cookie as CookieSetting | undefined, proxy as boolean | undefined));
+  const middleware = session({ ...sessionOptions, store: expressStore });
+  return Object.assign(middleware, { store: expressStore });
+}
