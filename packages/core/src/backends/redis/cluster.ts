@@ -1,15 +1,13 @@
-import calculateSlot from "cluster-key-slot";
 import { Cluster, type ClusterOptions, type Redis } from "ioredis";
 import { failFastOptions, MAX_RECONNECT_DELAY_MS } from "./client.js";
-import { escapeGlob } from "./commands.js";
-import type { RedisConnection } from "./connection.js";
 import type { RedisEndpoint } from "./options.js";
 import type { HighAvailabilityOptions, ReadFrom, RedisAddress } from "./topology.js";
 
 /**
  * Redis Cluster (ElastiCache cluster mode enabled) over ioredis's Cluster client. Sessions are single
  * keys, so they spread over the slots by themselves; what needs care is everything that touches many
- * keys (listing, deleting a batch) and keeping the client's own retries inside the store's deadline.
+ * keys (listing and deleting a batch: see client-commands.ts) and keeping the client's own retries
+ * inside the store's deadline.
  */
 
 /** How often the slot map (masters and their replicas) is re-read. */
@@ -73,41 +71,4 @@ export function createClusterClient(seeds: RedisAddress[], endpoint: RedisEndpoi
 export function applyClusterTimeout(cluster: Cluster, endpoint: RedisEndpoint, timeoutMs: number): void {
   Object.assign(cluster.options, retryOptions(timeoutMs));
   cluster.options.redisOptions = nodeOptions(endpoint, timeoutMs);
-}
-
-/** `ids` / `length` / `clear`: SCAN every master (a cluster SCAN would only see one random node). */
-export async function* clusterScan(connection: RedisConnection, prefix: string): AsyncIterable<string[]> {
-  const cluster = connection.client as Cluster;
-  const pattern = `${escapeGlob(prefix)}*`;
-  // Make sure the slot map is loaded before asking which masters exist.
-  await connection.run("scan", async () => undefined);
-  for (const master of cluster.nodes("master")) {
-    let cursor = "0";
-    do {
-      const [next, keys] = await connection.run("scan", () => master.scan(cursor, "MATCH", pattern, "COUNT", 1000));
-      cursor = String(next);
-      const mine = keys.filter((key) => key.startsWith(prefix));
-      if (mine.length > 0) yield mine;
-    } while (cursor !== "0");
-  }
-}
-
-/** Multi-key delete: one UNLINK per slot (a command over several slots fails with CROSSSLOT). */
-export async function clusterDelete(connection: RedisConnection, keys: readonly string[]): Promise<number> {
-  const bySlot = new Map<number, string[]>();
-  for (const key of keys) {
-    const slot = calculateSlot(key);
-    const group = bySlot.get(slot);
-    if (group === undefined) bySlot.set(slot, [key]);
-    else group.push(key);
-  }
-  const counts = await Promise.all([...bySlot.values()].map((group) => connection.run("delete", (client) => client.unlink(...group))));
-  return counts.reduce((sum, count) => sum + count, 0);
-}
-
-/** The connection to the master that serves `key` right now (for WAIT after a write), if known. */
-export function masterFor(cluster: Cluster, key: string): Redis | undefined {
-  const nodeKey = cluster.slots[calculateSlot(key)]?.[0];
-  if (nodeKey === undefined) return undefined;
-  return cluster.nodes("master").find((node) => `${node.options.host}:${node.options.port}` === nodeKey);
 }

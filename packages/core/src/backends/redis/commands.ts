@@ -13,7 +13,7 @@ export function get(connection: RedisConnection, key: string, options?: GetOptio
   const ttlMs = options?.refreshTtlMs;
   // GETEX reads and slides the TTL in one round trip (Redis 6.2+). It is a write command, so it always
   // runs on the primary.
-  if (ttlMs !== undefined) return connection.run("get", (client) => client.getex(key, "PX", ttlMs));
+  if (ttlMs !== undefined) return connection.run("get", (client) => client.getex(key, ttlMs));
   return connection.run("get", (client) => client.get(key));
 }
 
@@ -21,45 +21,50 @@ export function set(connection: RedisConnection, key: string, value: string, ttl
   switch (condition.kind) {
     case "always":
       return connection.run("set", async (client) => {
-        await client.set(key, value, "PX", ttlMs);
+        await client.set(key, value, ttlMs);
         return "ok" as const;
       });
     case "absent":
-      return connection.run("set", async (client) => ((await client.set(key, value, "PX", ttlMs, "NX")) === null ? "exists" : "ok"));
+      return connection.run("set", async (client) => ((await client.set(key, value, ttlMs, "NX")) ? "ok" : "exists"));
     case "exists":
-      return connection.run("set", async (client) => ((await client.set(key, value, "PX", ttlMs, "XX")) === null ? "missing" : "ok"));
+      return connection.run("set", async (client) => ((await client.set(key, value, ttlMs, "XX")) ? "ok" : "missing"));
     case "version":
       return connection.run("set", (client) => compareAndSet(client, key, condition.prefix, value, ttlMs));
   }
 }
 
 export function touch(connection: RedisConnection, key: string, ttlMs: number): Promise<boolean> {
-  return connection.run("touch", async (client) => (await client.pexpire(key, ttlMs)) === 1);
+  return connection.run("touch", (client) => client.pexpire(key, ttlMs));
 }
 
 export function remove(connection: RedisConnection, keys: readonly string[]): Promise<number> {
   if (keys.length === 0) return Promise.resolve(0);
   // UNLINK frees the memory in the background, so deleting a large session never blocks the server.
-  return connection.run("delete", (client) => client.unlink(...keys));
+  return connection.run("delete", (client) => client.unlink(keys));
 }
 
-/** SCAN MATCH over the prefix, never KEYS (which blocks the server) and never FLUSHDB. */
+/**
+ * SCAN MATCH over the prefix, never KEYS (which blocks the server) and never FLUSHDB. In a Cluster every
+ * master is scanned (a SCAN sent to the cluster would only see one node).
+ */
 export async function* scan(connection: RedisConnection, prefix: string): AsyncIterable<string[]> {
   const pattern = `${escapeGlob(prefix)}*`;
-  let cursor = "0";
-  do {
-    const [next, keys] = await connection.run("scan", (client) => client.scan(cursor, "MATCH", pattern, "COUNT", SCAN_COUNT));
-    cursor = String(next);
-    // SCAN may return an empty page while the cursor is not done; only yield what we got.
-    const mine = keys.filter((key) => key.startsWith(prefix));
-    if (mine.length > 0) yield mine;
-  } while (cursor !== "0");
+  // Asked on a ready connection, so a Cluster's slot map (which masters exist) is loaded.
+  const scanners = await connection.run("scan", (client) => client.scanners());
+  for (const step of scanners) {
+    let cursor = "0";
+    do {
+      const [next, keys] = await connection.run("scan", () => step(cursor, pattern, SCAN_COUNT));
+      cursor = next;
+      // SCAN may return an empty page while the cursor is not done; only yield what we got.
+      const mine = keys.filter((key) => key.startsWith(prefix));
+      if (mine.length > 0) yield mine;
+    } while (cursor !== "0");
+  }
 }
 
 export function ping(connection: RedisConnection): Promise<void> {
-  return connection.run("ping", async (client) => {
-    await client.ping();
-  });
+  return connection.run("ping", (client) => client.ping());
 }
 
 /** Escapes Redis glob characters so a prefix such as `app[1]:` matches itself only. */

@@ -1,19 +1,17 @@
-import { createHash } from "node:crypto";
-import type { Redis } from "ioredis";
+import { redisScript, type RedisCommands } from "./client-commands.js";
 
 /**
  * Compare-and-set on the envelope header: write only when the stored value still starts with the
  * version prefix the writer read (see record.ts). One script, so the check and the write are atomic.
  * Returns 1 written, 0 missing, -1 another version is stored. Integers read the same in RESP2 and RESP3.
  */
-const SCRIPT = `
+const SCRIPT = redisScript(`
 local current = redis.call('GET', KEYS[1])
 if not current then return 0 end
 if string.sub(current, 1, string.len(ARGV[1])) ~= ARGV[1] then return -1 end
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 return 1
-`;
-const SHA1 = createHash("sha1").update(SCRIPT).digest("hex");
+`);
 
 export type CompareAndSetResult = "ok" | "missing" | "mismatch";
 
@@ -21,14 +19,7 @@ export type CompareAndSetResult = "ok" | "missing" | "mismatch";
  * EVALSHA first (the script text is not resent on every write); EVAL when the server does not know the
  * script yet (NOSCRIPT: after a restart, a failover, or on a fresh node), which also caches it there.
  */
-export async function compareAndSet(client: Redis, key: string, expectedPrefix: string, value: string, ttlMs: number): Promise<CompareAndSetResult> {
-  let reply: unknown;
-  try {
-    reply = await client.evalsha(SHA1, 1, key, expectedPrefix, value, ttlMs);
-  } catch (error) {
-    if (!(error instanceof Error) || !error.message.startsWith("NOSCRIPT")) throw error;
-    reply = await client.eval(SCRIPT, 1, key, expectedPrefix, value, ttlMs);
-  }
-  const code = Number(reply);
+export async function compareAndSet(client: RedisCommands, key: string, expectedPrefix: string, value: string, ttlMs: number): Promise<CompareAndSetResult> {
+  const code = Number(await client.evaluate(SCRIPT, key, [expectedPrefix, value, ttlMs]));
   return code === 1 ? "ok" : code === 0 ? "missing" : "mismatch";
 }

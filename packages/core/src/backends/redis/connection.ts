@@ -2,6 +2,7 @@ import type { Redis } from "ioredis";
 import { SessionStoreError } from "../../errors.js";
 import { BackendEmitter } from "../emitter.js";
 import { applyTimeout, type RedisClient } from "./client.js";
+import { ioredisCommands, type RedisCommands } from "./client-commands.js";
 import { answersPlain, answersTls, isPlainReplyToTls, tlsMismatchError } from "../tls-mismatch.js";
 import { WriteBatching } from "./write-batching.js";
 import { authError, isAuthError, isCertificateError, isConnectionError, isRetryableReply, isSelectError, mapRedisError, reason, safeCause, selectError } from "./errors.js";
@@ -20,6 +21,21 @@ const TLS_PROBE_INTERVAL_MS = 2000;
 
 const REDIS_TLS_FIXES = { useTls: "use a rediss:// URL (or the tls option)", usePlain: "use redis:// instead of rediss:// and leave out the tls option" };
 
+/**
+ * What a connection uses of a client's lifecycle: ioredis's own surface (its status names, its 'ready',
+ * 'error', 'close' and 'end' events). ioredis clients are it; node-redis clients are adapted to it
+ * (node-redis-lifecycle.ts). The commands go through `RedisCommands` (client-commands.ts).
+ */
+export interface ClientLifecycle {
+  /** ioredis's names: "wait" (not connected yet), "connecting", "connect" (socket up, handshake pending), "ready", "reconnecting", "close", "end". */
+  readonly status: string;
+  on(event: string, listener: (...args: any[]) => void): unknown;
+  off(event: string, listener: (...args: any[]) => void): unknown;
+  connect(): Promise<unknown>;
+  disconnect(reconnect?: boolean): void;
+  quit(): Promise<unknown>;
+}
+
 interface Waiter {
   afterEpoch: number;
   resolve: () => void;
@@ -29,7 +45,7 @@ interface Waiter {
 }
 
 /**
- * One ioredis client under the store's deadline: commands go out only on a ready connection (never
+ * One client under the store's deadline: commands go out only on a ready connection (never
  * queued to run late), each waits for readiness at most until its deadline, READONLY / LOADING replies
  * reconnect and retry once, and connection changes become `unavailable` / `available` events.
  */
@@ -53,14 +69,20 @@ export class RedisConnection {
   private tlsMismatch: SessionStoreError | undefined;
   private tlsProbeAt = Number.NEGATIVE_INFINITY;
 
+  /** The commands, sent only through `run`. */
+  readonly commands: RedisCommands;
+
   constructor(
-    readonly client: RedisClient,
+    readonly client: ClientLifecycle,
     /** True when this backend created the client (and so configures, connects and closes it). */
     readonly owned: boolean,
     readonly label: string,
     /** The ACL user, for messages. For a caller's client, read from its options when not given. */
     readonly username: string | undefined,
+    /** Default: the client is an ioredis client. */
+    commands?: RedisCommands,
   ) {
+    this.commands = commands ?? ioredisCommands(client as unknown as RedisClient);
     if (username === undefined && !owned) {
       const fromClient = (client as { options?: { username?: unknown } }).options?.username;
       if (typeof fromClient === "string") this.username = fromClient;
@@ -74,12 +96,12 @@ export class RedisConnection {
 
   configure(timeoutMs: number): void {
     this.timeoutMs = timeoutMs;
-    if (this.owned) applyTimeout(this.client, timeoutMs);
+    if (this.owned) applyTimeout(this.client as unknown as RedisClient, timeoutMs);
     this.start();
   }
 
   /** Runs one command under the deadline: waits for readiness, sends, maps errors, retries once after READONLY/LOADING. */
-  async run<T>(what: string, send: (client: Redis) => Promise<T>): Promise<T> {
+  async run<T>(what: string, send: (client: RedisCommands) => Promise<T>): Promise<T> {
     // End slightly before the store's own deadline so the caller sees our more precise reason.
     const deadlineAt = Date.now() + this.timeoutMs - Math.min(20, Math.floor(this.timeoutMs / 20));
     let afterEpoch = 0;
@@ -91,8 +113,7 @@ export class RedisConnection {
       const sentOn = this.epoch;
       try {
         this.batching.beforeSend(this.client);
-        // A Cluster offers the same command methods as a single client.
-        return await send(this.client as Redis);
+        return await send(this.commands);
       } catch (error) {
         if (attempt === 1 && isRetryableReply(error) && Date.now() < deadlineAt) {
           // The reply proves the command did not run. A failover or restart is under way: reconnect
@@ -142,7 +163,7 @@ export class RedisConnection {
     if (this.tlsMismatch !== undefined) return Promise.reject(this.tlsMismatch);
     if (this.endpoint()?.tls === true) this.probeTls(isConnectionError(this.lastError) ? 0 : TLS_PROBE_DELAY_MS);
     if (this.client.status === "end" && !this.owned) {
-      return Promise.reject(new SessionStoreError("UNAVAILABLE", `${this.label}: the ioredis client given as "client" was closed`, { backend: this.label }));
+      return Promise.reject(new SessionStoreError("UNAVAILABLE", `${this.label}: the client given as "client" was closed`, { backend: this.label }));
     }
     // The server refused the last connection attempt (or its certificate) and the next attempt is
     // scheduled: answer now instead of holding the request (the web tier can show its error page at
@@ -203,7 +224,7 @@ export class RedisConnection {
   private onWrongDb(): void {
     const failure = this.selectFailure;
     this.selectFailure = undefined;
-    const db = Number((this.client as Redis).options?.db ?? 0);
+    const db = Number((this.client as unknown as Redis).options?.db ?? 0);
     this.wrongDb = selectError(failure, this.label, db, undefined);
     const announce = () => {
       for (const waiter of [...this.waiters]) this.settle(waiter, this.wrongDb);
@@ -214,7 +235,7 @@ export class RedisConnection {
     };
     // Ask how many databases the server has, for the message (best effort: ElastiCache refuses CONFIG).
     const epoch = this.epoch;
-    (this.client as Redis)
+    (this.client as unknown as Redis)
       .config("GET", "databases")
       .then((reply) => {
         // RESP2 answers [name, value]; RESP3 a map, which ioredis may hand over as an object.
@@ -228,7 +249,7 @@ export class RedisConnection {
   /** Where a standalone client connects, for the TLS probe; undefined for Cluster and Sentinel clients. */
   private endpoint(): { host: string; port: number; tls: boolean } | undefined {
     if ((this.client as { isCluster?: boolean }).isCluster === true) return undefined;
-    const options = (this.client as Redis).options;
+    const options = (this.client as unknown as Redis).options;
     if (options === undefined || (options.sentinels?.length ?? 0) > 0 || options.path !== undefined) return undefined;
     return { host: options.host ?? "127.0.0.1", port: options.port ?? 6379, tls: options.tls !== undefined && (options.tls as unknown) !== false };
   }

@@ -1,8 +1,8 @@
-import type { Cluster, Redis } from "ioredis";
+import type { Redis } from "ioredis";
 import type { Backend } from "../../backend.js";
 import { SessionStoreError, configError } from "../../errors.js";
 import { createClient } from "./client.js";
-import { applyClusterTimeout, clusterDelete, clusterScan, createClusterClient, masterFor } from "./cluster.js";
+import { applyClusterTimeout, createClusterClient } from "./cluster.js";
 import * as commands from "./commands.js";
 import { RedisConnection } from "./connection.js";
 import { endpointLabel, resolveRedisOptions, type RedisBackendOptions, type RedisEndpoint, type ResolvedRedisOptions } from "./options.js";
@@ -18,7 +18,6 @@ export interface TopologyConnections {
   label: string;
   primary: RedisConnection;
   readers: RedisConnection[];
-  cluster: Cluster | undefined;
   configure(timeoutMs: number): void;
 }
 
@@ -27,9 +26,8 @@ export function connectTopology(resolved: ResolvedRedisOptions, ha: ResolvedHigh
     if (ha.topology.kind !== "standalone" || ha.topology.readers.length > 0 || ha.readFrom !== "primary") {
       throw configError("client", "used without readers, sentinels, cluster and readFrom (configure your own client's Sentinel, Cluster or scaleReads settings instead)");
     }
-    const cluster = (resolved.client as { isCluster?: boolean }).isCluster === true ? (resolved.client as Cluster) : undefined;
     const primary = new RedisConnection(resolved.client, false, resolved.label, undefined);
-    return { label: resolved.label, primary, readers: [], cluster, configure: (timeoutMs) => primary.configure(timeoutMs) };
+    return { label: resolved.label, primary, readers: [], configure: (timeoutMs) => primary.configure(timeoutMs) };
   }
   const { endpoint } = resolved;
   const { topology } = ha;
@@ -44,7 +42,6 @@ export function connectTopology(resolved: ResolvedRedisOptions, ha: ResolvedHigh
         label: resolved.label,
         primary,
         readers,
-        cluster: undefined,
         configure(timeoutMs) {
           for (const connection of [primary, ...readers]) connection.configure(timeoutMs);
         },
@@ -59,7 +56,6 @@ export function connectTopology(resolved: ResolvedRedisOptions, ha: ResolvedHigh
         label,
         primary,
         readers,
-        cluster: undefined,
         configure(timeoutMs) {
           for (const connection of [primary, ...readers]) {
             (connection.client as Redis).options.sentinelCommandTimeout = timeoutMs;
@@ -79,7 +75,6 @@ export function connectTopology(resolved: ResolvedRedisOptions, ha: ResolvedHigh
         label,
         primary,
         readers: [],
-        cluster,
         configure(timeoutMs) {
           applyClusterTimeout(cluster, endpoint, timeoutMs);
           primary.configure(timeoutMs);
@@ -114,8 +109,9 @@ function readerEndpoint(url: string, primary: RedisEndpoint): RedisEndpoint {
  * and Cluster-wide listing and deleting. Everything else is the base backend unchanged.
  */
 export function withTopology(base: Backend, connections: TopologyConnections, ha: ResolvedHighAvailability): Backend {
-  const { primary, readers, cluster } = connections;
-  if (ha.readFrom === "primary" && ha.waitForReplicas === undefined && cluster === undefined && readers.length === 0) {
+  const { primary, readers } = connections;
+  const cluster = primary.commands.isCluster;
+  if (ha.readFrom === "primary" && ha.waitForReplicas === undefined && !cluster && readers.length === 0) {
     // One primary, nothing to route or wait for: the base backend as it is, not one call more per operation.
     return { ...base, label: connections.label, configure: ({ timeoutMs }) => connections.configure(timeoutMs) };
   }
@@ -137,24 +133,17 @@ export function withTopology(base: Backend, connections: TopologyConnections, ha
     return readers[next] as RedisConnection;
   };
 
-  const replicaRead = (connection: RedisConnection, key: string): Promise<ReplicaRead> =>
-    connection.run("get", async (client) => {
-      const replies = (await client.pipeline().get(key).pttl(key).exec()) ?? [];
-      const [getReply, ttlReply] = replies;
-      const failure = getReply?.[0] ?? ttlReply?.[0];
-      if (failure) throw failure;
-      return { value: (getReply?.[1] as string | null) ?? null, pttlMs: Number(ttlReply?.[1] ?? -2) };
-    });
+  const replicaRead = (connection: RedisConnection, key: string): Promise<ReplicaRead> => connection.run("get", (client) => client.getWithPttl(key));
 
   const routes: ReadRoutes = {
     // In a Cluster, GET and PTTL are routed to a replica of the key's slot by scaleReads (cluster.ts).
-    replica: async (key) => replicaRead(cluster === undefined ? readerFor() : primary, key),
+    replica: async (key) => replicaRead(cluster ? primary : readerFor(), key),
     primary: (key, refreshTtlMs) =>
-      cluster === undefined
+      !cluster
         ? commands.get(primary, key, refreshTtlMs === undefined ? undefined : { refreshTtlMs })
         : // GETEX is a write command, so the Cluster sends it to the slot's master even with replica reads.
-          primary.run("get", (client) => (refreshTtlMs === undefined ? client.getex(key) : client.getex(key, "PX", refreshTtlMs))),
-    expire: (key, ttlMs) => primary.run("touch", async (client) => (await client.pexpire(key, ttlMs)) === 1),
+          primary.run("get", (client) => client.getex(key, refreshTtlMs)),
+    expire: (key, ttlMs) => primary.run("touch", (client) => client.pexpire(key, ttlMs)),
   };
   const router = createReadRouter(ha.readFrom, routes, (ttlMs) => replicaTouchAfter(ha, ttlMs));
 
@@ -164,13 +153,15 @@ export function withTopology(base: Backend, connections: TopologyConnections, ha
 
   const waitForReplicas = async (key: string, write: () => Promise<boolean>): Promise<void> => {
     const wait = ha.waitForReplicas;
-    const node = cluster === undefined || wait === undefined ? undefined : await masterBeforeWrite(cluster, key);
+    const node = !cluster || wait === undefined ? undefined : await masterBeforeWrite(key);
     const wrote = await write();
     if (wait === undefined || !wrote) return;
     const readiesAfterWrite = primaryReadies;
-    const target = cluster === undefined ? undefined : masterFor(cluster, key);
-    if (cluster !== undefined && (target === undefined || target !== node)) throw unconfirmed(0, "the key's master changed during the write");
-    const acks = Number(await primary.run("wait", (client) => (target ?? client).wait(wait.replicas, wait.timeoutMs)));
+    if (cluster) {
+      const target = primary.commands.masterOf(key);
+      if (target === undefined || target !== node) throw unconfirmed(0, "the key's master changed during the write");
+    }
+    const acks = await primary.run("wait", (client) => client.wait(key, wait.replicas, wait.timeoutMs));
     // WAIT on a new connection would count acknowledgements of nothing: a reconnect voids the answer.
     if (primaryReadies !== readiesAfterWrite) throw unconfirmed(0, "the connection was re-established before WAIT");
     if (acks < wait.replicas) throw unconfirmed(acks, `only ${acks} of ${wait.replicas} replicas acknowledged it within ${wait.timeoutMs} ms`);
@@ -179,9 +170,9 @@ export function withTopology(base: Backend, connections: TopologyConnections, ha
   // The master that will take the write, so a failover between the write and WAIT is noticed. A fresh
   // Cluster client has no slot map until it is ready: wait for it (as the write itself would), or every
   // new store's first write would compare "unknown" with the real master and blame a failover.
-  const masterBeforeWrite = async (client: Cluster, key: string): Promise<Redis | undefined> => {
-    if (masterFor(client, key) === undefined) await primary.run("set", async () => undefined);
-    return masterFor(client, key);
+  const masterBeforeWrite = async (key: string): Promise<unknown> => {
+    if (primary.commands.masterOf(key) === undefined) await primary.run("set", async () => undefined);
+    return primary.commands.masterOf(key);
   };
 
   const unconfirmed = (acks: number, why: string): SessionStoreError =>
@@ -217,18 +208,16 @@ export function withTopology(base: Backend, connections: TopologyConnections, ha
     },
     async delete(keys) {
       let count = 0;
-      const remove = cluster === undefined ? () => base.delete(keys) : () => clusterDelete(primary, keys);
       try {
         // One WAIT covers every key written on one connection; in a Cluster, keys on several masters
         // (a clear() batch) are deleted without it.
-        if (ha.waitForReplicas === undefined || (cluster !== undefined && keys.length !== 1) || keys.length === 0) count = await remove();
-        else await waitForReplicas(keys[0] as string, async () => (count = await remove()) >= 0);
+        if (ha.waitForReplicas === undefined || (cluster && keys.length !== 1) || keys.length === 0) count = await base.delete(keys);
+        else await waitForReplicas(keys[0] as string, async () => (count = await base.delete(keys)) >= 0);
       } finally {
         for (const key of keys) router.wrote(key);
       }
       return count;
     },
-    scan: (prefix) => (cluster === undefined ? base.scan(prefix) : clusterScan(primary, prefix)),
     async close() {
       await Promise.all([base.close(), ...readers.map((reader) => reader.close())]);
     },

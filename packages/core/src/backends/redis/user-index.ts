@@ -1,5 +1,4 @@
-import { createHash } from "node:crypto";
-import type { Redis } from "ioredis";
+import { redisScript } from "./client-commands.js";
 import type { RedisConnection } from "./connection.js";
 
 /**
@@ -13,42 +12,30 @@ import type { RedisConnection } from "./connection.js";
 
 // KEYS[1] the set; ARGV[1] now (ms); ARGV[2] the TTL the set needs (ms); ARGV[3..] score, member pairs.
 // ZADD GT: a score only moves forward, so a slow writer cannot shorten an entry a faster one extended.
-const ADD = `
+const ADD = redisScript(`
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
 for i = 3, #ARGV, 2 do redis.call('ZADD', KEYS[1], 'GT', ARGV[i], ARGV[i + 1]) end
 local ttl = redis.call('PTTL', KEYS[1])
 if ttl < tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 1
-`;
+`);
 
 // KEYS[1] the set; ARGV[1] now (ms). Drops expired members, returns the live ones with their scores.
-const LIST = `
+const LIST = redisScript(`
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
 return redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
-`;
-
-const scripts = new Map([ADD, LIST].map((text) => [text, createHash("sha1").update(text).digest("hex")]));
-
-/** EVALSHA, and EVAL when the server does not know the script yet (restart, failover, new node). */
-async function evaluate(client: Redis, script: string, key: string, args: Array<string | number>): Promise<unknown> {
-  try {
-    return await client.evalsha(scripts.get(script) as string, 1, key, ...args);
-  } catch (error) {
-    if (!(error instanceof Error) || !error.message.startsWith("NOSCRIPT")) throw error;
-    return client.eval(script, 1, key, ...args);
-  }
-}
+`);
 
 export function indexAdd(connection: RedisConnection, indexKey: string, members: ReadonlyArray<{ member: string; expiresAtMs: number }>, keyTtlMs: number): Promise<void> {
   const pairs = members.flatMap(({ member, expiresAtMs }) => [Math.ceil(expiresAtMs), member]);
   return connection.run("indexAdd", async (client) => {
-    await evaluate(client, ADD, indexKey, [Date.now(), Math.max(1, Math.ceil(keyTtlMs)), ...pairs]);
+    await client.evaluate(ADD, indexKey, [Date.now(), Math.max(1, Math.ceil(keyTtlMs)), ...pairs]);
   });
 }
 
 export function indexList(connection: RedisConnection, indexKey: string, nowMs: number): Promise<Array<{ member: string; expiresAtMs: number }>> {
   return connection.run("indexList", async (client) => {
-    const reply = await evaluate(client, LIST, indexKey, [Math.floor(nowMs)]);
+    const reply = await client.evaluate(LIST, indexKey, [Math.floor(nowMs)]);
     return parseWithScores(reply);
   });
 }
@@ -56,7 +43,7 @@ export function indexList(connection: RedisConnection, indexKey: string, nowMs: 
 export function indexRemove(connection: RedisConnection, indexKey: string, members: readonly string[]): Promise<void> {
   if (members.length === 0) return Promise.resolve();
   return connection.run("indexRemove", async (client) => {
-    await client.zrem(indexKey, ...members);
+    await client.zrem(indexKey, members);
   });
 }
 

@@ -1,6 +1,5 @@
 import type { Socket } from "node:net";
 import { TurnCork } from "../turn-cork.js";
-import type { RedisClient } from "./client.js";
 
 /**
  * Coalesces the commands one client sends during a turn of the event loop into one socket write, as
@@ -17,7 +16,7 @@ export class WriteBatching {
   private readonly turn = new TurnCork();
 
   /** Call right before a command is handed to the client. */
-  beforeSend(client: RedisClient): void {
+  beforeSend(client: object): void {
     if (this.turn.active) return;
     const nodes = (client as { nodes?: (role: "all") => Array<{ stream?: Socket }> }).nodes;
     this.turn.cork(typeof nodes === "function" ? nodes.call(client, "all").map((node) => node.stream) : [(client as { stream?: Socket }).stream]);
