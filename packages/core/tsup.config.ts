@@ -1,8 +1,12 @@
 import { defineConfig } from "tsup";
 
 export default defineConfig({
-  entry: ["src/index.ts"],
+  // Two entries (the main one and the adapter subpath) with code splitting, so each build (ESM, CJS)
+  // holds one copy of every module: an error made through one entry is an instance of the other's class,
+  // and request budgets linked through one are found through the other.
+  entry: { index: "src/index.ts", adapter: "src/adapter.ts" },
   format: ["esm", "cjs"],
+  splitting: true,
   dts: true,
   clean: true,
   sourcemap: true,

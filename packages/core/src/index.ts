@@ -1,4 +1,8 @@
-export { createSessionStore, diff } from "./store.js";
+/**
+ * The main entry: the store, its backends, options, types and errors. What only framework adapters and
+ * other packages built on the store share lives on the `@sessionbridge/core/adapter` subpath (adapter.ts).
+ */
+export { createSessionStore } from "./store.js";
 export type { LoadedSession, MigrateOutcome, SaveOptions, SaveOutcome, SessionData, SessionStore, StoreEvents, UserSession, WriteOptions } from "./store.js";
 export type { EncryptionKey } from "./crypto.js";
 export type { SessionStoreOptions } from "./options.js";
@@ -17,7 +21,3 @@ export type { RedisBackendOptions, RedisTlsOptions, HighAvailabilityOptions, Rea
 export { memcachedBackend } from "./backends/memcached.js";
 export type { MemcachedBackendOptions, MemcachedNodeAddress, MemcachedTlsOptions } from "./backends/memcached.js";
 export { MAX_ID_LENGTH } from "./ids.js";
-export { checkMetaOption, commitSession, detachData, isOutage, isSessionFailure, remainingMs, SessionTracker, toCallback, ttlFromExpiry, withHttpStatus } from "./adapter-support.js";
-export type { CommitOptions, FrameworkExpiry } from "./adapter-support.js";
-export { budgetOf, linkBudget, runWithBudget } from "./request-budget.js";
-export type { RequestBudget } from "./request-budget.js";

@@ -819,7 +819,8 @@ function assertData(data: unknown): asserts data is SessionData {
   if (!isPlainObject(data)) throw new SessionStoreError("CONFIG", "session data must be a plain JSON object");
 }
 
-interface Delta {
+/** What {@link diff} found: the top-level fields set (added or changed) and unset. */
+export interface Delta {
   set: string[];
   unset: string[];
 }

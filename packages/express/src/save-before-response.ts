@@ -1,5 +1,5 @@
 import type session from "express-session";
-import { budgetOf, runWithBudget } from "@sessionbridge/core";
+import { budgetOf, runWithBudget } from "@sessionbridge/core/adapter";
 
 // express's types through express-session's (this package depends on express-session only).
 type RequestHandler = ReturnType<typeof session>;

@@ -1,6 +1,7 @@
 import session from "express-session";
-import { budgetOf, checkMetaOption, detachData, linkBudget, SessionStoreError, SessionTracker, toCallback, ttlFromExpiry } from "@sessionbridge/core";
-import type { RequestBudget } from "@sessionbridge/core";
+import { SessionStoreError } from "@sessionbridge/core";
+import { budgetOf, checkMetaOption, detachData, linkBudget, SessionTracker, toCallback, ttlFromExpiry } from "@sessionbridge/core/adapter";
+import type { RequestBudget } from "@sessionbridge/core/adapter";
 import type { LoadedSession, SessionData, SessionStore } from "@sessionbridge/core";
 import { cookieTemplate, CookieSettings, type RequestLike } from "./cookie.js";
 

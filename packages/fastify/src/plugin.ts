@@ -2,7 +2,8 @@ import fastifyCookie from "@fastify/cookie";
 import fastifySession from "@fastify/session";
 import type { FastifyPluginAsync } from "fastify";
 import fp from "fastify-plugin";
-import { isSessionFailure, SessionStoreError } from "@sessionbridge/core";
+import { SessionStoreError } from "@sessionbridge/core";
+import { isSessionFailure } from "@sessionbridge/core/adapter";
 import type { SessionData, SessionStore } from "@sessionbridge/core";
 import { createFastifyStore, type FastifyStoreOptions } from "./store.js";
 

@@ -1,8 +1,9 @@
 import { EventEmitter } from "node:events";
 import type { FastifyRequest } from "fastify";
 import type fastifySession from "@fastify/session";
-import { budgetOf, checkMetaOption, detachData, linkBudget, SessionStoreError, SessionTracker, toCallback } from "@sessionbridge/core";
-import type { RequestBudget } from "@sessionbridge/core";
+import { SessionStoreError } from "@sessionbridge/core";
+import { budgetOf, checkMetaOption, detachData, linkBudget, SessionTracker, toCallback } from "@sessionbridge/core/adapter";
+import type { RequestBudget } from "@sessionbridge/core/adapter";
 import type { LoadedSession, SessionData, SessionStore } from "@sessionbridge/core";
 
 type Callback<T = void> = (error?: unknown, value?: T) => void;

@@ -1,5 +1,7 @@
-import { budgetOf, checkMetaOption, detachData, SessionStoreError, SessionTracker, withHttpStatus } from "@sessionbridge/core";
-import type { FrameworkExpiry, LoadedSession, SessionData, SessionStore } from "@sessionbridge/core";
+import { SessionStoreError } from "@sessionbridge/core";
+import type { LoadedSession, SessionData, SessionStore } from "@sessionbridge/core";
+import { budgetOf, checkMetaOption, detachData, SessionTracker, withHttpStatus } from "@sessionbridge/core/adapter";
+import type { FrameworkExpiry } from "@sessionbridge/core/adapter";
 
 /** What koa-session hands the store and gets back: the session's fields plus its own bookkeeping. */
 export interface KoaSessionData {

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createSessionStore, SessionTracker, type RequestBudget, type SessionStore } from "@sessionbridge/core";
+import { createSessionStore, type SessionStore } from "@sessionbridge/core";
+import { SessionTracker, type RequestBudget } from "@sessionbridge/core/adapter";
 import { startRedis, type RedisServer } from "../src/index.js";
 
 // The operations of one HTTP request share one deadline (core's request-budget.ts), shown here without
