@@ -3,6 +3,7 @@ import type { Serializer } from "./codec.js";
 import type { EncryptionKey } from "./crypto.js";
 import { configError } from "./errors.js";
 import type { MigrateFrom } from "./migrate/options.js";
+import { refuseUndefinedSecrets } from "./secret-options.js";
 import { MAX_TTL_MS, ttlMsOption } from "./ttl.js";
 
 export interface SessionStoreOptions {
@@ -136,6 +137,7 @@ export function resolveOptions(options: SessionStoreOptions, extraKnown: readonl
       throw configError(name, `one of the known options (${[...KNOWN, ...extraKnown].join(", ")})${hint}`);
     }
   }
+  refuseUndefinedSecrets(options, ["keySecret", "encryptionKeys"]);
   const prefix = options.prefix ?? "sess:";
   if (typeof prefix !== "string" || prefix.length > 128 || /[\s\u0000-\u001f\u007f]/.test(prefix)) {
     throw configError("prefix", "a string of at most 128 characters without whitespace or control characters", prefix);

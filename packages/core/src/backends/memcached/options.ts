@@ -1,5 +1,6 @@
 import type { ConnectionOptions } from "node:tls";
 import { configError } from "../../errors.js";
+import { refuseUndefinedSecrets } from "../../secret-options.js";
 import { nodeAddress, nodeName } from "./address.js";
 import { parseMemcachedUrl } from "./url.js";
 
@@ -88,6 +89,7 @@ export function resolveMemcachedOptions(options: MemcachedBackendOptions): Resol
     if (names.has(name)) throw configError("servers", `a list without duplicates (${name} appears twice)`);
     names.add(name);
   }
+  refuseUndefinedSecrets(options, ["username", "password"]);
   const username = options.username ?? fromUrl?.username;
   const password = options.password ?? fromUrl?.password;
   if (username !== undefined && (typeof username !== "string" || username.length === 0)) throw configError("username", "a non-empty string", username);

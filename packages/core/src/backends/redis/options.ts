@@ -1,5 +1,6 @@
 import type { Cluster, Redis } from "ioredis";
 import { configError } from "../../errors.js";
+import { refuseUndefinedSecrets } from "../../secret-options.js";
 import type { HighAvailabilityOptions } from "./topology.js";
 
 /** TLS settings for the connection to Redis (ElastiCache "in-transit encryption"). */
@@ -74,6 +75,7 @@ export function resolveRedisOptions(options: RedisBackendOptions, extraKnown: re
       throw configError(name, `one of the redisBackend options (${[...REDIS_OPTION_NAMES, ...extraKnown].join(", ")})`);
     }
   }
+  refuseUndefinedSecrets(options, ["username", "password"]);
   if (options.client !== undefined) return resolveClient(options);
 
   let host = "127.0.0.1";

@@ -1,5 +1,6 @@
 import type { ConnectionOptions } from "node:tls";
 import { configError } from "../../errors.js";
+import { refuseUndefinedSecrets } from "../../secret-options.js";
 
 /**
  * Where reads go.
@@ -149,6 +150,7 @@ export function resolveHighAvailability(options: HighAvailabilityOptions): Resol
   }
 
   if (options.name !== undefined && topology.kind !== "sentinel") throw configError("name", "given only together with sentinels");
+  refuseUndefinedSecrets(options, ["sentinelUsername", "sentinelPassword"]);
   for (const option of ["sentinelUsername", "sentinelPassword"] as const) {
     optionalString(option, options[option]);
     if (options[option] !== undefined && topology.kind !== "sentinel") throw configError(option, "given only together with sentinels");
