@@ -12,6 +12,7 @@ import { bodyOf, rememberBody } from "./snapshot.js";
 import { createMigrationSource } from "./migrate/options.js";
 import type { MigrationSource, SourceSession } from "./migrate/source.js";
 import { backendTtlMs, storedTtlMs, ttlMsOption } from "./ttl.js";
+import { availabilityChannel, isTraced, trace, tracingChannels, type AvailabilityMessage, type OperationContext, type OperationOutcome, type TracedOperation } from "./tracing.js";
 import { backendFromUrl } from "./url.js";
 import { UserIndex, type UserSession } from "./users.js";
 
@@ -141,9 +142,14 @@ export interface SessionStore<T extends object = SessionData> {
 const MAX_MERGE_ATTEMPTS = 32;
 const MAX_USER_ID_LENGTH = 1024;
 
+/** What `migrate` did, as a tracing outcome. */
+const MIGRATE_OUTCOMES: { readonly [M in MigrateOutcome]: OperationOutcome } = { moved: "written", present: "hit", absent: "miss", expired: "expired", unreadable: "corrupt", gone: "gone" };
+
 /** Where `find` located a session: its key and decoded record (null when it did not decode). */
 interface Found {
   key: string;
+  /** The stored value as read (for its size in tracing contexts), when this lookup read it. */
+  text?: string;
   record: SessionRecord | null;
   /** The TTL this lookup already gave the key, when it did. */
   ttlSetMs: number | undefined;
@@ -165,6 +171,8 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
   readonly migrateSource: MigrationSource | undefined;
   private closed = false;
   private available = true;
+  /** The backend's kind for tracing contexts (`redis`, `memcached`, `memory`). */
+  private readonly system: string;
   private readonly unsubscribe: Array<() => void>;
 
   constructor(options: SessionStoreOptions) {
@@ -176,6 +184,7 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
     this.userIdFrom = options.userIdFrom;
     this.backend = options.backend ?? backendFromUrl(options.url as string);
     this.deadlines = new Deadlines(this.options.timeoutMs, this.backend.label);
+    this.system = this.backend.label.split(" ")[0] ?? this.backend.label;
     this.users = new UserIndex({
       backend: this.backend,
       keys: this.keys,
@@ -202,71 +211,82 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
   // deadline, `timeoutMs`, however many backend commands they need (see `operation`).
 
   get(id: string, options?: { ttlMs?: number }): Promise<SessionData | null> {
-    return this.operation("get", () => this.loadSession(id, options)).then((loaded) => (loaded ? loaded.data : null));
+    return this.operation("get", (traced) => this.loadSession(id, options, traced)).then((loaded) => (loaded ? loaded.data : null));
   }
 
   load(id: string, options?: { ttlMs?: number }): Promise<LoadedSession | null> {
-    return this.operation("get", () => this.loadSession(id, options));
+    return this.operation("get", (traced) => this.loadSession(id, options, traced));
   }
 
   touch(id: string, options?: { ttlMs?: number }): Promise<boolean> {
     // Through load, so a touch obeys everything a read does: the absolute lifetime, the session's own
     // TTL, older key secrets and the per-user index. On Redis it is still one round trip (GETEX).
-    return this.operation("touch", () => this.loadSession(id, options)).then((loaded) => loaded !== null);
+    return this.operation("touch", (traced) => this.loadSession(id, options, traced)).then((loaded) => loaded !== null);
   }
 
   set(id: string, data: SessionData, options: WriteOptions & { createdAtMs?: number } = {}): Promise<void> {
-    return this.operation("set", () => this.setSession(id, data, wholeTtl(options)));
+    return this.operation("set", (traced) => this.setSession(id, data, wholeTtl(options), traced));
   }
 
   save(id: string, data: SessionData, options: SaveOptions): Promise<SaveOutcome> {
-    return this.operation("save", () => this.saveSession(id, data, wholeTtl(options)));
+    return this.operation("save", (traced) => this.saveSession(id, data, wholeTtl(options), traced));
   }
 
   destroy(id: string): Promise<boolean> {
-    return this.operation("destroy", async () => {
+    return this.operation("destroy", async (traced) => {
       assertValidId(id);
       this.assertOpen();
       // Under every secret: a session may still live under an older one (key rotation). And in the
       // migration source: a kept (or not yet moved) copy must not bring a logged-out session back.
       const source = this.migrateSource;
       const [deleted, removed] = await Promise.all([this.deleteKeys(this.keysOf(id)), source === undefined ? false : this.runSource(() => source.remove(id))]);
+      if (traced !== undefined) traced.outcome = deleted > 0 || removed ? "hit" : "miss";
       return deleted > 0 || removed;
     });
   }
 
   migrate(id: string): Promise<MigrateOutcome> {
-    return this.operation("migrate", async () => {
+    return this.operation("migrate", async (traced) => {
       assertValidId(id);
       this.assertOpen();
       const source = this.migrateSource;
       if (source === undefined) throw new SessionStoreError("CONFIG", 'migrate(id) needs the store option "migrateFrom"');
       const key = this.keysOf(id)[0];
+      let outcome: MigrateOutcome;
       if ((await this.run("get", () => this.backend.get(key))) !== null) {
         if (!source.keepSource) await this.runSource(() => source.remove(id));
-        return "present";
-      }
-      return (await this.takeOver(id, key, false)).outcome;
+        outcome = "present";
+      } else outcome = (await this.takeOver(id, key, false)).outcome;
+      if (traced !== undefined) traced.outcome = MIGRATE_OUTCOMES[outcome];
+      return outcome;
     });
   }
 
   // ---- reads -------------------------------------------------------------------------------------
 
-  private async loadSession(id: string, options?: { ttlMs?: number }): Promise<LoadedSession | null> {
+  private async loadSession(id: string, options: { ttlMs?: number } | undefined, traced: OperationContext | undefined): Promise<LoadedSession | null> {
     assertValidId(id);
     this.assertOpen();
     const hintTtl = options?.ttlMs === undefined ? this.options.ttlMs : ttlMsOption("ttlMs", options.ttlMs);
     const lazy = this.options.touchAfterMs > 0;
     const found = await this.find(id, lazy ? undefined : hintTtl);
     const now = Date.now();
-    if (found === null) return null;
+    if (found === null) {
+      if (traced !== undefined) traced.outcome = "miss";
+      return null;
+    }
     const { key, record } = found;
+    if (traced !== undefined) {
+      traced.outcome = record === null ? "corrupt" : "hit";
+      if (found.text !== undefined) traced.bytes = Buffer.byteLength(found.text, "utf8");
+    }
     if (record === null) {
       this.emitSafely("corrupt", new SessionStoreError("CORRUPT", `${this.backend.label}: a stored session could not be decoded or decrypted; treated as no session`, { backend: this.backend.label }));
       return null;
     }
     const lifetimeLeft = this.lifetimeLeft(record.createdAtMs, now);
     if (lifetimeLeft <= 0 || (lazy && record.expiresAtMs <= now)) {
+      if (traced !== undefined) traced.outcome = "expired";
       await this.run("delete", () => this.backend.delete([key]));
       return null;
     }
@@ -293,7 +313,7 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
 
   // ---- writes ------------------------------------------------------------------------------------
 
-  private async setSession(id: string, data: SessionData, options: WriteOptions & { createdAtMs?: number }): Promise<void> {
+  private async setSession(id: string, data: SessionData, options: WriteOptions & { createdAtMs?: number }, traced: OperationContext | undefined): Promise<void> {
     assertValidId(id);
     this.assertOpen();
     assertData(data);
@@ -301,17 +321,25 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
     const createdAtMs = options.createdAtMs ?? now;
     const ttl = this.ttlFor(options.ttlMs, createdAtMs, now);
     if (ttl <= 0) {
+      if (traced !== undefined) traced.outcome = "gone";
       await this.deleteKeys(this.keysOf(id));
       return;
     }
     const key = this.keysOf(id)[0];
     const record = this.newRecord(data, createdAtMs, now, ttl, { ...options, userId: this.userIdFor(data, options.userId, undefined) });
     await this.indexBeforeWrite(key, record, undefined);
-    await this.write(key, record, ttl, { kind: "always" });
+    await this.write(key, record, ttl, { kind: "always" }, undefined, traced);
+    if (traced !== undefined) traced.outcome = "written";
     await this.afterTagged(key, record.userId, undefined);
   }
 
-  private async saveSession(id: string, data: SessionData, options: SaveOptions): Promise<SaveOutcome> {
+  private async saveSession(id: string, data: SessionData, options: SaveOptions, traced: OperationContext | undefined): Promise<SaveOutcome> {
+    const outcome = await this.saveOnce(id, data, options, traced);
+    if (traced !== undefined) traced.outcome = outcome.status === "written" && outcome.merged ? "merged" : outcome.status;
+    return outcome;
+  }
+
+  private async saveOnce(id: string, data: SessionData, options: SaveOptions, traced: OperationContext | undefined): Promise<SaveOutcome> {
     assertValidId(id);
     this.assertOpen();
     assertData(data);
@@ -348,10 +376,11 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
     let merged = false;
     for (let attempt = 1; ; attempt++) {
       const body = this.encode(record);
-      let result = await this.write(key, record, ttl, condition, body);
+      if (traced !== undefined) traced.retries = attempt - 1;
+      let result = await this.write(key, record, ttl, condition, body, traced);
       if (result === "missing" && previous !== null && this.keys.candidates(id).length > 1) {
         // Loaded from an older secret's key and not moved yet (the move failed): move it, then retry.
-        if ((await this.find(id, undefined)) !== null) result = await this.write(key, record, ttl, condition, body);
+        if ((await this.find(id, undefined)) !== null) result = await this.write(key, record, ttl, condition, body, traced);
       }
       if (result === "ok") {
         await this.afterTagged(key, record.userId, merged ? undefined : previous?.userId);
@@ -369,7 +398,10 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
         throw new SessionStoreError("CONFLICT", `${this.backend.label}: a session changed ${attempt} times while one request tried to save it; the save was abandoned`, { backend: this.backend.label });
       }
       const clashes = [...delta.set, ...delta.unset].filter((field) => previous !== null && !sameValue(current.data[field], before[field]));
-      if (clashes.length > 0) this.emitSafely("conflict", { fields: clashes });
+      if (clashes.length > 0) {
+        this.emitSafely("conflict", { fields: clashes });
+        if (traced !== undefined) traced.conflicts = (traced.conflicts ?? 0) + clashes.length;
+      }
       const mergedData = applyDelta(current.data, data, delta);
       // The user comes from the merged data (a concurrent login must not be untagged by this request).
       const mergedUser = this.userIdFrom !== undefined ? this.userIdFor(mergedData, options.userId, undefined) : (options.userId ?? userId ?? current.userId);
@@ -388,12 +420,18 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
 
   // ---- per-user sessions -------------------------------------------------------------------------
 
-  async sessionsOf(userId: string): Promise<UserSession[]> {
-    this.assertOpen();
-    return this.users.sessionsOf(assertUserId(userId, "userId"));
+  sessionsOf(userId: string): Promise<UserSession[]> {
+    return this.traced("sessionsOf", async () => {
+      this.assertOpen();
+      return this.users.sessionsOf(assertUserId(userId, "userId"));
+    });
   }
 
-  async destroySessionsOf(userId: string, options: { except?: string | readonly string[] } = {}): Promise<number> {
+  destroySessionsOf(userId: string, options: { except?: string | readonly string[] } = {}): Promise<number> {
+    return this.traced("destroySessionsOf", () => this.destroyAllOf(userId, options));
+  }
+
+  private async destroyAllOf(userId: string, options: { except?: string | readonly string[] }): Promise<number> {
     this.assertOpen();
     const except = options.except === undefined ? [] : typeof options.except === "string" ? [options.except] : [...options.except];
     const keep = new Set<string>();
@@ -404,10 +442,12 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
     return this.users.destroyAll(assertUserId(userId, "userId"), keep);
   }
 
-  async destroySessionOf(userId: string, handle: string): Promise<boolean> {
-    this.assertOpen();
-    if (typeof handle !== "string" || handle.length === 0 || handle.length > 64) return false;
-    return this.users.destroyByHandle(assertUserId(userId, "userId"), handle);
+  destroySessionOf(userId: string, handle: string): Promise<boolean> {
+    return this.traced("destroySessionOf", async () => {
+      this.assertOpen();
+      if (typeof handle !== "string" || handle.length === 0 || handle.length > 64) return false;
+      return this.users.destroyByHandle(assertUserId(userId, "userId"), handle);
+    });
   }
 
   handleOf(id: string): string {
@@ -422,7 +462,8 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
     this.assertCanScan("ids");
     const iterator = this.backend.scan(this.keys.prefix)[Symbol.asyncIterator]();
     for (;;) {
-      const step = await this.run("scan", () => iterator.next());
+      // One trace per batch: a listing may be paused by its consumer for as long as it likes.
+      const step = await this.traced("scan", () => this.run("scan", () => iterator.next()));
       if (step.done) return;
       for (const key of step.value) if (!this.keys.isIndexKey(key)) yield this.keys.idOf(key);
     }
@@ -434,7 +475,11 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
     return count;
   }
 
-  async clear(): Promise<void> {
+  clear(): Promise<void> {
+    return this.traced("clear", () => this.clearAll());
+  }
+
+  private async clearAll(): Promise<void> {
     this.assertOpen();
     this.assertCanScan("clear");
     // The per-user index keys live under the prefix too, so this clears them with the sessions.
@@ -521,9 +566,9 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
 
   private found(key: string, text: string, ttlSetMs: number | undefined): Found {
     const opened = this.open(text, key);
-    if (opened === null) return { key, record: null, ttlSetMs };
+    if (opened === null) return { key, record: null, ttlSetMs, text };
     const stale = this.transform?.stale?.(sealedBody(text)) === true;
-    return { key, record: opened.record, ttlSetMs, stale, body: opened.body };
+    return { key, record: opened.record, ttlSetMs, stale, body: opened.body, text };
   }
 
   /** The data of a session as it was stored (see snapshot.ts); its in-memory data when no body is known. */
@@ -683,9 +728,10 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
   }
 
   /** Encodes and writes a record (`body`: its body from `encode`, when the caller needs it too). */
-  private async write(key: string, record: SessionRecord, ttl: number, condition: SetCondition, body = this.encode(record)): Promise<SetResult> {
+  private async write(key: string, record: SessionRecord, ttl: number, condition: SetCondition, body = this.encode(record), traced?: OperationContext): Promise<SetResult> {
     const text = sealRecord(record.version, body, key, this.transform);
     const bytes = Buffer.byteLength(text, "utf8");
+    if (traced !== undefined) traced.bytes = bytes;
     if (bytes > this.options.maxBytes) {
       throw new SessionStoreError("TOO_LARGE", `a session of ${bytes} bytes exceeds maxBytes (${this.options.maxBytes}); nothing was written — keep large data out of the session`, { backend: this.backend.label });
     }
@@ -717,12 +763,31 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
    * rotation). A command still in flight at the deadline may land later; writes are conditional
    * (compare-and-set), so a late one cannot bring back a session destroyed meanwhile.
    */
-  private operation<R>(what: string, work: () => Promise<R>): Promise<R> {
-    return this.deadlines.run(what, work).catch((error: unknown) => {
+  private operation<R>(what: TracedOperation, work: (traced: OperationContext | undefined) => Promise<R>): Promise<R> {
+    const channel = tracingChannels[what];
+    if (!isTraced(channel)) return this.underDeadline(what, work, undefined);
+    const context = this.traceContext(what);
+    return trace(channel, context, () => this.underDeadline(what, work, context));
+  }
+
+  private underDeadline<R>(what: string, work: (traced: OperationContext | undefined) => Promise<R>, traced: OperationContext | undefined): Promise<R> {
+    return this.deadlines.run(what, () => work(traced)).catch((error: unknown) => {
       const wrapped = this.wrap(error, what);
       if (wrapped.code === "TIMEOUT") this.markUnavailable(wrapped);
       throw wrapped;
     });
+  }
+
+  /** An operation without a deadline of its own (its commands each have one), traced when someone listens. */
+  private traced<R>(what: TracedOperation, work: () => Promise<R>): Promise<R> {
+    const channel = tracingChannels[what];
+    if (!isTraced(channel)) return work();
+    return trace(channel, this.traceContext(what), work);
+  }
+
+  /** What an observer of the tracing channels learns about an operation: never the id, data or a secret. */
+  private traceContext(operation: TracedOperation): OperationContext {
+    return { operation, system: this.system, backend: this.backend.label, prefix: this.options.prefix };
   }
 
   /** Runs one backend command under the store's deadline and maps every failure to a SessionStoreError. */
@@ -763,12 +828,15 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
   private markUnavailable(error: Error): void {
     if (!this.available) return;
     this.available = false;
-    this.emitSafely("unavailable", this.wrap(error, "connection"));
+    const wrapped = this.wrap(error, "connection");
+    if (availabilityChannel.hasSubscribers) availabilityChannel.publish({ available: false, system: this.system, backend: this.backend.label, prefix: this.options.prefix, error: wrapped } satisfies AvailabilityMessage);
+    this.emitSafely("unavailable", wrapped);
   }
 
   private markAvailable(): void {
     if (this.available) return;
     this.available = true;
+    if (availabilityChannel.hasSubscribers) availabilityChannel.publish({ available: true, system: this.system, backend: this.backend.label, prefix: this.options.prefix } satisfies AvailabilityMessage);
     this.emitSafely("available");
   }
 
