@@ -1,6 +1,6 @@
 import { isSessionStoreError, SessionStoreError } from "./errors.js";
 import { isOutage, withinBudget, type RequestBudget } from "./request-budget.js";
-import { bodyOf } from "./snapshot.js";
+import { bodyOf, rememberBody } from "./snapshot.js";
 import { ttlFromExpiry, type FrameworkExpiry } from "./expiry.js";
 import { loadedSession, type LoadedSession, type SessionData, type SessionStore } from "./store.js";
 
@@ -19,6 +19,24 @@ export { remainingMs, ttlFromExpiry, type FrameworkExpiry } from "./expiry.js";
  */
 export function detachData(loaded: LoadedSession<object>): SessionData {
   return (bodyOf(loaded) !== undefined ? loaded.data : structuredClone(loaded.data)) as SessionData;
+}
+
+/** The data of a {@link leanCopy}: empty, frozen. A save reads the session's stored state from its body. */
+const NO_DATA: SessionData = Object.freeze({}) as SessionData;
+
+/**
+ * What a later conditional, merging save of `loaded` needs, without the decoded data: its metadata and
+ * the body it was read from (snapshot.ts), and an upper bound of the bytes that body takes on the heap
+ * (2 per character). For adapters that must hold loads between a framework's read and its save with no
+ * request object to hang them on (@fastify/session without the plugin), so what they hold can be bounded
+ * in bytes. Undefined when the store kept no body for `loaded` (nothing it read or wrote itself).
+ */
+export function leanCopy(loaded: LoadedSession<object>): { session: LoadedSession; bytes: number } | undefined {
+  const body = bodyOf(loaded);
+  if (body === undefined) return undefined;
+  const session = loadedSession({ ...(loaded as LoadedSession), data: NO_DATA }, loaded.id, loaded.refreshed, loaded.writtenExpiresAtMs);
+  rememberBody(session, body);
+  return { session, bytes: 2 * body.length };
 }
 
 /** Options of {@link commitSession}. */

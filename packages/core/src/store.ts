@@ -355,7 +355,11 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
     const userId = this.userIdFor(data, options.userId, previous?.userId);
     const metaChanged = previous !== null && (userId !== previous.userId || (options.ttlMs !== undefined && options.ttlMs !== previous.ttlMs));
     const previousBody = previous === null ? undefined : bodyOf(previous);
-    const unchanged = (held: LoadedSession<object>): SaveOutcome => ({ status: "unchanged", session: loadedSession(held as LoadedSession, id, held.refreshed, held.writtenExpiresAtMs) });
+    const unchanged = (held: LoadedSession<object>): SaveOutcome => {
+      const session = loadedSession(held as LoadedSession, id, held.refreshed, held.writtenExpiresAtMs);
+      if (previousBody !== undefined) rememberBody(session, previousBody); // still the stored state: a later save compares with it
+      return { status: "unchanged", session };
+    };
     // The common case (a rolling framework saving an untouched session): one JSON.stringify, no diff.
     if (previous !== null && previousBody !== undefined && !metaChanged && this.serializer === jsonSerializer && sameJsonData(previousBody, data)) return unchanged(previous);
     // Compare with the session as stored, not with objects this request may have changed in place.

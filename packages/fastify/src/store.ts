@@ -5,6 +5,7 @@ import { SessionStoreError } from "@sessionbridge/core";
 import { budgetOf, checkMetaOption, detachData, linkBudget, SessionTracker, toCallback } from "@sessionbridge/core/adapter";
 import type { RequestBudget } from "@sessionbridge/core/adapter";
 import type { LoadedSession, SessionData, SessionStore } from "@sessionbridge/core";
+import { RecentLoads } from "./recent-loads.js";
 
 type Callback<T = void> = (error?: unknown, value?: T) => void;
 interface FastifySessionLike {
@@ -32,9 +33,6 @@ export interface FastifyStoreOptions {
 
 const KNOWN = ["browserSessionCookie", "meta"];
 
-/** How many ids the fallback association (see `recent`) remembers. */
-const RECENT_LIMIT = 10_000;
-
 /**
  * @fastify/session store over a sessionbridge store (the callback contract: get / set / destroy).
  *
@@ -42,14 +40,15 @@ const RECENT_LIMIT = 10_000;
  * request and builds its Session from a copy of what `get` returns, so the two are linked like this:
  * the sessionbridge plugin names the request right before @fastify/session's hook runs (`expect`), and
  * once @fastify/session has built `request.session` the loaded record is remembered against that Session
- * object. Used without the plugin (or for `session.reload()`), the latest record loaded for each session
- * id is remembered instead (at most RECENT_LIMIT ids): exact unless two requests of one session are in
- * flight in one process and the session changed between their reads.
+ * object. Used without the plugin (or for `session.reload()`), the latest load of each session id is
+ * remembered instead (recent-loads.ts: versions and stored bodies, bounded in bytes): exact unless two
+ * requests of one session are in flight in one process and the session changed between their reads.
  */
 export class FastifyStore extends EventEmitter implements fastifySession.SessionStore {
   readonly store: SessionStore<SessionData>;
   private readonly sessions: SessionTracker;
-  private readonly recent = new Map<string, LoadedSession>();
+  /** Latest loads by id, for saves no request links to a load (recent-loads.ts). */
+  readonly recent = new RecentLoads();
   private expected: RequestLike | undefined;
   /** The destroy whose callback is running right now, with its budget (see `destroy`). */
   private destroying: { sessionId: string; budget: RequestBudget } | undefined;
@@ -84,7 +83,7 @@ export class FastifyStore extends EventEmitter implements fastifySession.Session
     const read = async () => {
       const loaded = await this.sessions.load(sessionId, budgetOf(request));
       if (loaded === null) return null;
-      if (request === undefined) this.remember(sessionId, loaded);
+      if (request === undefined) this.recent.remember(sessionId, loaded);
       return loaded;
     };
     toCallback(read(), (error, loaded) => {
@@ -129,12 +128,6 @@ export class FastifyStore extends EventEmitter implements fastifySession.Session
         this.destroying = undefined;
       }
     });
-  }
-
-  private remember(sessionId: string, loaded: LoadedSession): void {
-    this.recent.delete(sessionId);
-    this.recent.set(sessionId, loaded);
-    if (this.recent.size > RECENT_LIMIT) this.recent.delete(this.recent.keys().next().value as string);
   }
 }
 
