@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { Serializer } from "./codec.js";
 import { isPlainObject } from "./codec.js";
+import { tooDeep } from "./depth.js";
 import { storedTtlMs } from "./ttl.js";
 
 /**
@@ -141,6 +142,7 @@ export function parseBody(body: string, version: string, serializer: Serializer)
   // A fractional or absurd TTL (older versions stored `ttlMs` as given) is rounded up and capped, never fatal.
   const ttlMs = storedTtlMs(t);
   if (!isPlainObject(d) || !isFiniteNumber(c) || !isFiniteNumber(e) || ttlMs === null) return null;
+  if (tooDeep(d)) return null; // deeper than a write allows (depth.ts): not something this store wrote
   if (u !== undefined && typeof u !== "string") return null;
   if (m !== undefined && !isStringRecord(m)) return null;
   if (i !== undefined && !isFiniteNumber(i)) return null;

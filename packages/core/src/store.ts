@@ -3,6 +3,7 @@ import type { Backend, SetCondition, SetResult } from "./backend.js";
 import { isPlainObject, jsonSerializer, type Serializer } from "./codec.js";
 import { createEncryption } from "./crypto.js";
 import { Deadlines, withDeadline } from "./deadline.js";
+import { MAX_DEPTH, tooDeep } from "./depth.js";
 import { isSessionStoreError, SessionStoreError } from "./errors.js";
 import { assertValidId } from "./ids.js";
 import { createKeyDeriver, USER_INDEX_MARK, type KeyDeriver } from "./keys.js";
@@ -889,6 +890,10 @@ function wholeTtl<O extends { ttlMs?: number }>(options: O | undefined): O {
 
 function assertData(data: unknown): asserts data is SessionData {
   if (!isPlainObject(data)) throw new SessionStoreError("CONFIG", "session data must be a plain JSON object");
+  // Checked before anything compares or serializes it (both recurse); reads refuse deeper data too (record.ts).
+  if (tooDeep(data)) {
+    throw new SessionStoreError("CONFIG", `the session data is too deep: it nests more than ${MAX_DEPTH} levels of objects and arrays (or refers to itself); nothing was written — keep the session flat`);
+  }
 }
 
 /** What {@link diff} found: the top-level fields set (added or changed) and unset. */

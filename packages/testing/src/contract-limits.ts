@@ -21,6 +21,18 @@ function envelope(body: Record<string, unknown>): string {
   return `sb1:handwritten1:${JSON.stringify(body)}`;
 }
 
+/** Data nesting `levels` objects, the data object itself included: nested(1) is `{ leaf: true }`. */
+function nested(levels: number): Record<string, unknown> {
+  let data: Record<string, unknown> = { leaf: true };
+  for (let level = 1; level < levels; level++) data = { next: data };
+  return data;
+}
+
+/** The same nesting as JSON text (built as text: JSON.stringify of thousands of levels overflows the stack). */
+function nestedJson(levels: number): string {
+  return '{"next":'.repeat(levels - 1) + '{"leaf":true}' + "}".repeat(levels - 1);
+}
+
 export function limitsContract(target: LimitsTarget): void {
   describe(`store limits: ${target.name}`, () => {
     const opened: SessionStore[] = [];
@@ -94,6 +106,41 @@ export function limitsContract(target: LimitsTarget): void {
         const outcome = await store.save("stored", { a: 2 }, { previous: loaded });
         expect(outcome.status).toBe("written");
         expect(await store.get("stored")).toEqual({ a: 2 });
+      });
+    });
+
+    describe("depth: at most 100 levels, the same on write and read", () => {
+      it("writes and reads data nested 100 levels deep", async () => {
+        const store = await open();
+        await store.set("deepest", nested(100));
+        expect(await store.get("deepest")).toEqual(nested(100));
+        const loaded = await store.load("deepest");
+        expect((await store.save("deepest", { ...nested(100), more: 1 }, { previous: loaded })).status).toBe("written");
+      });
+
+      it.each([101, 5000])("refuses data nested %d levels deep, saying it is too deep and the limit, and writes nothing", async (levels) => {
+        const store = await open();
+        for (const write of [() => store.set("deep", nested(levels)), () => store.save("deep", nested(levels), { previous: null })]) {
+          const refused = await rejection(write);
+          expect(refused.code).toBe("CONFIG");
+          expect(refused.message).toMatch(/too deep/);
+          expect(refused.message).toContain("100 levels");
+        }
+        await store.set("deep", { a: 1 });
+        const loaded = await store.load("deep");
+        expect((await rejection(store.save("deep", { a: nested(levels) }, { previous: loaded }))).message).toMatch(/too deep/);
+        expect(await store.get("deep")).toEqual({ a: 1 });
+      });
+
+      it.each([101, 5000])("reads stored data nested %d levels deep as no session and emits 'corrupt'", async (levels) => {
+        const store = await open();
+        const corrupt: unknown[] = [];
+        store.on("corrupt", (error) => corrupt.push(error));
+        const now = Date.now();
+        const body = `{"d":${nestedJson(levels)},"c":${now},"e":${now + 60_000},"t":60000}`;
+        await store.backend.set(`${store.prefix}stored-deep`, `sb1:handwritten1:${body}`, 60_000);
+        expect(await store.get("stored-deep")).toBeNull();
+        expect(corrupt).toHaveLength(1);
       });
     });
   });

@@ -1,4 +1,5 @@
 import type { Backend } from "../backend.js";
+import { tooDeep } from "../depth.js";
 import { SessionStoreError } from "../errors.js";
 import type { SourceRead, MigrationSource, SourceSession } from "./source.js";
 
@@ -50,7 +51,9 @@ export function incumbentSource(settings: IncumbentSourceSettings): MigrationSou
       } catch {
         return "unreadable";
       }
-      return format.toSession(value, Date.now(), fallbackTtlMs) ?? "unreadable";
+      const session = format.toSession(value, Date.now(), fallbackTtlMs);
+      // Data deeper than the store writes would fail the copy: it is no session, like any other it cannot use.
+      return session === null || tooDeep(session.data) ? "unreadable" : session;
     },
     async remove(id: string): Promise<boolean> {
       const counts = await Promise.all(backends.map((b) => b.delete([prefix + id])));
