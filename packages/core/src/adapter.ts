@@ -14,3 +14,16 @@ export { budgetOf, linkBudget, runWithBudget, withinBudget } from "./request-bud
 export type { BudgetedStore, RequestBudget } from "./request-budget.js";
 export { diff } from "./store.js";
 export type { Delta } from "./store.js";
+
+// For packages built on the core's backends (the cache): the same deadlines, backends from a URL,
+// encryption and option errors as the session store, so they behave alike and nothing is copied.
+/** One deadline per operation, all sharing one timeout: see deadline.ts. */
+export { Deadlines, withDeadline } from "./deadline.js";
+/** A backend from a `redis://`, `rediss://`, `memcached://` or `memory://` URL. */
+export { backendFromUrl } from "./url.js";
+/** AES-256-GCM with a keyring, bound to the backend key (additional authenticated data). */
+export { createEncryption } from "./crypto.js";
+export type { EncryptionSettings } from "./crypto.js";
+export type { BodyTransform } from "./record.js";
+/** A CONFIG error naming the option and what it accepts, never echoing a string's content. */
+export { configError } from "./errors.js";
