@@ -21,6 +21,21 @@ export interface BackendCapabilities {
   compareAndSet: boolean;
   /** The per-user index methods (`indexAdd` …) exist and are consistent. */
   userIndex: boolean;
+  /**
+   * `publish` / `subscribe` exist: a message published through any backend on the same server(s) reaches
+   * every subscriber (Redis pub/sub; in-process for memory). Absent or false on Memcached.
+   */
+  pubsub?: boolean;
+}
+
+/** Receives the messages of one subscription. */
+export interface SubscriptionListener {
+  message(message: string): void;
+  /**
+   * The subscription was interrupted (a reconnect): messages published meanwhile were lost. A subscriber
+   * that keeps state by the messages (an in-process cache tier) must treat it as "anything may have changed".
+   */
+  reset(): void;
 }
 
 export type SetCondition =
@@ -62,6 +77,13 @@ export interface Backend {
   close(): Promise<void>;
   /** Subscribe to availability events. Returns an unsubscribe function. */
   on<E extends keyof BackendEvents>(event: E, listener: BackendEvents[E]): () => void;
+
+  // Pub/sub (present when capabilities.pubsub). Messages are best effort: a subscriber that is
+  // disconnected misses them and is told so through `reset`.
+  /** Sends `message` to every subscriber of `channel`. */
+  publish?(channel: string, message: string): Promise<void>;
+  /** Subscribes until the returned function is called (or the backend is closed); resolves at once, delivery starts when connected. */
+  subscribe?(channel: string, listener: SubscriptionListener): () => void;
 
   // Per-user index (present when capabilities.userIndex): a set of members with an expiry each.
   /** Adds or updates members of the index; the index key itself lives at least until `keyTtlMs`. */

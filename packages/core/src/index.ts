@@ -12,7 +12,7 @@ export { AVAILABILITY_CHANNEL, TRACING_CHANNELS } from "./tracing.js";
 export type { AvailabilityMessage, OperationContext, OperationOutcome, TracedOperation } from "./tracing.js";
 export { SessionStoreError, isSessionStoreError } from "./errors.js";
 export type { SessionStoreErrorCode } from "./errors.js";
-export type { Backend, BackendCapabilities, BackendEvents, GetOptions, SetCondition, SetResult } from "./backend.js";
+export type { Backend, BackendCapabilities, BackendEvents, GetOptions, SetCondition, SetResult, SubscriptionListener } from "./backend.js";
 export type { SessionRecord } from "./record.js";
 export { jsonSerializer } from "./codec.js";
 export type { Serializer } from "./codec.js";

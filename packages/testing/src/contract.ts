@@ -16,7 +16,11 @@ export interface ContractTarget {
   /** A fresh backend on the target, one per store the suite opens (the suite closes it). */
   backend(): Backend | Promise<Backend>;
   /** capability → why it is missing; those tests assert UNSUPPORTED / the documented fallback instead. */
-  cannot?: { scan?: string; compareAndSet?: string; userIndex?: string };
+  cannot?: { scan?: string; compareAndSet?: string; userIndex?: string; pubsub?: string };
+  /** Why the target's user may not use pub/sub (an ACL without channels): publish must then fail with AUTH naming the channel permission. */
+  pubsubDenied?: string;
+  /** "backend" when messages reach only subscribers of the same backend object (memory: one process). Default "server". */
+  pubsubScope?: "backend" | "server";
   /** Granularity of the backend's TTLs in ms (1000 for memcached's whole seconds). Default 1. */
   ttlResolutionMs?: number;
 }
@@ -89,12 +93,66 @@ export function backendContract(target: ContractTarget): void {
         expect(store.backend.capabilities.scan).toBe(cannot.scan === undefined);
         expect(store.backend.capabilities.compareAndSet).toBe(cannot.compareAndSet === undefined);
         expect(store.backend.capabilities.userIndex).toBe(cannot.userIndex === undefined);
+        expect(store.backend.capabilities.pubsub ?? false).toBe(cannot.pubsub === undefined);
         expect(store.backend.label).toMatch(/\S/);
       });
 
       it("answers ping", async () => {
         const store = await open();
         await expect(store.ping()).resolves.toBeUndefined();
+      });
+    });
+
+    describe("pub/sub", () => {
+      const backends: Backend[] = [];
+      afterEach(async () => {
+        await Promise.all(backends.splice(0).map((backend) => backend.close()));
+      });
+      const fresh = async () => {
+        const backend = await target.backend();
+        backend.configure?.({ timeoutMs: 2000 });
+        backends.push(backend);
+        return backend;
+      };
+
+      if (cannot.pubsub !== undefined) {
+        it(`has no pub/sub: ${cannot.pubsub}`, async () => {
+          const backend = await fresh();
+          expect(backend.capabilities.pubsub ?? false).toBe(false);
+          expect(backend.publish).toBeUndefined();
+          expect(backend.subscribe).toBeUndefined();
+        });
+        return;
+      }
+      if (target.pubsubDenied !== undefined) {
+        it(`publish fails with AUTH naming the channel permission: ${target.pubsubDenied}`, async () => {
+          const backend = await fresh();
+          const failure = await rejection(backend.publish!("cache:ct", "x"));
+          expect(failure.code).toBe("AUTH");
+          expect(failure.message).toMatch(/channel/);
+        });
+        return;
+      }
+      it("delivers a message published through one backend to the subscribers of another, until they unsubscribe", async () => {
+        const subscriberSide = await fresh();
+        const publisherSide = target.pubsubScope === "backend" ? subscriberSide : await fresh();
+        expect(subscriberSide.capabilities.pubsub).toBe(true);
+        const channel = `cache:${randomBytes(4).toString("hex")}`;
+        const received: string[] = [];
+        const unsubscribe = subscriberSide.subscribe!(channel, { message: (message) => received.push(message), reset: () => undefined });
+        // Delivery starts once the subscription is active: publish until the first message arrives.
+        await eventually("a published message arrives", async () => {
+          await publisherSide.publish!(channel, "hello");
+          return received.length > 0;
+        });
+        expect(new Set(received)).toEqual(new Set(["hello"]));
+        unsubscribe();
+        const before = received.length;
+        await publisherSide.publish!(channel, "after unsubscribe");
+        await publisherSide.publish!(`${channel}:other`, "another channel");
+        await publisherSide.ping(); // one more round trip: a message that was coming has arrived by now
+        await new Promise((resolve) => setImmediate(resolve));
+        expect(received.slice(before)).toEqual([]);
       });
     });
 

@@ -25,6 +25,7 @@ afterAll(async () => {
 const cannot = {
   scan: "memcached cannot list keys, and flushing would wipe the whole server",
   userIndex: "memcached has no sets or sorted sets to keep a per-user index consistently",
+  pubsub: "memcached has no pub/sub (the cache's first tier uses a short TTL there instead)",
 };
 const ttlResolutionMs = 1000; // memcached counts expirations in whole seconds
 

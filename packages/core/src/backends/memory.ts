@@ -1,4 +1,4 @@
-import type { Backend, SetCondition, SetResult } from "../backend.js";
+import type { Backend, SetCondition, SetResult, SubscriptionListener } from "../backend.js";
 import { configError, SessionStoreError } from "../errors.js";
 import { BackendEmitter } from "./emitter.js";
 
@@ -43,6 +43,7 @@ export function memoryBackend(options: MemoryBackendOptions = {}): Backend {
   };
   const indexes = new Map<string, Map<string, number>>();
   const events = new BackendEmitter();
+  const channels = new Map<string, Set<SubscriptionListener>>();
   let closed = false;
 
   const sweep = (): void => {
@@ -105,7 +106,7 @@ export function memoryBackend(options: MemoryBackendOptions = {}): Backend {
 
   return {
     label: "memory",
-    capabilities: { scan: true, compareAndSet: true, userIndex: true },
+    capabilities: { scan: true, compareAndSet: true, userIndex: true, pubsub: true },
     async get(key, getOptions) {
       assertOpen();
       const entry = live(key);
@@ -158,8 +159,26 @@ export function memoryBackend(options: MemoryBackendOptions = {}): Backend {
       entries.clear();
       usedBytes = 0;
       indexes.clear();
+      channels.clear();
     },
     on: (event, listener) => events.on(event, listener),
+    // In-process pub/sub: every subscriber of this backend (one process) gets the message, a turn later
+    // as it would from a server.
+    async publish(channel, message) {
+      assertOpen();
+      const listeners = channels.get(channel);
+      if (listeners !== undefined) for (const listener of [...listeners]) setImmediate(() => listeners.has(listener) && listener.message(message));
+    },
+    subscribe(channel, listener) {
+      assertOpen();
+      let listeners = channels.get(channel);
+      if (listeners === undefined) channels.set(channel, (listeners = new Set()));
+      listeners.add(listener);
+      return () => {
+        listeners.delete(listener);
+        if (listeners.size === 0) channels.delete(channel);
+      };
+    },
     async indexAdd(indexKey, members) {
       assertOpen();
       let index = indexes.get(indexKey);

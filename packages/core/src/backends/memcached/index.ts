@@ -107,7 +107,7 @@ export function memcachedBackend(options: MemcachedBackendOptions): Backend {
 
   return {
     label,
-    capabilities: { scan: false, compareAndSet: true, userIndex: false },
+    capabilities: { scan: false, compareAndSet: true, userIndex: false, pubsub: false },
 
     configure(settings) {
       storeTimeoutMs = settings.timeoutMs;

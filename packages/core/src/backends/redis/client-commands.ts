@@ -33,6 +33,21 @@ export interface RedisCommands {
   wait(key: string, replicas: number, timeoutMs: number): Promise<number>;
   /** The master serving `key` right now (compared by identity), or undefined when unknown; Clusters only. */
   masterOf(key: string): unknown;
+  /** PUBLISH (on a Cluster any node: the cluster bus forwards it). Absent where the client cannot; the backend then has no pub/sub. */
+  publish?(channel: string, message: string): Promise<void>;
+  /** A connection of its own for SUBSCRIBE, with this client's endpoint, credentials, TLS and topology. */
+  subscriber?(): SubscriberConnection;
+}
+
+/** A dedicated subscriber connection (a subscribed connection can send nothing else). */
+export interface SubscriberConnection {
+  /** Called on every (re)connection; channels are not resubscribed by themselves. */
+  onReady(listener: () => void): void;
+  onMessage(listener: (channel: string, message: string) => void): void;
+  readonly ready: boolean;
+  subscribe(channels: readonly string[]): Promise<void>;
+  unsubscribe(channels: readonly string[]): Promise<void>;
+  close(): void;
 }
 
 export type Scanner = (cursor: string, pattern: string, count: number) => Promise<[string, string[]]>;
@@ -117,6 +132,10 @@ export function ioredisCommands(client: Redis | Cluster): RedisCommands {
       return Number(await node.wait(replicas, timeoutMs));
     },
     masterOf: (key) => (isCluster ? ioredisMasterFor(client as Cluster, key) : undefined),
+    publish: async (channel, message) => {
+      await redis.publish(channel, message);
+    },
+    subscriber: () => ioredisSubscriber(client),
   };
   cache.set(client, commands);
   return commands;
@@ -127,4 +146,26 @@ export function ioredisMasterFor(cluster: Cluster, key: string): Redis | undefin
   const nodeKey = cluster.slots[calculateSlot(key)]?.[0];
   if (nodeKey === undefined) return undefined;
   return cluster.nodes("master").find((node) => `${node.options.host}:${node.options.port}` === nodeKey);
+}
+
+/** A duplicate of the client (same settings) for SUBSCRIBE; we resubscribe on 'ready' ourselves, so the caller learns of every reconnect. */
+function ioredisSubscriber(client: Redis | Cluster): SubscriberConnection {
+  const duplicate = (client as Redis).duplicate() as Redis;
+  duplicate.options.autoResubscribe = false;
+  duplicate.on("error", () => undefined); // connection trouble surfaces through the main connection's events
+  if (duplicate.status === "wait") duplicate.connect().catch(() => undefined);
+  return {
+    onReady: (listener) => void duplicate.on("ready", listener),
+    onMessage: (listener) => void duplicate.on("message", listener),
+    get ready() {
+      return duplicate.status === "ready";
+    },
+    subscribe: async (channels) => {
+      await duplicate.subscribe(...channels);
+    },
+    unsubscribe: async (channels) => {
+      await duplicate.unsubscribe(...channels);
+    },
+    close: () => duplicate.disconnect(),
+  };
 }

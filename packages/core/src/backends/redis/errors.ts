@@ -81,6 +81,13 @@ export interface ErrorContext {
 export function authError(error: unknown, context: ErrorContext): SessionStoreError {
   const user = `user "${context.username ?? "default"}"`;
   const code = replyCode(error);
+  if (code === "NOPERM" && context.what === "publish") {
+    return new SessionStoreError(
+      "AUTH",
+      `${context.label}: ${user} is not allowed to publish (NOPERM) — its ACL must allow the channel (e.g. &cache:* for the cache's default prefix, or allchannels) and the commands PUBLISH and SUBSCRIBE`,
+      { cause: safeCause(error), backend: context.label },
+    );
+  }
   if (code === "NOPERM") {
     return new SessionStoreError(
       "AUTH",

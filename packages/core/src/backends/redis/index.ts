@@ -1,5 +1,6 @@
-import type { Backend } from "../../backend.js";
+import type { Backend, SubscriptionListener } from "../../backend.js";
 import * as commands from "./commands.js";
+import { createSubscriber, hasPubSub, publish } from "./pubsub.js";
 import { resolveRedisOptions, type RedisBackendOptions } from "./options.js";
 import { connectTopology, withTopology } from "./topology-backend.js";
 import { HIGH_AVAILABILITY_OPTIONS, resolveHighAvailability } from "./topology.js";
@@ -21,10 +22,12 @@ export function redisBackend(options: RedisBackendOptions): Backend {
   const ha = resolveHighAvailability(options);
   const topology = connectTopology(resolved, ha, options);
   const connection = topology.primary;
+  const subscriber = createSubscriber(connection);
+  const pubsub = hasPubSub(connection);
 
   return withTopology({
     label: topology.label,
-    capabilities: { scan: true, compareAndSet: true, userIndex: true },
+    capabilities: { scan: true, compareAndSet: true, userIndex: true, pubsub },
     configure: ({ timeoutMs }) => connection.configure(timeoutMs),
     get: (key, getOptions) => commands.get(connection, key, getOptions),
     set: (key, value, ttlMs, condition) => commands.set(connection, key, value, ttlMs, condition),
@@ -32,8 +35,17 @@ export function redisBackend(options: RedisBackendOptions): Backend {
     delete: (keys) => commands.remove(connection, keys),
     scan: (prefix) => commands.scan(connection, prefix),
     ping: () => commands.ping(connection),
-    close: () => connection.close(),
+    close: () => {
+      subscriber.close();
+      return connection.close();
+    },
     on: (event, listener) => connection.events.on(event, listener),
+    ...(pubsub
+      ? {
+          publish: (channel: string, message: string) => publish(connection, channel, message),
+          subscribe: (channel: string, listener: SubscriptionListener) => subscriber.subscribe(channel, listener),
+        }
+      : {}),
     // The per-user index: one sorted set per user (see ./user-index.ts).
     indexAdd: (indexKey, members, keyTtlMs) => userIndex.indexAdd(connection, indexKey, members, keyTtlMs),
     indexList: (indexKey, nowMs) => userIndex.indexList(connection, indexKey, nowMs),
