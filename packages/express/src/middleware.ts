@@ -1,5 +1,5 @@
 import session from "express-session";
-import { SessionStoreError, type SessionData, type SessionStore } from "@sessionbridge/core";
+import { SessionStoreError, type SessionStore } from "@sessionbridge/core";
 import { CookieSettings, type CookieSetting } from "./cookie.js";
 import { createExpressStore, type ExpressStore, type ExpressStoreOptions } from "./store.js";
 
@@ -9,8 +9,11 @@ import { createExpressStore, type ExpressStore, type ExpressStoreOptions } from 
  * the options of `createExpressStore` (`whenUnavailable`, `meta`).
  */
 export interface SessionbridgeOptions extends Omit<session.SessionOptions, "store">, ExpressStoreOptions {
-  /** The store from `createSessionStore(…)`. Required. */
-  store: SessionStore<SessionData>;
+  /**
+   * The store from `createSessionStore(…)`, of any session type (`createSessionStore<MySession>()`, where
+   * `MySession` may be an `interface`). Required.
+   */
+  store: SessionStore<object>;
 }
 
 /** The express-session middleware `sessionbridge()` returns, with the express-session store it made. */

@@ -46,7 +46,7 @@ export class ExpressStore extends session.Store {
   /** express-session's cookie configuration when `sessionbridge()` mounted this store (learned once). */
   private cookieSettings: CookieSettings | undefined;
 
-  constructor(store: SessionStore<SessionData>, options: ExpressStoreOptions = {}) {
+  constructor(store: SessionStore<object>, options: ExpressStoreOptions = {}) {
     super();
     if (store === null || typeof store !== "object" || typeof (store as Partial<SessionStore>).load !== "function") {
       throw new SessionStoreError("CONFIG", "createExpressStore(store): store must be a session store from createSessionStore(…)");
@@ -56,8 +56,8 @@ export class ExpressStore extends session.Store {
     }
     const when = options.whenUnavailable ?? "error";
     if (when !== "error" && when !== "continue") throw new SessionStoreError("CONFIG", 'option "whenUnavailable" must be "error" or "continue"');
-    this.store = store;
-    this.sessions = new SessionTracker(store);
+    this.store = store as SessionStore<SessionData>; // the adapter handles data as plain JSON objects
+    this.sessions = new SessionTracker(this.store);
     this.meta = checkMetaOption(options.meta);
     if (when === "continue") {
       store.on("unavailable", () => this.disconnected());
@@ -190,6 +190,6 @@ function cookieOf(loaded: LoadedSession): ExpressSession["cookie"] {
 }
 
 /** An express-session `Store` backed by a sessionbridge store. */
-export function createExpressStore(store: SessionStore<SessionData>, options?: ExpressStoreOptions): ExpressStore {
+export function createExpressStore(store: SessionStore<object>, options?: ExpressStoreOptions): ExpressStore {
   return new ExpressStore(store, options);
 }

@@ -15,8 +15,11 @@ type FastifySessionOptions = Parameters<typeof fastifySession>[1];
  * `store` being the sessionbridge store.
  */
 export interface SessionbridgePluginOptions extends Omit<FastifySessionOptions, "store"> {
-  /** The store from `createSessionStore(…)`. Required. */
-  store: SessionStore<SessionData>;
+  /**
+   * The store from `createSessionStore(…)`, of any session type (`createSessionStore<MySession>()`, where
+   * `MySession` may be an `interface`). Required.
+   */
+  store: SessionStore<object>;
   /** Close the store (and its backend connections) when the Fastify app closes. Default true. */
   closeStore?: boolean;
   /** Request facts stored with the session (user agent, IP): see `FastifyStoreOptions.meta`. Default: none. */
@@ -57,7 +60,7 @@ const plugin: FastifyPluginAsync<SessionbridgePluginOptions> = async (fastify, o
     done();
   });
   await fastify.register(fastifySession, { ...sessionOptions, store: adapter } as FastifySessionOptions);
-  fastify.decorate("sessionbridge", store);
+  fastify.decorate("sessionbridge", store as SessionStore<SessionData>);
   if (closeStore) fastify.addHook("onClose", async () => store.close());
 };
 

@@ -1,6 +1,8 @@
 import { EventEmitter } from "node:events";
 import type { FastifyRequest } from "fastify";
-import type fastifySession from "@fastify/session";
+// Named type imports, not the default import's namespace: a consumer's tsc with moduleResolution bundler
+// cannot see that namespace through our d.ts (TS2503).
+import type { FastifySessionObject, SessionStore as FastifySessionStore } from "@fastify/session";
 import { SessionStoreError } from "@sessionbridge/core";
 import { budgetOf, checkMetaOption, detachData, linkBudget, SessionTracker, toCallback } from "@sessionbridge/core/adapter";
 import type { RequestBudget } from "@sessionbridge/core/adapter";
@@ -44,7 +46,7 @@ const KNOWN = ["browserSessionCookie", "meta"];
  * remembered instead (recent-loads.ts: versions and stored bodies, bounded in bytes): exact unless two
  * requests of one session are in flight in one process and the session changed between their reads.
  */
-export class FastifyStore extends EventEmitter implements fastifySession.SessionStore {
+export class FastifyStore extends EventEmitter implements FastifySessionStore {
   readonly store: SessionStore<SessionData>;
   private readonly sessions: SessionTracker;
   /** Latest loads by id, for saves no request links to a load (recent-loads.ts). */
@@ -55,7 +57,7 @@ export class FastifyStore extends EventEmitter implements fastifySession.Session
   private readonly browserSessionCookie: boolean;
   private readonly meta: FastifyStoreOptions["meta"];
 
-  constructor(store: SessionStore<SessionData>, options: FastifyStoreOptions = {}) {
+  constructor(store: SessionStore<object>, options: FastifyStoreOptions = {}) {
     super();
     for (const name of Object.keys(options)) {
       if (!KNOWN.includes(name)) throw new SessionStoreError("CONFIG", `option "${name}" is not a fastify store option (known: ${KNOWN.join(", ")})`);
@@ -68,8 +70,8 @@ export class FastifyStore extends EventEmitter implements fastifySession.Session
     if (store === null || typeof store !== "object" || typeof (store as Partial<SessionStore>).load !== "function") {
       throw new SessionStoreError("CONFIG", "createFastifyStore(store): store must be a session store from createSessionStore(…)");
     }
-    this.store = store;
-    this.sessions = new SessionTracker(store);
+    this.store = store as SessionStore<SessionData>; // the adapter handles data as plain JSON objects
+    this.sessions = new SessionTracker(this.store);
   }
 
   /** Called by the plugin's onRequest hook, synchronously before @fastify/session's own hook. */
@@ -77,7 +79,7 @@ export class FastifyStore extends EventEmitter implements fastifySession.Session
     this.expected = request;
   }
 
-  get(sessionId: string, callback: Parameters<fastifySession.SessionStore["get"]>[1]): void {
+  get(sessionId: string, callback: Parameters<FastifySessionStore["get"]>[1]): void {
     const request = this.expected;
     this.expected = undefined;
     const read = async () => {
@@ -90,7 +92,7 @@ export class FastifyStore extends EventEmitter implements fastifySession.Session
       if (error || !loaded) return callback(error, null);
       // The session's own idle timeout and expiry; the other cookie attributes come from @fastify/session's options.
       const cookie = this.browserSessionCookie ? {} : { originalMaxAge: loaded.ttlMs, expires: new Date(loaded.expiresAtMs) };
-      callback(null, { ...detachData(loaded), cookie } as unknown as fastifySession.FastifySessionObject);
+      callback(null, { ...detachData(loaded), cookie } as unknown as FastifySessionObject);
       // @fastify/session built request.session synchronously inside the callback.
       const built = request?.session as { sessionId?: unknown } | undefined;
       if (built && typeof built === "object" && built.sessionId === sessionId) this.sessions.attach(built, loaded);
@@ -140,6 +142,6 @@ function requestOf(session: object): object | undefined {
 }
 
 /** A @fastify/session store backed by a sessionbridge store. Prefer the plugin, which also links requests. */
-export function createFastifyStore(store: SessionStore<SessionData>, options?: FastifyStoreOptions): FastifyStore {
+export function createFastifyStore(store: SessionStore<object>, options?: FastifyStoreOptions): FastifyStore {
   return new FastifyStore(store, options);
 }

@@ -25,7 +25,14 @@ interface CookieContext {
  * own cookie plus a separate keygrip `.sig` cookie. The other cookie attributes (maxAge, path, domain,
  * secure, sameSite, httpOnly) come from koa-session's options as usual.
  */
-export function expressCookie(options: ExpressCookieOptions): { get(ctx: CookieContext): string | undefined; set(ctx: CookieContext, id: string): void } {
+/** What {@link expressCookie} returns: koa-session's `externalKey` option. */
+export interface ExpressCookie {
+  /** The session id the request's cookie carries, or "" for none (koa-session then starts a new session). */
+  get(ctx: CookieContext): string;
+  set(ctx: CookieContext, id: string): void;
+}
+
+export function expressCookie(options: ExpressCookieOptions): ExpressCookie {
   if (options === null || typeof options !== "object") throw new SessionStoreError("CONFIG", "expressCookie(options): options must be an object with a secret");
   const name = options.name ?? "connect.sid";
   if (typeof name !== "string" || name.length === 0) throw new SessionStoreError("CONFIG", 'option "name" must be a non-empty cookie name');
@@ -37,19 +44,19 @@ export function expressCookie(options: ExpressCookieOptions): { get(ctx: CookieC
   return {
     get(ctx) {
       const raw = ctx.cookies.get(name, { signed: false });
-      if (!raw) return undefined;
+      if (!raw) return "";
       let value: string;
       try {
         value = decodeURIComponent(raw); // Express and Fastify URL-encode the value ("s%3A…")
       } catch {
-        return undefined;
+        return "";
       }
-      if (!value.startsWith("s:")) return undefined;
+      if (!value.startsWith("s:")) return "";
       for (const secret of secrets) {
         const id = signature.unsign(value.slice(2), secret);
         if (id !== false) return id;
       }
-      return undefined; // forged or signed with a retired secret: a new session
+      return ""; // forged or signed with a retired secret: a new session
     },
     set(ctx, id) {
       const { maxAge, path, domain, secure, sameSite, httpOnly, overwrite } = ctx.sessionOptions ?? {};

@@ -47,7 +47,7 @@ export class KoaStore {
 
   private readonly meta: KoaStoreOptions["meta"];
 
-  constructor(store: SessionStore<SessionData>, options: KoaStoreOptions = {}) {
+  constructor(store: SessionStore<object>, options: KoaStoreOptions = {}) {
     for (const name of Object.keys(options ?? {})) {
       if (name !== "meta") throw new SessionStoreError("CONFIG", `option "${name}" is not a koa store option (known: meta)`);
     }
@@ -55,8 +55,8 @@ export class KoaStore {
     if (store === null || typeof store !== "object" || typeof (store as Partial<SessionStore>).load !== "function") {
       throw new SessionStoreError("CONFIG", "createKoaStore(store): store must be a session store from createSessionStore(…)");
     }
-    this.store = store;
-    this.sessions = new SessionTracker(store);
+    this.store = store as SessionStore<SessionData>; // the adapter handles data as plain JSON objects
+    this.sessions = new SessionTracker(this.store);
   }
 
   async get(key: string, maxAge: number | "session" | undefined, { ctx = {} }: StoreContext = {}): Promise<KoaSessionData | null> {
@@ -108,6 +108,6 @@ function fail(error: unknown): never {
 }
 
 /** A koa-session external store backed by a sessionbridge store. */
-export function createKoaStore(store: SessionStore<SessionData>, options?: KoaStoreOptions): KoaStore {
+export function createKoaStore(store: SessionStore<object>, options?: KoaStoreOptions): KoaStore {
   return new KoaStore(store, options);
 }
