@@ -2,6 +2,7 @@ import { EventEmitter } from "node:events";
 import { jsonSerializer, SessionStoreError, type Backend, type Serializer, type SetCondition } from "@sessionbridge/core";
 import { backendFromUrl, createEncryption, Deadlines, withDeadline, type BodyTransform } from "@sessionbridge/core/adapter";
 import { decodeEntry, encodeEntry, headerOf, type Entry } from "./entry.js";
+import { FirstTier } from "./first-tier.js";
 import { Health } from "./health.js";
 import { runLoader, type Loader } from "./loader.js";
 import { checkKey, checkLoadOptions, checkTags, resolveCacheOptions, type CacheOptions, type FreshnessOptions, type LoadOptions, type ResolvedCacheOptions } from "./options.js";
@@ -15,9 +16,10 @@ import { newGeneration, TAG_MARK, TAG_TTL_MS, tagsCurrent, unknownTags } from ".
  * - `miss`: this call ran the loader;
  * - `joined`: another call in this process was loading the key, and this one shared its result;
  * - `waited`: another instance was loading the key (it held the lock), and this call read its result;
- * - `bypass`: the backend is down or hung, so the loader was called directly (fail open).
+ * - `bypass`: the backend is down or hung, so the loader was called directly (fail open);
+ * - `local`: a fresh value from the in-process first tier (`firstTier`), no round trip.
  */
-export type LookupSource = "hit" | "stale" | "grace" | "miss" | "joined" | "waited" | "bypass";
+export type LookupSource = "hit" | "stale" | "grace" | "miss" | "joined" | "waited" | "bypass" | "local";
 
 export interface Lookup<V> {
   /** The value, or undefined for "not found". */
@@ -73,6 +75,12 @@ export class Cache<V = unknown> {
   private readonly refreshing = new Set<string>();
   private readonly pendingKeys = new Set<string>();
   private readonly pendingTags = new Set<string>();
+  private readonly local: FirstTier<V> | undefined;
+  /** Bumped by every invalidation this process hears of: a read that started before one may not fill the first tier. */
+  private localEpoch = 0;
+  private readonly instanceId = newGeneration();
+  private readonly channel: string;
+  private readonly unsubscribe: (() => void) | undefined;
   private closed = false;
 
   constructor(options: CacheOptions<V>) {
@@ -89,6 +97,17 @@ export class Cache<V = unknown> {
       { unavailable: (error) => this.events.emit("unavailable", error), available: () => this.events.emit("available") },
       () => this.replayPending(),
     );
+    this.channel = `${this.options.prefix}~i`;
+    const tier = this.options.firstTier;
+    if (tier !== undefined) {
+      const pubsub = this.backend.capabilities.pubsub === true && this.backend.subscribe !== undefined;
+      this.local = new FirstTier<V>(tier.maxEntries, tier.ttlMs ?? (pubsub ? 60_000 : 1000));
+      // While the backend is unreachable, other instances' invalidations cannot reach us either.
+      this.events.on("unavailable", () => this.dropLocal());
+      if (pubsub) {
+        this.unsubscribe = this.backend.subscribe!(this.channel, { message: (text) => this.onInvalidation(text), reset: () => this.dropLocal() });
+      }
+    }
   }
 
   /** The backend's label (e.g. `redis 127.0.0.1:6379`), never its credentials. */
@@ -111,6 +130,10 @@ export class Cache<V = unknown> {
     if (typeof loader !== "function") throw new SessionStoreError("CONFIG", 'cache: the loader must be a function ({ key, signal }) => value, or undefined for "not found"');
     const settings = checkLoadOptions(options, this.options);
     this.assertOpen();
+    if (this.local !== undefined) {
+      const held = this.local.get(key, Date.now());
+      if (held !== undefined) return Promise.resolve({ value: held.value, source: "local" });
+    }
     const running = this.flights.get(key);
     if (running !== undefined) return running.then(joined);
     const flight = this.resolve(key, loader, settings).finally(() => this.flights.delete(key));
@@ -143,7 +166,9 @@ export class Cache<V = unknown> {
     if (!this.health.up) return this.remember([key]);
     try {
       const generations = await this.currentGenerations(settings.tags);
-      return await this.writeVersioned(key, value, version, settings, generations);
+      const outcome = await this.writeVersioned(key, value, version, settings, generations);
+      this.invalidateLocal({ k: [key] });
+      return outcome;
     } catch (error) {
       if (this.health.failed(error)) return this.remember([key]);
       throw error;
@@ -164,7 +189,9 @@ export class Cache<V = unknown> {
       return 0;
     }
     try {
-      return await this.op("delete", () => this.backend.delete(list.map((key) => this.keyOf(key))));
+      const count = await this.op("delete", () => this.backend.delete(list.map((key) => this.keyOf(key))));
+      this.invalidateLocal({ k: list });
+      return count;
     } catch (error) {
       if (this.health.failed(error)) {
         this.remember(list);
@@ -184,6 +211,7 @@ export class Cache<V = unknown> {
     }
     try {
       await Promise.all(list.map((tag) => this.op("invalidate tag", () => this.backend.set(this.tagKey(tag), newGeneration(), TAG_TTL_MS))));
+      this.invalidateLocal({ t: list });
     } catch (error) {
       if (this.health.failed(error)) return this.rememberTags(list);
       throw error;
@@ -205,6 +233,8 @@ export class Cache<V = unknown> {
     if (this.closed) return;
     this.closed = true;
     this.health.close();
+    this.unsubscribe?.();
+    this.local?.clear();
     await withDeadline(this.backend.close(), this.options.timeoutMs, "close", this.backend.label).catch(() => undefined);
   }
 
@@ -212,6 +242,7 @@ export class Cache<V = unknown> {
 
   private async resolve(key: string, loader: Loader<V>, settings: LoadSettings): Promise<Lookup<V>> {
     if (!this.health.up) return this.bypass(key, loader, settings);
+    const epoch = this.localEpoch;
     let read: Read<V> | null;
     try {
       read = await this.read(key, settings.tags);
@@ -225,7 +256,10 @@ export class Cache<V = unknown> {
     if (read !== null && previous !== null) {
       const generations = await this.generationsFor(read).catch(() => read.generations);
       const state = this.usable(previous, generations, Date.now());
-      if (state === "fresh") return { value: previous.value, source: "hit" };
+      if (state === "fresh") {
+        if (this.local !== undefined && epoch === this.localEpoch) this.local.set(key, previous.value, previous.freshUntilMs, previous.tags && Object.keys(previous.tags), Date.now());
+        return { value: previous.value, source: "hit" };
+      }
       if (state === "stale") {
         this.refreshInBackground(key, loader, settings, read);
         return { value: previous.value, source: "stale" };
@@ -468,9 +502,50 @@ export class Cache<V = unknown> {
       const batch = keys.slice(start, start + 500);
       await this.op("delete", () => this.backend.delete(batch.map((key) => this.keyOf(key))));
       for (const key of batch) this.pendingKeys.delete(key);
+      this.invalidateLocal({ k: batch });
     }
     await Promise.all(tags.map((tag) => this.op("invalidate tag", () => this.backend.set(this.tagKey(tag), newGeneration(), TAG_TTL_MS))));
     for (const tag of tags) this.pendingTags.delete(tag);
+    if (tags.length > 0) this.invalidateLocal({ t: tags });
+  }
+
+  // ---- the first tier ----------------------------------------------------------------------------
+
+  /** Drops the entries here, and tells the other instances (best effort: a lost message is bounded by the first tier's ttlMs). */
+  private invalidateLocal(change: { k?: readonly string[]; t?: readonly string[] }): void {
+    if (this.local === undefined) return;
+    this.applyInvalidation(change);
+    if (this.backend.publish === undefined) return;
+    const message = JSON.stringify({ o: this.instanceId, ...change });
+    this.op("publish", () => (this.backend.publish as (channel: string, message: string) => Promise<void>)(this.channel, message)).catch((error: unknown) => this.report(error));
+  }
+
+  private applyInvalidation(change: { k?: readonly string[]; t?: readonly string[] }): void {
+    this.localEpoch++;
+    if (change.k !== undefined) this.local?.delete(change.k);
+    if (change.t !== undefined) this.local?.deleteTags(change.t);
+  }
+
+  private onInvalidation(text: string): void {
+    let change: unknown;
+    try {
+      change = JSON.parse(text);
+    } catch {
+      return;
+    }
+    if (change === null || typeof change !== "object") return;
+    const { o, k, t } = change as { o?: unknown; k?: unknown; t?: unknown };
+    if (o === this.instanceId) return;
+    const strings = (value: unknown) => (Array.isArray(value) && value.every((item) => typeof item === "string") ? (value as string[]) : undefined);
+    const keys = strings(k);
+    const tags = strings(t);
+    if (keys === undefined && tags === undefined) return;
+    this.applyInvalidation({ ...(keys === undefined ? {} : { k: keys }), ...(tags === undefined ? {} : { t: tags }) });
+  }
+
+  private dropLocal(): void {
+    this.localEpoch++;
+    this.local?.clear();
   }
 
   // ---- helpers -----------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 import type { Backend, EncryptionKey, Serializer } from "@sessionbridge/core";
 import { configError } from "@sessionbridge/core/adapter";
+import type { FirstTierOptions } from "./first-tier.js";
 
 /** How long an entry is served, per call or as the cache's default. */
 export interface FreshnessOptions {
@@ -78,6 +79,12 @@ export interface CacheOptions<V = unknown> {
   maxBytes?: number;
   /** Encryption at rest with AES-256-GCM, as in the session store: `[{ id, key }]`, newest first. Default none. */
   encryptionKeys?: ReadonlyArray<EncryptionKey>;
+  /**
+   * An in-process first tier (`true` or `{ maxEntries, ttlMs }`): hits served from this process without a
+   * round trip, kept coherent across instances by the backend's pub/sub; on Memcached (no pub/sub) only
+   * by its short `ttlMs`. Default off.
+   */
+  firstTier?: boolean | FirstTierOptions;
 }
 
 export interface ResolvedCacheOptions {
@@ -93,6 +100,8 @@ export interface ResolvedCacheOptions {
   lockPollMs: number;
   probeIntervalMs: number;
   maxBytes: number;
+  /** The first tier's settings; undefined when off. `ttlMs` undefined: the backend decides the default. */
+  firstTier: { maxEntries: number; ttlMs: number | undefined } | undefined;
 }
 
 const KNOWN = [
@@ -113,6 +122,7 @@ const KNOWN = [
   "serializer",
   "maxBytes",
   "encryptionKeys",
+  "firstTier",
 ];
 
 /** Longest duration we accept: 30 days (Memcached reads longer relative TTLs as dates). */
@@ -165,7 +175,21 @@ export function resolveCacheOptions(options: CacheOptions<never>): ResolvedCache
     lockPollMs: duration("lockPollMs", options.lockPollMs, 25),
     probeIntervalMs: duration("probeIntervalMs", options.probeIntervalMs, 1000),
     maxBytes: duration("maxBytes", options.maxBytes, 1_000_000),
+    firstTier: resolveFirstTier(options.firstTier),
   };
+}
+
+function resolveFirstTier(value: unknown): ResolvedCacheOptions["firstTier"] {
+  if (value === undefined || value === false) return undefined;
+  if (value === true) return { maxEntries: 10_000, ttlMs: undefined };
+  if (value === null || typeof value !== "object") throw configError("firstTier", "true, false or { maxEntries, ttlMs }", value);
+  const { maxEntries, ttlMs, ...rest } = value as FirstTierOptions;
+  const unknown = Object.keys(rest)[0];
+  if (unknown !== undefined) throw configError(`firstTier.${unknown}`, "absent: firstTier takes maxEntries and ttlMs");
+  if (maxEntries !== undefined && (typeof maxEntries !== "number" || !Number.isInteger(maxEntries) || maxEntries < 1 || maxEntries > 10_000_000)) {
+    throw configError("firstTier.maxEntries", "a whole number between 1 and 10000000", maxEntries);
+  }
+  return { maxEntries: maxEntries ?? 10_000, ttlMs: ttlMs === undefined ? undefined : duration("firstTier.ttlMs", ttlMs, 0) };
 }
 
 /** Checks per-call options (the same rules, naming the option as the caller wrote it). */
