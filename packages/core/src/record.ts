@@ -37,8 +37,25 @@ export interface SessionRecord<T extends object = Record<string, unknown>> {
 const MAGIC = "sb1:";
 const VERSION_LENGTH = 12;
 
+const BASE64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+/** Versions one prefix can number: 64⁴, four base64url characters. */
+const VERSIONS_PER_PREFIX = 64 ** 4;
+let versionBase = "";
+let versionCount = VERSIONS_PER_PREFIX;
+
+/**
+ * A new version: 12 base64url characters, a random prefix of 48 bits drawn once per process (and again
+ * after every 16.7 million versions) followed by a counter. Compare-and-set needs a version that no other
+ * write of the same session carries — uniqueness, not secrecy (the version never authorizes anything) —
+ * so one `randomBytes` per 16.7 million writes replaces one per write (25–35 µs each, issue 12).
+ */
 export function newVersion(): string {
-  return randomBytes(9).toString("base64url");
+  if (versionCount === VERSIONS_PER_PREFIX) {
+    versionBase = randomBytes(6).toString("base64url");
+    versionCount = 0;
+  }
+  const n = versionCount++;
+  return versionBase + BASE64URL.charAt(n >>> 18) + BASE64URL.charAt((n >>> 12) & 63) + BASE64URL.charAt((n >>> 6) & 63) + BASE64URL.charAt(n & 63);
 }
 
 export function versionPrefix(version: string): string {

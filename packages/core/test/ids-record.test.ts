@@ -40,6 +40,16 @@ describe("session ids", () => {
   });
 });
 
+describe("versions", () => {
+  it("are 12 base64url characters and all different (a counter after a per-process random prefix)", () => {
+    const versions = Array.from({ length: 200_000 }, () => newVersion());
+    expect(new Set(versions).size).toBe(versions.length);
+    for (const version of versions.slice(0, 100)) expect(version).toMatch(/^[A-Za-z0-9_-]{12}$/);
+    // Every counter digit takes part: versions 64 and 4096 apart differ.
+    expect(new Set(versions.map((v) => v.slice(8))).size).toBe(versions.length);
+  });
+});
+
 describe("record envelope", () => {
   const record = (data: Record<string, unknown>): SessionRecord => ({ data, createdAtMs: 1_700_000_000_000, expiresAtMs: 1_700_000_060_000, ttlMs: 60_000, version: newVersion() });
 
