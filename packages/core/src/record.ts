@@ -105,18 +105,47 @@ export function encodeRecord(record: SessionRecord<object>, key: string, seriali
 }
 
 /**
- * True when `data` serializes to exactly the data part of `body` (a body written by the default JSON
- * serializer: `{"d":<data>,"c":…`). One JSON.stringify instead of a field-by-field diff; a false answer
- * only means "look closer" (key order may differ).
+ * The JSON text of session data for the default serializer's fast path of a save: this one text tells an
+ * unchanged session ({@link sameJsonData}) and becomes the written body ({@link encodeJsonBody}), so a save
+ * stringifies the data once. Throws what JSON.stringify throws (cycles, BigInt).
  */
-export function sameJsonData(body: string, data: object): boolean {
-  let text: string;
-  try {
-    text = JSON.stringify(data);
-  } catch {
-    return false; // cycles, BigInt: let the write report it
-  }
-  return body.startsWith('{"d":') && body.startsWith(text, 5) && body.startsWith(',"c":', 5 + text.length);
+export function dataJson(data: object): string {
+  return JSON.stringify(data);
+}
+
+/**
+ * True when `dataText` (from {@link dataJson}) is exactly the data part of `body` (a body written by the
+ * default JSON serializer: `{"d":<data>,"c":…`). A false answer only means "look closer" (key order may
+ * differ).
+ */
+export function sameJsonData(body: string, dataText: string): boolean {
+  return body.startsWith('{"d":') && body.startsWith(dataText, 5) && body.startsWith(',"c":', 5 + dataText.length);
+}
+
+/**
+ * After {@link sameJsonData} said no: could the data still be the stored data with its top-level keys in
+ * another order (which a save reports as unchanged)? Only when the body's data part has the same length
+ * and the same sum of character codes — a reordering keeps both. A changed counter or a new field changes
+ * either, so a write then skips parsing the stored body and diffing field by field.
+ */
+export function mayBeReordered(body: string, dataText: string): boolean {
+  const end = 5 + dataText.length;
+  if (!body.startsWith('{"d":') || !body.startsWith(',"c":', end)) return false;
+  let sum = 0;
+  for (let i = 0; i < dataText.length; i++) sum += dataText.charCodeAt(i) - body.charCodeAt(5 + i);
+  return sum === 0;
+}
+
+/**
+ * What `encodeBody(record, jsonSerializer)` returns, built around the data's JSON text instead of
+ * stringifying the data again. The fields are finite numbers and strings, in the wire form's order.
+ */
+export function encodeJsonBody(dataText: string, record: Omit<SessionRecord<object>, "data" | "version">): string {
+  let body = `{"d":${dataText},"c":${record.createdAtMs},"e":${record.expiresAtMs},"t":${record.ttlMs}`;
+  if (record.userId !== undefined) body += `,"u":${JSON.stringify(record.userId)}`;
+  if (record.meta !== undefined) body += `,"m":${JSON.stringify(record.meta)}`;
+  if (record.indexedUntilMs !== undefined) body += `,"i":${record.indexedUntilMs}`;
+  return `${body}}`;
 }
 
 /** Reads the version without decoding the body; null when the text is not an envelope. */

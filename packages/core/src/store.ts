@@ -8,7 +8,7 @@ import { isSessionStoreError, SessionStoreError } from "./errors.js";
 import { assertValidId } from "./ids.js";
 import { createKeyDeriver, USER_INDEX_MARK, type KeyDeriver } from "./keys.js";
 import { resolveOptions, type ResolvedOptions, type SessionStoreOptions } from "./options.js";
-import { encodeBody, newVersion, openBody, parseBody, peekVersion, sameJsonData, sealedBody, sealRecord, versionPrefix, type BodyTransform, type SessionRecord } from "./record.js";
+import { dataJson, encodeBody, encodeJsonBody, mayBeReordered, newVersion, openBody, parseBody, peekVersion, sameJsonData, sealedBody, sealRecord, versionPrefix, type BodyTransform, type SessionRecord } from "./record.js";
 import { bodyOf, rememberBody } from "./snapshot.js";
 import { createMigrationSource } from "./migrate/options.js";
 import type { MigrationSource, SourceSession } from "./migrate/source.js";
@@ -361,12 +361,25 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
       if (previousBody !== undefined) rememberBody(session, previousBody); // still the stored state: a later save compares with it
       return { status: "unchanged", session };
     };
-    // The common case (a rolling framework saving an untouched session): one JSON.stringify, no diff.
-    if (previous !== null && previousBody !== undefined && !metaChanged && this.serializer === jsonSerializer && sameJsonData(previousBody, data)) return unchanged(previous);
-    // Compare with the session as stored, not with objects this request may have changed in place.
-    const before: SessionData = previous === null ? {} : this.pristineData(previous, previousBody);
-    const delta = diff(before, data);
-    if (previous !== null && delta.set.length === 0 && delta.unset.length === 0 && !metaChanged) return unchanged(previous);
+    // With the default serializer the data is stringified once: that text tells an unchanged session (a
+    // rolling framework saving an untouched one) and is the body written.
+    const dataText = this.serializer === jsonSerializer ? this.dataText(data) : undefined;
+    if (previous !== null && previousBody !== undefined && !metaChanged && dataText !== undefined && sameJsonData(previousBody, dataText)) return unchanged(previous);
+    // The fields this request changed, against the session as stored (never against objects this request
+    // may have changed in place). Needed to merge after a lost compare-and-set; on the JSON fast path the
+    // first write needs neither it nor a second parse of the stored body.
+    let changes: { before: SessionData; delta: Delta } | undefined;
+    const changesOf = (): { before: SessionData; delta: Delta } => {
+      if (changes === undefined) {
+        const before: SessionData = previous === null ? {} : this.pristineData(previous, previousBody);
+        changes = { before, delta: diff(before, data) };
+      }
+      return changes;
+    };
+    if (previous !== null && (dataText === undefined || previousBody === undefined || mayBeReordered(previousBody, dataText))) {
+      const { delta } = changesOf();
+      if (delta.set.length === 0 && delta.unset.length === 0 && !metaChanged) return unchanged(previous);
+    }
     const base: Omit<SessionRecord, "data" | "version"> = {
       createdAtMs,
       expiresAtMs: now + ttl,
@@ -380,7 +393,7 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
     let condition: SetCondition = previous === null ? { kind: "absent" } : this.updateCondition(previous.version);
     let merged = false;
     for (let attempt = 1; ; attempt++) {
-      const body = this.encode(record);
+      const body = dataText !== undefined && record.data === data ? encodeJsonBody(dataText, record) : this.encode(record);
       if (traced !== undefined) traced.retries = attempt - 1;
       let result = await this.write(key, record, ttl, condition, body, traced);
       if (result === "missing" && previous !== null && this.keys.candidates(id).length > 1) {
@@ -402,6 +415,7 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
       if (attempt >= MAX_MERGE_ATTEMPTS || Date.now() - now > this.options.timeoutMs) {
         throw new SessionStoreError("CONFLICT", `${this.backend.label}: a session changed ${attempt} times while one request tried to save it; the save was abandoned`, { backend: this.backend.label });
       }
+      const { before, delta } = changesOf();
       const clashes = [...delta.set, ...delta.unset].filter((field) => previous !== null && !sameValue(current.data[field], before[field]));
       if (clashes.length > 0) {
         this.emitSafely("conflict", { fields: clashes });
@@ -722,6 +736,15 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
     if (keys.length === 1) return this.run("delete", () => this.backend.delete(keys));
     const counts = await Promise.all(keys.map((key) => this.run("delete", () => this.backend.delete([key]))));
     return counts.reduce((sum, count) => sum + count, 0);
+  }
+
+  /** The data's JSON text (record.ts `dataJson`), failing like `encode` for data JSON cannot hold. */
+  private dataText(data: SessionData): string {
+    try {
+      return dataJson(data);
+    } catch (error) {
+      throw new SessionStoreError("CONFIG", "the session could not be serialized (is it a plain JSON object without cycles or BigInt?)", { cause: error });
+    }
   }
 
   private encode(record: SessionRecord): string {

@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { jsonSerializer } from "../src/codec.js";
 import { assertValidId } from "../src/ids.js";
-import { decodeRecord, encodeRecord, newVersion, peekVersion, versionPrefix, type SessionRecord } from "../src/record.js";
+import { dataJson, decodeRecord, encodeBody, encodeJsonBody, encodeRecord, mayBeReordered, newVersion, peekVersion, versionPrefix, type SessionRecord } from "../src/record.js";
 import { SessionStoreError } from "../src/errors.js";
 import { escapeGlob } from "../src/backends/redis/commands.js";
 
@@ -47,6 +47,28 @@ describe("versions", () => {
     for (const version of versions.slice(0, 100)) expect(version).toMatch(/^[A-Za-z0-9_-]{12}$/);
     // Every counter digit takes part: versions 64 and 4096 apart differ.
     expect(new Set(versions.map((v) => v.slice(8))).size).toBe(versions.length);
+  });
+});
+
+describe("the JSON fast path of a save", () => {
+  it("builds exactly the body the serializer would, around the data's one JSON text", () => {
+    const base = { createdAtMs: 1_700_000_000_000, expiresAtMs: 1_700_000_060_000.5, ttlMs: 60_000, version: "v" };
+    const data = { user: { name: 'A "quoted" ü\\ name', tags: ["x"] }, n: 0.1, empty: {}, list: [null, true] };
+    const extras: Array<Partial<SessionRecord>> = [{}, { userId: 'u"1' }, { meta: { ip: "10.0.0.1", ua: "é\n" } }, { userId: "u", meta: {}, indexedUntilMs: 1_700_000_090_000 }];
+    for (const extra of extras) {
+      const record: SessionRecord = { ...base, ...extra, data };
+      expect(encodeJsonBody(dataJson(data), record)).toBe(encodeBody(record, jsonSerializer));
+    }
+  });
+});
+
+describe("mayBeReordered", () => {
+  const body = (data: object) => encodeBody({ data, createdAtMs: 1, expiresAtMs: 2, ttlMs: 3, version: "v" }, jsonSerializer);
+  it("says yes for the stored data with its keys in another order, no for a changed value or field", () => {
+    const stored = body({ user: "ada", views: 5, tags: ["a"] });
+    expect(mayBeReordered(stored, dataJson({ views: 5, tags: ["a"], user: "ada" }))).toBe(true);
+    expect(mayBeReordered(stored, dataJson({ user: "ada", views: 6, tags: ["a"] }))).toBe(false);
+    expect(mayBeReordered(stored, dataJson({ user: "ada", views: 5, tags: ["a"], x: 1 }))).toBe(false);
   });
 });
 
