@@ -8,10 +8,13 @@ import { SessionStoreError } from "./errors.js";
  * Each store operation has its own deadline (`timeoutMs`), but one request may run several: a login
  * destroys the pre-login session and writes the new one, a changed session is loaded and saved. Against
  * a hung backend each would wait its full deadline, so a request could wait two or three times
- * `timeoutMs`. A budget starts with the request's first store operation and ends `timeoutMs` later:
+ * `timeoutMs`. A budget counts the time the request's store operations have taken, together at most
+ * `timeoutMs`:
  * - a later operation gets only what is left of it (and fails with TIMEOUT when nothing is);
  * - once an operation of the request failed because the backend is down or hung, the request's next
  *   operations fail at once with that error instead of waiting again.
+ * The application's own time between operations (hashing a password, querying its database) is not the
+ * store's: it never counts, so a slow page is not answered 503 for an outage that did not happen.
  *
  * Adapters find a request's budget by the framework's request object (`budgetOf(req)`). Store calls that
  * carry no request (`destroy` in express-session and @fastify/session) start a budget of their own that
@@ -20,8 +23,8 @@ import { SessionStoreError } from "./errors.js";
  * promise of the process a little on Node < 24, so it is not used on the default path).
  */
 export interface RequestBudget {
-  /** When the request's time for the store ends (epoch ms); set by its first operation. */
-  endsAtMs?: number;
+  /** The time the request's store operations have taken so far (ms; overlapping ones both count). */
+  spentMs?: number;
   /** The outage (UNAVAILABLE / TIMEOUT / CLOSED) an earlier operation of the request failed with. */
   failure?: unknown;
 }
@@ -53,7 +56,7 @@ export function linkBudget(request: object, budget: RequestBudget): void {
     byRequest.set(request, budget);
     return;
   }
-  if (budget.endsAtMs !== undefined) own.endsAtMs = Math.min(own.endsAtMs ?? budget.endsAtMs, budget.endsAtMs);
+  if (budget.spentMs !== undefined) own.spentMs = (own.spentMs ?? 0) + budget.spentMs;
   own.failure ??= budget.failure;
 }
 
@@ -82,18 +85,24 @@ export function withinBudget<T>(budget: RequestBudget | undefined, store: Budget
   if (budget === undefined) return operation();
   if (budget.failure !== undefined) return Promise.reject(budget.failure);
   const { timeoutMs } = store.options;
-  const now = Date.now();
-  budget.endsAtMs ??= now + timeoutMs;
-  const leftMs = budget.endsAtMs - now;
+  const leftMs = timeoutMs - (budget.spentMs ?? 0);
   const label = store.backend.label;
+  const startedMs = Date.now();
   const work =
     leftMs >= timeoutMs
       ? operation()
       : leftMs > 0
         ? withDeadline(operation(), leftMs, `${what} (the rest of this request's ${timeoutMs} ms for the store)`, label)
         : Promise.reject(new SessionStoreError("TIMEOUT", `${label}: ${what} not started — this request already spent its ${timeoutMs} ms (timeoutMs) on the store`, { backend: label }));
-  return work.catch((error: unknown) => {
-    if (isOutage(error)) budget.failure = error;
-    throw error;
-  });
+  return work.then(
+    (value) => {
+      budget.spentMs = (budget.spentMs ?? 0) + (Date.now() - startedMs);
+      return value;
+    },
+    (error: unknown) => {
+      budget.spentMs = (budget.spentMs ?? 0) + (Date.now() - startedMs);
+      if (isOutage(error)) budget.failure = error;
+      throw error;
+    },
+  );
 }
