@@ -80,7 +80,9 @@ const frozen = process.env.CI ? ["--frozen-lockfile"] : [];
 if (run("pnpm", ["install", ...frozen], { env }) !== 0) process.exit(1);
 
 const steps = {
-  test: [["turbo", ["run", "build", "--output-logs=errors-only"]], ["turbo", ["run", "test", "--concurrency=1"]]],
+  // The last step runs the core contract suites and the adapters' tests again on Node 24 (scripts/node24.mjs;
+  // SESSIONBRIDGE_SKIP_NODE24=1 skips it).
+  test: [["turbo", ["run", "build", "--output-logs=errors-only"]], ["turbo", ["run", "test", "--concurrency=1"]], [process.execPath, ["scripts/node24.mjs"]]],
   demo: [["turbo", ["run", "build", "--filter=@sessionbridge/demo...", "--output-logs=errors-only"]], ["pnpm", ["--filter", "@sessionbridge/demo", "run", "start"]]],
   bench: [["turbo", ["run", "build", "--output-logs=errors-only"]], ["pnpm", ["--filter", "@sessionbridge/bench", "run", "bench", ...process.argv.slice(3)]]],
 };
