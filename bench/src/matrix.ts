@@ -54,7 +54,7 @@ export const ROWS: Row[] = [
   // Sliding expiry without koa-session re-signing and re-sending both cookies on every request.
   row("koa", "ours-redis-renew", "sessionbridge (Redis), renew (rolling off)", "ours", "redis", ["read"]),
   row("koa", "koa-redis", "koa-redis (rolling off, default)", "incumbent", "redis"),
-  row("koa", "koa-redis-rolling", "koa-redis, rolling", "incumbent", "redis", ["read"]),
+  row("koa", "koa-redis-rolling", "koa-redis, rolling", "incumbent", "redis", ["read", "write"]),
   row("koa", "ours-memcached", "sessionbridge (Memcached), rolling", "ours", "memcached"),
   row("koa", "ours-memory", "sessionbridge (memory), rolling", "ours", "memory"),
   row("koa", "framework-memory", "koa-session cookie (default, rolling)", "framework", "memory"),

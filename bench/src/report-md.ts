@@ -11,6 +11,8 @@ export interface ReportInput {
   store: StoreLine[];
   failures: FailureResult[];
   targets: Target[];
+  /** Issue 12: CPU per request against the incumbents (summary.ts checkCpuTargets). */
+  cpuTargets: Target[];
 }
 
 const fmt = (n: number) => n.toLocaleString("en-US");
@@ -28,6 +30,9 @@ export function markdownReport(input: ReportInput): string {
     `The machine is shared and noisy (2 cores, other work running): read ratios within ±10 % as ties.`,
     "",
   );
+  out.push(`## Targets (issue 12: CPU per request, ours ÷ incumbent, same-round median)`, "", `| target | result | measured |`, `|---|---|---|`);
+  for (const t of input.cpuTargets) out.push(`| ${t.name} | ${icon[t.status]} | ${t.measured} |`);
+  out.push("");
   out.push(`## Targets (issue 7 §2)`, "", `| target | result | measured |`, `|---|---|---|`);
   for (const t of input.targets) out.push(`| ${t.name} | ${icon[t.status]} | ${t.measured} |`);
   out.push("");
@@ -35,16 +40,17 @@ export function markdownReport(input: ReportInput): string {
     const lines = input.http.filter((l) => l.workload === workload);
     if (lines.length === 0) continue;
     out.push(`## HTTP: ${WORKLOADS[workload].title}`, "");
-    out.push(`| framework | store | req/s | spread | p50 ms | p99 ms | CPU µs/req app · backend | backend round trips / request | vs incumbent | vs zero-cost | notes |`);
-    out.push(`|---|---|---:|---:|---:|---:|---:|---|---|---:|---|`);
+    out.push(`| framework | store | req/s | spread | p50 ms | p99 ms | CPU µs/req app · backend | CPU ÷ incumbent, same round: app · backend | backend round trips / request | req/s vs incumbent | vs zero-cost | notes |`);
+    out.push(`|---|---|---:|---:|---:|---:|---:|---|---|---|---:|---|`);
     for (const l of lines) {
       const notes = [l.failure ? `not run: ${l.failure}` : "", l.non2xx ? `${fmt(l.non2xx)} non-2xx` : "", l.errors ? `${fmt(l.errors)} errors` : ""].filter(Boolean).join("; ");
       const inScripts = l.serverCommands !== null && l.commands !== null && l.serverCommands !== l.commands ? `; server runs ${l.serverCommands} (${l.serverCommandBreakdown}) counting script internals` : "";
       const commands = l.commands === null ? "—" : `${l.commands} (${l.commandBreakdown || "none"})${inScripts}`;
       const versus = l.vsIncumbents.map((v) => `${v.ratio}× ${v.label}`).join("<br>");
+      const cpuVersus = l.cpuVsIncumbents.map((v) => `${v.app ?? "—"}× · ${v.backend ?? "—"}× ${v.label}`).join("<br>");
       const measured = l.rounds > 0;
       out.push(
-        `| ${l.framework} | ${l.role === "ours" ? `**${l.label}**` : l.label} | ${measured ? fmt(l.rps) : "—"} | ${measured ? `${Math.round(l.spread * 100)} %` : "—"} | ${measured ? l.p50Ms : "—"} | ${measured ? l.p99Ms : "—"} | ${l.appCpuUs ?? "—"} · ${l.backendCpuUs ?? "—"} | ${commands} | ${versus} | ${l.vsZeroCost === null ? "" : `${l.vsZeroCost}×`} | ${notes} |`,
+        `| ${l.framework} | ${l.role === "ours" ? `**${l.label}**` : l.label} | ${measured ? fmt(l.rps) : "—"} | ${measured ? `${Math.round(l.spread * 100)} %` : "—"} | ${measured ? l.p50Ms : "—"} | ${measured ? l.p99Ms : "—"} | ${l.appCpuUs ?? "—"} · ${l.backendCpuUs ?? "—"} | ${cpuVersus} | ${commands} | ${versus} | ${l.vsZeroCost === null ? "" : `${l.vsZeroCost}×`} | ${notes} |`,
       );
     }
     out.push("");

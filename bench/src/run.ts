@@ -11,7 +11,7 @@ import { markdownReport } from "./report-md.js";
 import { svgChart } from "./report-svg.js";
 import { startMemcached, startRedis } from "./servers.js";
 import { runStoreLevel, type OpResult } from "./store-level.js";
-import { checkTargets, summarizeHttp, summarizeStore } from "./summary.js";
+import { checkCpuTargets, checkTargets, summarizeHttp, summarizeStore } from "./summary.js";
 import { environment } from "./versions.js";
 
 const settings = parseArgs(process.argv.slice(2));
@@ -42,8 +42,9 @@ if (settings.sections.includes("failure")) failures = await runFailurePhase(sett
 const httpLines = summarizeHttp(http);
 const storeLines = summarizeStore(store);
 const targets = checkTargets(httpLines, storeLines, failures, settings.timeoutMs);
+const cpuTargets = checkCpuTargets(httpLines);
 const finishedAt = new Date();
-const results = { startedAt: startedAt.toISOString(), finishedAt: finishedAt.toISOString(), settings, environment: env, targets, summary: { http: httpLines, store: storeLines }, failures, raw: { http, store } };
+const results = { startedAt: startedAt.toISOString(), finishedAt: finishedAt.toISOString(), settings, environment: env, cpuTargets, targets, summary: { http: httpLines, store: storeLines }, failures, raw: { http, store } };
 const report = markdownReport({
   startedAt: startedAt.toISOString(),
   environment: env,
@@ -52,6 +53,7 @@ const report = markdownReport({
   store: storeLines,
   failures,
   targets,
+  cpuTargets,
 });
 const caption = `${startedAt.toISOString().slice(0, 16)}Z · commit ${String(env.commit)} · Node ${String(env.node)} · redis ${String(env.redisServer)} · memcached ${String(env.memcached)} · ${String(env.cpus)} cores (shared, noisy) · autocannon ${settings.http.connections} connections · median of ${settings.http.rounds} alternated rounds`;
 
@@ -63,7 +65,7 @@ writeFileSync(join(dir, `${base}.md`), report);
 writeFileSync(join(dir, `${base}.svg`), svgChart(httpLines, caption));
 if (settings.writeLatest) publishInDocs(report);
 log(`took ${Math.round((finishedAt.getTime() - startedAt.getTime()) / 1000)} s; wrote ${join(dir, base)}.{json,md,svg}`);
-for (const target of targets) log(`target ${target.status.padEnd(12)} ${target.name}: ${target.measured}`);
+for (const target of [...cpuTargets, ...targets]) log(`target ${target.status.padEnd(12)} ${target.name}: ${target.measured}`);
 
 /**
  * Complete runs only: the whole report goes into docs/benchmarks.md, and its run line, the targets and

@@ -1,6 +1,6 @@
 import type { FailureResult } from "./failure.js";
 import type { CommandCounts } from "./counters.js";
-import type { HttpCell } from "./http-phase.js";
+import type { HttpCell, HttpRound } from "./http-phase.js";
 import { incumbentsOf, ROWS, zeroCostOf, type Role, type Row, type Workload } from "./matrix.js";
 import type { OpResult } from "./store-level.js";
 import { median, round, spread } from "./stats.js";
@@ -30,6 +30,12 @@ export interface HttpLine {
   serverCommands: number | null;
   serverCommandBreakdown: string;
   vsIncumbents: Array<{ label: string; ratio: number }>;
+  /**
+   * CPU per request, ours ÷ each incumbent's, as the median of the per-round ratios (round i of one row
+   * against round i of the other: alternated, so they ran seconds apart under the same background load).
+   * `app`: the app process; `backend`: the Redis / memcached server. Below 1: we cost less.
+   */
+  cpuVsIncumbents: Array<{ rowId: string; label: string; app: number | null; backend: number | null; appRounds: number[] }>;
   vsZeroCost: number | null;
   failure?: string;
 }
@@ -92,6 +98,12 @@ export function summarizeHttp(cells: HttpCell[]): HttpLine[] {
           const r = ratio(medianRps(other, workload));
           return r === null ? [] : [{ label: other.label, ratio: r }];
         }),
+        cpuVsIncumbents: incumbentsOf(row).flatMap((other) => {
+          const theirs = byKey.get(`${other.id}|${workload}`);
+          if (!theirs || theirs.rounds.length === 0 || cell.rounds.length === 0) return [];
+          const appRounds = roundRatios(cell, theirs, (r) => r.appCpuUs);
+          return [{ rowId: other.id, label: other.label, app: medianRatio(appRounds), backend: medianRatio(roundRatios(cell, theirs, (r) => r.backendCpuUs)), appRounds }];
+        }),
         vsZeroCost: row.role === "zero-cost" ? null : ratio(medianRps(zeroCostOf(row), workload)),
       };
       if (cell.failure) line.failure = cell.failure;
@@ -99,6 +111,21 @@ export function summarizeHttp(cells: HttpCell[]): HttpLine[] {
     }
   }
   return lines;
+}
+
+/** Round i of `a` ÷ round i of `b` for every round both measured. */
+function roundRatios(a: HttpCell, b: HttpCell, pick: (round: HttpRound) => number | null): number[] {
+  const ratios: number[] = [];
+  for (let i = 0; i < Math.min(a.rounds.length, b.rounds.length); i++) {
+    const x = pick(a.rounds[i] as HttpRound);
+    const y = pick(b.rounds[i] as HttpRound);
+    if (x !== null && y !== null && y > 0) ratios.push(round(x / y, 2));
+  }
+  return ratios;
+}
+
+function medianRatio(ratios: number[]): number | null {
+  return ratios.length === 0 ? null : round(median(ratios), 2);
 }
 
 // Three decimals: one extra command in the 200 counted requests (0.005) must stay visible.
@@ -189,6 +216,50 @@ export function checkTargets(http: HttpLine[], store: StoreLine[], failures: Fai
         ? { name, status: "not measured", measured: result.failure ?? "no requests" }
         : { name, status: result.withinLimit === result.requests ? "pass" : "fail", measured: `${result.withinLimit}/${result.requests}, max ${result.maxAnsweredMs ?? "-"} ms, ${result.hung} hung` },
     );
+  }
+  return targets;
+}
+
+/**
+ * Issue 12: CPU per request, ours ÷ the incumbent on the same framework and backend, same-round median
+ * (see `cpuVsIncumbents`). Never part of the tests' pass/fail.
+ */
+export function checkCpuTargets(http: HttpLine[]): Target[] {
+  const targets: Target[] = [];
+  const app = (subject: string, other: string, workload: Workload, maximum: number, name: string) => {
+    const line = http.find((l) => l.rowId === subject && l.workload === workload && l.rounds > 0);
+    const theirs = http.find((l) => l.rowId === other && l.workload === workload && l.rounds > 0);
+    const versus = line?.cpuVsIncumbents.find((v) => v.rowId === other);
+    const title = `${name}, ${workload === "read" ? "reads" : "writes"}: app CPU ≤ ${maximum}×`;
+    if (!line || !theirs || !versus || versus.app === null) {
+      targets.push({ name: title, status: "not measured", measured: "no figures in this run" });
+      return;
+    }
+    targets.push({ name: title, status: versus.app <= maximum ? "pass" : "fail", measured: `${versus.app}× (${line.appCpuUs} vs ${theirs.appCpuUs} µs/request; rounds ${versus.appRounds.join(", ")})` });
+  };
+  for (const workload of ["read", "write"] as const) {
+    app("express/ours-redis", "express/connect-redis-9", workload, workload === "read" ? 0.85 : 1.0, "Express + Redis vs connect-redis 9");
+    app("express/ours-redis", "express/connect-redis-8", workload, 0.8, "Express + Redis vs connect-redis 8");
+    app("fastify/ours-redis", "fastify/connect-redis-8", workload, 0.85, "Fastify + Redis (rolling) vs connect-redis 8");
+    app("fastify/ours-redis", "fastify/connect-redis-9", workload, 1.0, "Fastify + Redis (rolling) vs connect-redis 9");
+    app("koa/ours-redis", "koa/koa-redis-rolling", workload, 1.0, "Koa + Redis (rolling) vs koa-redis, rolling");
+    app("koa/ours-redis", "koa/koa-redis", workload, 1.1, "Koa + Redis (rolling) vs koa-redis, rolling off");
+    app("express/ours-memcached", "express/connect-memjs", workload, 1.0, "Express + Memcached vs connect-memjs");
+    app("fastify/ours-memcached", "fastify/connect-memjs", workload, 1.0, "Fastify + Memcached vs connect-memjs");
+    app("express/ours-memory", "express/framework-memory", workload, workload === "read" ? 1.0 : 1.1, "Express, memory backend vs express-session MemoryStore");
+  }
+  // Store-server CPU per request ≤ every incumbent's on the same backend.
+  for (const workload of ["read", "write"] as const) {
+    for (const line of http.filter((l) => l.role === "ours" && l.workload === workload && l.rounds > 0 && l.backendCpuUs !== null)) {
+      const ratios = line.cpuVsIncumbents.filter((v) => v.backend !== null);
+      if (ratios.length === 0) continue;
+      const worst = Math.max(...ratios.map((v) => v.backend as number));
+      targets.push({
+        name: `${line.framework} ${line.label}, ${workload === "read" ? "reads" : "writes"}: server CPU ≤ every incumbent's`,
+        status: worst <= 1.0 ? "pass" : "fail",
+        measured: `${ratios.map((v) => `${v.backend}× ${v.label}`).join("; ")} (ours ${line.backendCpuUs} µs/request)`,
+      });
+    }
   }
   return targets;
 }
