@@ -6,6 +6,7 @@ const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 // A subpath comes before its package: an alias also matches "<key>/…", and the first match wins.
 export const workspaceAliases = {
   "@sessionbridge/core/adapter": here("./packages/core/src/adapter.ts"),
+  "@sessionbridge/core/tools": here("./packages/core/src/tools.ts"),
   "@sessionbridge/core": here("./packages/core/src/index.ts"),
   "@sessionbridge/express": here("./packages/express/src/index.ts"),
   "@sessionbridge/fastify": here("./packages/fastify/src/index.ts"),

@@ -75,6 +75,17 @@ export interface Backend {
   scan(prefix: string): AsyncIterable<string[]>;
   ping(): Promise<void>;
   close(): Promise<void>;
+
+  // For backup and operator tools (see tools.ts), never on a request's path. Optional: a backend
+  // without them says so through the tool (UNSUPPORTED).
+  /** Milliseconds the key has left to live, without changing it: null when there is no such key, Infinity when it never expires (Redis PTTL). */
+  remainingTtl?(key: string): Promise<number | null>;
+  /**
+   * Lists keys that start with `prefix` with their expiry (epoch ms, null when it never expires), where
+   * `scan` cannot list (Memcached: `lru_crawler metadump`). Keys the backend cannot turn back into store
+   * keys are left out and counted in `unlisted`.
+   */
+  listWithExpiry?(prefix: string, unlisted?: { count: number }): AsyncIterable<Array<{ key: string; expiresAtMs: number | null }>>;
   /** Subscribe to availability events. Returns an unsubscribe function. */
   on<E extends keyof BackendEvents>(event: E, listener: BackendEvents[E]): () => void;
 

@@ -6,6 +6,7 @@ import { Deadlines, withDeadline } from "./deadline.js";
 import { MAX_DEPTH, tooDeep } from "./depth.js";
 import { isSessionStoreError, SessionStoreError } from "./errors.js";
 import { assertValidId } from "./ids.js";
+import { registerInternals } from "./internals.js";
 import { createKeyDeriver, USER_INDEX_MARK, type KeyDeriver } from "./keys.js";
 import { resolveOptions, type ResolvedOptions, type SessionStoreOptions } from "./options.js";
 import { dataJson, encodeBody, encodeJsonBody, mayBeReordered, newVersion, openBody, parseBody, peekVersion, sameJsonData, sealedBody, sealRecord, versionPrefix, type BodyTransform, type SessionRecord } from "./record.js";
@@ -197,6 +198,8 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
       throw new SessionStoreError("CONFIG", `option "maxSessionsPerUser" needs a backend with a per-user index (memory, Redis); ${this.backend.label} has none`);
     }
     this.backend.configure?.({ timeoutMs: this.options.timeoutMs });
+    // For the operator tools (tools.ts: export / import), without widening the public API.
+    registerInternals(this, { keys: this.keys, serializer: this.serializer, transform: this.transform, run: (what, operation) => this.run(what, operation), index: (key, record) => this.indexBeforeWrite(key, record, undefined) });
     // Last among the checks: a source may open its own connections (migrateFrom.url / servers).
     this.migrateSource = options.migrateFrom === undefined ? undefined : createMigrationSource(options.migrateFrom, { backend: this.backend, prefix: this.options.prefix, ttlMs: this.options.ttlMs, timeoutMs: this.options.timeoutMs });
     this.unsubscribe = [

@@ -140,6 +140,11 @@ export function memoryBackend(options: MemoryBackendOptions = {}): Backend {
       for (const key of keys) if (live(key) !== undefined && remove(key)) count++;
       return count;
     },
+    async remainingTtl(key) {
+      assertOpen();
+      const entry = live(key);
+      return entry === undefined ? null : entry.expiresAtMs - Date.now();
+    },
     async *scan(prefix) {
       assertOpen();
       const batch: string[] = [];

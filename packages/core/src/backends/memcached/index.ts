@@ -8,6 +8,7 @@ import { statusError } from "./errors.js";
 import { encodeKey } from "./keys.js";
 import { resolveMemcachedOptions, type MemcachedBackendOptions } from "./options.js";
 import { NodePool, type Node } from "./pool.js";
+import { metadump } from "./metadump.js";
 import { expirationFor } from "./ttl.js";
 
 export type { MemcachedBackendOptions, MemcachedNodeAddress, MemcachedTlsOptions } from "./options.js";
@@ -165,6 +166,15 @@ export function memcachedBackend(options: MemcachedBackendOptions): Backend {
     // eslint-disable-next-line require-yield
     async *scan() {
       throw new SessionStoreError("UNSUPPORTED", `${label} cannot list keys (memcached has no SCAN), so sessions cannot be enumerated or cleared; they expire by TTL or are destroyed by id`, { backend: label });
+    },
+
+    // For backup tools only (see ../../tools.ts): memcached's own key listing, node by node.
+    async *listWithExpiry(prefix, unlisted) {
+      assertOpen();
+      if (resolved.username !== undefined) {
+        throw new SessionStoreError("UNSUPPORTED", `${label}: cannot list keys: with SASL memcached speaks only the binary protocol, and "lru_crawler metadump" is a text command; sessions expire by TTL or are destroyed by id`, { backend: label });
+      }
+      for (const node of resolved.nodes) yield* metadump({ ...node, tls: resolved.tls, idleTimeoutMs: Math.max(storeTimeoutMs, 1000) }, prefix, unlisted);
     },
 
     async ping() {

@@ -30,3 +30,20 @@ export function encodeKey(key: string): string {
   const digest = createHash("sha256").update(key, "utf8").digest("base64url");
   return `${encoded.slice(0, 180)}%H${digest}`;
 }
+
+/**
+ * The store key an `encodeKey` result came from, or null for a hashed one (its end is a digest, so the
+ * key cannot be rebuilt): used when listing keys (lru_crawler metadump).
+ */
+export function decodeKey(encoded: string): string | null {
+  if (encoded.includes("%H")) return null;
+  if (!encoded.includes("%")) return encoded;
+  const bytes: number[] = [];
+  for (let i = 0; i < encoded.length; i++) {
+    if (encoded[i] === "%") {
+      bytes.push(Number.parseInt(encoded.slice(i + 1, i + 3), 16));
+      i += 2;
+    } else bytes.push(encoded.charCodeAt(i));
+  }
+  return Buffer.from(bytes).toString("utf8");
+}

@@ -63,6 +63,14 @@ export async function* scan(connection: RedisConnection, prefix: string): AsyncI
   }
 }
 
+/** PTTL: -2 means no such key, -1 no expiry. A read-only command; it never changes the TTL. */
+export function remainingTtl(connection: RedisConnection, key: string): Promise<number | null> {
+  return connection.run("ttl", async (client) => {
+    const ms = await client.pttl(key);
+    return ms === -2 ? null : ms === -1 ? Number.POSITIVE_INFINITY : ms;
+  });
+}
+
 export function ping(connection: RedisConnection): Promise<void> {
   return connection.run("ping", (client) => client.ping());
 }

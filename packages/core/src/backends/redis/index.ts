@@ -35,6 +35,7 @@ export function redisBackend(options: RedisBackendOptions): Backend {
     delete: (keys) => commands.remove(connection, keys),
     scan: (prefix) => commands.scan(connection, prefix),
     ping: () => commands.ping(connection),
+    remainingTtl: (key) => commands.remainingTtl(connection, key),
     close: () => {
       subscriber.close();
       return connection.close();
