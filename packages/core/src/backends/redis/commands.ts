@@ -63,11 +63,11 @@ export async function* scan(connection: RedisConnection, prefix: string): AsyncI
   }
 }
 
-/** PTTL: -2 means no such key, -1 no expiry. A read-only command; it never changes the TTL. */
+/** PTTL (with the value, one round trip: the seam's replica read): -2 means no such key, -1 no expiry. Never changes the TTL. */
 export function remainingTtl(connection: RedisConnection, key: string): Promise<number | null> {
   return connection.run("ttl", async (client) => {
-    const ms = await client.pttl(key);
-    return ms === -2 ? null : ms === -1 ? Number.POSITIVE_INFINITY : ms;
+    const { pttlMs } = await client.getWithPttl(key);
+    return pttlMs === -2 ? null : pttlMs === -1 ? Number.POSITIVE_INFINITY : pttlMs;
   });
 }
 
