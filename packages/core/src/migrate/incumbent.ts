@@ -60,11 +60,21 @@ export function incumbentSource(settings: IncumbentSourceSettings): MigrationSou
       return counts.some((count) => count > 0);
     },
     async *ids(): AsyncIterable<string> {
-      if (backends.length > 1 || !backend.capabilities.scan) {
+      const mine = (key: string) => skipPrefix === undefined || !key.startsWith(skipPrefix);
+      if (backends.length === 1 && backend.capabilities.scan) {
+        for await (const batch of backend.scan(prefix)) {
+          for (const key of batch) if (mine(key)) yield key.slice(prefix.length);
+        }
+        return;
+      }
+      // Memcached: its own listing (lru_crawler metadump), node by node, where the server allows it.
+      if (!backends.every((b) => b.listWithExpiry !== undefined)) {
         throw new SessionStoreError("UNSUPPORTED", `${backend.label} cannot list keys, so the ${format.name} sessions cannot be listed; they move on their next read instead`, { backend: backend.label });
       }
-      for await (const batch of backend.scan(prefix)) {
-        for (const key of batch) if (skipPrefix === undefined || !key.startsWith(skipPrefix)) yield key.slice(prefix.length);
+      for (const node of backends) {
+        for await (const batch of node.listWithExpiry?.(prefix) ?? []) {
+          for (const { key } of batch) if (mine(key)) yield key.slice(prefix.length);
+        }
       }
     },
     async close(): Promise<void> {

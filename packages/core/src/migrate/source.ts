@@ -32,7 +32,7 @@ export interface MigrationSource {
   remove(id: string): Promise<boolean>;
   /**
    * Every session id the source holds (SCAN under its prefix on Redis, never KEYS), without the store's
-   * own keys. Rejects UNSUPPORTED where the source cannot list (Memcached; a store with hashed keys).
+   * own keys. Memcached sources list through `lru_crawler metadump` where the server allows it (not with SASL). Rejects UNSUPPORTED where the source cannot list (a server that refuses metadump; a store with hashed keys).
    */
   ids(): AsyncIterable<string>;
   /** Closes what the source opened itself (a backend from `url`); never a backend or store it was given. */

@@ -1,0 +1,7 @@
+#!/usr/bin/env node
+import { main } from "./program.js";
+
+// process.exitCode, not process.exit(): stdout (a pipe, an export) is flushed before the process ends.
+main(process.argv.slice(2)).then((code) => {
+  process.exitCode = code;
+});

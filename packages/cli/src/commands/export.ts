@@ -1,0 +1,66 @@
+import { createWriteStream } from "node:fs";
+import { once } from "node:events";
+import type { Writable } from "node:stream";
+import type { SessionStore } from "@sessionbridge/core";
+import { readStored, storedKeys, type ListedKey } from "@sessionbridge/core/tools";
+import { note, print } from "../output.js";
+import { progressBar } from "../progress.js";
+import { paced } from "../rate.js";
+
+/** The first line of an export file. */
+export interface ExportHeader {
+  format: "sessionbridge-export";
+  version: 1;
+  /** The store's prefix: a sealed session is bound to its full key, so import needs it to reseal under another prefix. */
+  prefix: string;
+  exportedAt: string;
+}
+
+export interface ExportFlags {
+  file: string;
+  decrypt: boolean;
+  concurrency: number;
+  json: boolean;
+}
+
+/**
+ * `sessionbridge export [file]`: every session under the prefix as JSON Lines — a header, then one
+ * `{ key, value, expiresAtMs }` per session, read without sliding its TTL. Values stay as stored (sealed
+ * when the store encrypts) unless `--decrypt` and the keys are configured. Corrupt values are skipped
+ * and counted. Writes to stdout with `-`; the summary goes to stderr then.
+ */
+export async function exportSessions(store: SessionStore, flags: ExportFlags): Promise<void> {
+  const toStdout = flags.file === "-";
+  const out: Writable = toStdout ? process.stdout : createWriteStream(flags.file, { flags: "wx", mode: 0o600 });
+  if (!toStdout) await Promise.race([once(out, "open"), once(out, "error").then(([error]) => Promise.reject(error))]);
+  const write = async (line: string) => {
+    if (!out.write(`${line}\n`)) await once(out, "drain");
+  };
+  const header: ExportHeader = { format: "sessionbridge-export", version: 1, prefix: store.options.prefix, exportedAt: new Date().toISOString() };
+  await write(JSON.stringify(header));
+  const counts = { exported: 0, sealed: 0, corrupt: 0 };
+  const bar = progressBar("export", ["exported", "sealed", "corrupt"]);
+  const unlisted = { count: 0 };
+  async function* keys(): AsyncIterable<ListedKey> {
+    for await (const batch of storedKeys(store, unlisted)) yield* batch;
+  }
+  await paced(keys(), { concurrency: flags.concurrency }, async (listed) => {
+    const read = await readStored(store, listed, { open: flags.decrypt });
+    if (read === null) return; // expired or deleted since it was listed
+    if (read.state === "corrupt") counts.corrupt++;
+    else {
+      if (read.state === "sealed" || /^sb1:[^:]*:e1\./.test(read.session.value)) counts.sealed++;
+      counts.exported++;
+      await write(JSON.stringify(read.session));
+    }
+    bar.increment(counts);
+  });
+  bar.stop();
+  if (!toStdout) {
+    out.end();
+    await once(out, "finish");
+  }
+  const report = toStdout ? note : print;
+  if (flags.json) report(JSON.stringify({ ...counts, unlisted: unlisted.count }));
+  else report(`exported ${counts.exported} session(s)${counts.sealed > 0 ? ` (${counts.sealed} sealed: import them with the same encryption keys)` : ""}; skipped ${counts.corrupt} corrupt${unlisted.count > 0 ? `; ${unlisted.count} key(s) stored hashed by memcached's key limit could not be listed` : ""}`);
+}

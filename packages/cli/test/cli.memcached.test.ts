@@ -1,0 +1,76 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import memjs from "memjs";
+import { createSessionStore, type SessionStore } from "@sessionbridge/core";
+import { startMemcached, startMemcachedNodes, startRedis, type MemcachedServer, type RedisServer } from "@sessionbridge/testing";
+import { sessionbridge } from "./run.js";
+
+/** The `sessionbridge` bin end to end against real memcached nodes (listing through lru_crawler metadump). */
+
+let nodes: MemcachedServer[];
+let sasl: MemcachedServer;
+let redis: RedisServer;
+const stores: SessionStore[] = [];
+const track = (store: SessionStore) => (stores.push(store), store);
+const dir = mkdtempSync(join(tmpdir(), "sessionbridge-cli-mc-"));
+const SASL_PASSWORD = "mc-pw-never-printed-77";
+
+beforeAll(async () => {
+  [nodes, sasl, redis] = await Promise.all([startMemcachedNodes(2), startMemcached({ sasl: { username: "app", password: SASL_PASSWORD } }), startRedis()]);
+});
+afterAll(async () => {
+  await Promise.all(stores.map((s) => s.close()));
+  await Promise.all([...(nodes ?? []).map((n) => n.dispose()), sasl?.dispose(), redis?.dispose()]);
+});
+
+const both = () => `memcached://${nodes.map((n) => n.address).join(",")}`;
+
+describe("sessionbridge on Memcached", () => {
+  it("counts sessions over every node, exports them and imports them into Redis with their expiry", async () => {
+    const store = track(createSessionStore({ url: both(), prefix: "mc:" }));
+    for (let i = 0; i < 20; i++) await store.set(`id-${i}`, { n: i }, { ttlMs: 3_600_000 });
+    const count = await sessionbridge(["--url", both(), "--prefix", "mc:", "count"]);
+    expect(count).toMatchObject({ code: 0, stdout: "20\n" });
+
+    const file = join(dir, "mc.jsonl");
+    const exported = await sessionbridge(["--url", both(), "--prefix", "mc:", "export", file]);
+    expect(exported.code).toBe(0);
+    expect(readFileSync(file, "utf8").trim().split("\n")).toHaveLength(21);
+    const imported = await sessionbridge(["--url", redis.url, "--prefix", "mc:", "--json", "import", file]);
+    expect(JSON.parse(imported.stdout)).toMatchObject({ imported: 20 });
+    const target = track(createSessionStore({ url: redis.url, prefix: "mc:" }));
+    expect(await target.get("id-13")).toEqual({ n: 13 });
+  });
+
+  it("moves connect-memjs sessions listed through metadump", async () => {
+    const client = memjs.Client.create(nodes[0]?.address);
+    const cookie = { originalMaxAge: 3_600_000, expires: new Date(Date.now() + 3_600_000).toISOString(), httpOnly: true, path: "/" };
+    for (let i = 0; i < 4; i++) await client.set(`memjs-${i}`, JSON.stringify({ cookie, user: `m${i}` }), { expires: 3600 });
+    client.quit();
+    const run = await sessionbridge(["--url", nodes[0]?.url as string, "--prefix", "sb:", "--json", "migrate", "--from", "connect-memjs", "--from-prefix", "memjs-"]);
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.stdout)).toMatchObject({ moved: 4, failed: 0 });
+    const store = track(createSessionStore({ url: nodes[0]?.url as string, prefix: "sb:" }));
+    expect(await store.get("2")).toEqual({ user: "m2" });
+  });
+
+  it("pings every node and says which one is down", async () => {
+    await nodes[1]?.stop();
+    try {
+      const run = await sessionbridge(["--url", both(), "--timeout-ms", "500", "ping"]);
+      expect(run.code).toBe(1);
+      expect(run.stdout).toMatch(new RegExp(`memcached ${nodes[0]?.address}: up, [\\d.]+ ms`));
+      expect(run.stdout).toMatch(new RegExp(`memcached ${nodes[1]?.address}: down`));
+    } finally {
+      await nodes[1]?.restart();
+    }
+  });
+
+  it("says plainly that a SASL server cannot be listed, without printing its password", async () => {
+    const run = await sessionbridge(["count"], { env: { SESSIONBRIDGE_URL: sasl.url }, secrets: [SASL_PASSWORD] });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/UNSUPPORTED: memcached .*: cannot list keys: with SASL memcached speaks only the binary protocol/);
+  });
+});
