@@ -3,7 +3,7 @@ import { once } from "node:events";
 import type { Writable } from "node:stream";
 import type { SessionStore } from "@sessionbridge/core";
 import { readStored, storedKeys, type ListedKey } from "@sessionbridge/core/tools";
-import { note, print } from "../output.js";
+import { note, print, UsageError } from "../output.js";
 import { progressBar } from "../progress.js";
 import { paced } from "../rate.js";
 
@@ -32,7 +32,11 @@ export interface ExportFlags {
 export async function exportSessions(store: SessionStore, flags: ExportFlags): Promise<void> {
   const toStdout = flags.file === "-";
   const out: Writable = toStdout ? process.stdout : createWriteStream(flags.file, { flags: "wx", mode: 0o600 });
-  if (!toStdout) await Promise.race([once(out, "open"), once(out, "error").then(([error]) => Promise.reject(error))]);
+  if (!toStdout) {
+    await Promise.race([once(out, "open"), once(out, "error")]).then(([error]) => {
+      if (error instanceof Error) throw new UsageError(`${flags.file}: cannot create it (${(error as NodeJS.ErrnoException).code === "EEXIST" ? "it exists: an export never overwrites a file" : ((error as NodeJS.ErrnoException).code ?? error.message)})`);
+    });
+  }
   const write = async (line: string) => {
     if (!out.write(`${line}\n`)) await once(out, "drain");
   };
