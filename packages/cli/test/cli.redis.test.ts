@@ -157,6 +157,9 @@ describe("export and import", () => {
     expect(JSON.parse(lines[0] as string)).toMatchObject({ format: "sessionbridge-export", version: 1, prefix: "e1:" });
     expect(lines).toHaveLength(6);
     expect(readFileSync(file, "utf8")).not.toContain("launch codes"); // sealed without the keys
+    const twice = await sessionbridge(["--prefix", "e1:", "export", file], { env: env(), secrets: SECRETS });
+    expect(twice.code).toBe(2);
+    expect(twice.stderr).toMatch(/e1\.jsonl: cannot create it \(it exists/);
 
     // As if the backup was restored 50 minutes later: the first session has 10 minutes left, not an hour.
     const first = JSON.parse(lines[1] as string) as { key: string; value: string; expiresAtMs: number };
