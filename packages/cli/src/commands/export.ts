@@ -33,7 +33,8 @@ export async function exportSessions(store: SessionStore, flags: ExportFlags): P
   const toStdout = flags.file === "-";
   const out: Writable = toStdout ? process.stdout : createWriteStream(flags.file, { flags: "wx", mode: 0o600 });
   if (!toStdout) {
-    await Promise.race([once(out, "open"), once(out, "error")]).then(([error]) => {
+    // once(…, "open") rejects with the stream's error: both ways end up here.
+    await once(out, "open").then(() => [], (error: unknown) => [error]).then(([error]) => {
       if (error instanceof Error) throw new UsageError(`${flags.file}: cannot create it (${(error as NodeJS.ErrnoException).code === "EEXIST" ? "it exists: an export never overwrites a file" : ((error as NodeJS.ErrnoException).code ?? error.message)})`);
     });
   }
