@@ -64,7 +64,9 @@ const examples = readmes().flatMap(examplesOf);
 /** The published packages (packages/<name> without "private": true). */
 const published = readdirSync(join(root, "packages")).filter((name) => {
   try {
-    return JSON.parse(readFileSync(join(root, "packages", name, "package.json"), "utf8")).private !== true;
+    const manifest = JSON.parse(readFileSync(join(root, "packages", name, "package.json"), "utf8"));
+    // Libraries only: a package that is only a command (@sessionbridge/cli, a bin) has no entry to import.
+    return manifest.private !== true && manifest.exports !== undefined;
   } catch {
     return false;
   }
