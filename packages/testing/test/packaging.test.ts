@@ -24,6 +24,7 @@ interface PackageJson {
   homepage?: string;
   bugs?: { url?: string };
   exports?: Record<string, unknown>;
+  bin?: Record<string, string>;
   dependencies?: Record<string, string>;
   peerDependencies?: Record<string, string>;
   optionalDependencies?: Record<string, string>;
@@ -60,7 +61,7 @@ describe("published packages", () => {
   });
 
   for (const name of published) {
-    it(`@sessionbridge/${name}: the tarball has LICENSE, README, dist with ESM, CJS and d.ts for every export, and repository / homepage / bugs`, { timeout: 120_000 }, async () => {
+    it(`@sessionbridge/${name}: the tarball has LICENSE, README, dist with ESM, CJS and d.ts for every export (or its bin), and repository / homepage / bugs`, { timeout: 120_000 }, async () => {
       const dir = join(root, "packages", name);
       const dest = join(out, name);
       await pnpm(["pack", "--pack-destination", dest], dir);
@@ -85,6 +86,13 @@ describe("published packages", () => {
       // pnpm pack turns workspace: ranges into versions; a tarball URL or workspace: range must never ship.
       expect(manifestText).not.toMatch(/workspace:|\.tgz/);
 
+      if (manifest.exports === undefined) {
+        // A command only (@sessionbridge/cli): its bin files ship, executable with a shebang; there is no entry to import.
+        const bins = Object.values(manifest.bin ?? {}).map((file) => `package/${file.replace(/^\.\//, "")}`);
+        expect(bins.length, "a package without exports is a command: bin").toBeGreaterThan(0);
+        for (const file of bins) expect(files, `${file} (named in "bin")`).toContain(file);
+        return;
+      }
       const exported = exportedFiles(manifest.exports).map((file) => `package/${file.replace(/^\.\//, "")}`);
       expect(exported.length).toBeGreaterThan(0);
       for (const file of exported) expect(files, `${file} (named in "exports")`).toContain(file);
