@@ -143,6 +143,8 @@ export interface SessionStore<T extends object = SessionData> {
  */
 const MAX_MERGE_ATTEMPTS = 32;
 const MAX_USER_ID_LENGTH = 1024;
+/** What `find` reads for a key holding a value of another type. */
+const CORRUPT_VALUE = Symbol("corrupt value");
 
 /** What `migrate` did, as a tracing outcome. */
 const MIGRATE_OUTCOMES: { readonly [M in MigrateOutcome]: OperationOutcome } = { moved: "written", present: "hit", absent: "miss", expired: "expired", unreadable: "corrupt", gone: "gone" };
@@ -193,6 +195,7 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
       run: (what, operation) => this.run(what, operation),
       readRecord: (key) => this.loadRaw(key),
       deleteKeys: (keys) => this.deleteKeys(keys),
+      corrupt: (error) => this.emitSafely("corrupt", error),
     });
     if (this.options.maxSessionsPerUser !== undefined && !this.users.supported) {
       throw new SessionStoreError("CONFIG", `option "maxSessionsPerUser" needs a backend with a per-user index (memory, Redis); ${this.backend.label} has none`);
@@ -570,7 +573,9 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
   private async find(id: string, refreshTtlMs: number | undefined): Promise<Found | null> {
     const [key, ...older] = this.keysOf(id);
     const read = () => this.run("get", () => this.backend.get(key, refreshTtlMs === undefined ? undefined : { refreshTtlMs }));
-    const text = await read();
+    // A key holding another type of value (Redis WRONGTYPE) is corrupt data: no session, never a failed read.
+    const text = await read().catch((error: unknown) => (isSessionStoreError(error) && error.code === "CORRUPT" ? CORRUPT_VALUE : Promise.reject(error)));
+    if (text === CORRUPT_VALUE) return { key, record: null, ttlSetMs: undefined };
     if (text !== null) return this.found(key, text, refreshTtlMs);
     if (older.length === 0 && this.migrateSource === undefined) return null;
     for (const oldKey of older) {

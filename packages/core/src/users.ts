@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type { Backend } from "./backend.js";
-import { SessionStoreError } from "./errors.js";
+import { isSessionStoreError, SessionStoreError } from "./errors.js";
 import type { KeyDeriver } from "./keys.js";
 import type { SessionRecord } from "./record.js";
 
@@ -33,6 +33,8 @@ export interface IndexHost {
   readRecord(key: string): Promise<SessionRecord | null>;
   /** Deletes session keys, one command per key (they may live on different Cluster slots). */
   deleteKeys(keys: readonly string[]): Promise<number>;
+  /** Reports a corrupt index (the store's 'corrupt' event). */
+  corrupt(error: SessionStoreError): void;
 }
 
 /** Longest a listed index entry may outlive its session, in ms (also bounds "last seen" accuracy). */
@@ -81,14 +83,23 @@ export class UserIndex {
     const indexKey = this.host.keys.userIndexKeys(userId)[0] as string;
     const member = this.host.keys.idOf(key);
     const keyTtlMs = Math.max(1, score - Date.now());
-    await this.host.run("indexAdd", () => backend.indexAdd(indexKey, [{ member, expiresAtMs: score }], keyTtlMs));
+    const add = () => this.host.run("indexAdd", () => backend.indexAdd(indexKey, [{ member, expiresAtMs: score }], keyTtlMs));
+    await this.repairing(indexKey, add, add);
   }
 
   /** Removes a session from a user's index under every secret (the session may have moved). */
   async remove(userId: string, keys: readonly string[]): Promise<void> {
     const backend = this.requireBackend();
     const members = keys.map((key) => this.host.keys.idOf(key));
-    await Promise.all(this.host.keys.userIndexKeys(userId).map((indexKey) => this.host.run("indexRemove", () => backend.indexRemove(indexKey, members))));
+    await Promise.all(
+      this.host.keys.userIndexKeys(userId).map((indexKey) =>
+        this.repairing(
+          indexKey,
+          () => this.host.run("indexRemove", () => backend.indexRemove(indexKey, members)),
+          async () => undefined,
+        ),
+      ),
+    );
   }
 
   /** The user's live sessions, verified against the records; stale entries are removed on the way. */
@@ -97,12 +108,16 @@ export class UserIndex {
     const now = Date.now();
     const found = new Map<string, SessionRecord>();
     for (const indexKey of this.host.keys.userIndexKeys(userId)) {
-      const entries = await this.host.run("indexList", () => backend.indexList(indexKey, now));
+      const entries = await this.repairing(indexKey, () => this.host.run("indexList", () => backend.indexList(indexKey, now)), async () => []);
       const stale: string[] = [];
       await Promise.all(
         entries.map(async ({ member }) => {
           const key = this.host.keys.prefix + member;
-          const record = await this.host.readRecord(key);
+          // A session key holding another type of value reads as no session: its entry is stale.
+          const record = await this.host.readRecord(key).catch((error: unknown) => {
+            if (isSessionStoreError(error) && error.code === "CORRUPT") return null;
+            throw error;
+          });
           if (record === null || record.userId !== userId) stale.push(member);
           else found.set(key, record);
         }),
@@ -149,6 +164,23 @@ export class UserIndex {
     const count = await this.host.deleteKeys(doomed);
     await this.remove(userId, doomed);
     return count;
+  }
+
+  /**
+   * Runs a command on a user's index key. A foreign value there (Redis WRONGTYPE, reported as CORRUPT) is
+   * treated like a corrupt record: reported on 'corrupt', deleted (the next login starts the index anew)
+   * and the command answered by `instead` (an add retries on the now empty key, a list is empty). So a
+   * broken index never blocks a login or "log out everywhere"; the sessions it had lost track of end by TTL.
+   */
+  private async repairing<R>(indexKey: string, command: () => Promise<R>, instead: () => Promise<R>): Promise<R> {
+    try {
+      return await command();
+    } catch (error) {
+      if (!isSessionStoreError(error) || error.code !== "CORRUPT") throw error;
+      this.host.corrupt(error);
+      await this.host.run("delete", () => this.host.backend.delete([indexKey]));
+      return instead();
+    }
   }
 
   private requireBackend(): Required<Pick<Backend, "indexAdd" | "indexList" | "indexRemove">> {

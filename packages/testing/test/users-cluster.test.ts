@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { Cluster } from "ioredis";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { createSessionStore, redisBackend, type SessionStore } from "@sessionbridge/core";
@@ -55,4 +55,21 @@ it("lists, limits and revokes a user's sessions spread over the cluster's slots"
   // destroy() deletes under both secrets' keys (two slots): one command per key.
   await store.destroy(ids[5]!);
   expect(await store.get(ids[5]!)).toBeNull();
+});
+
+it("treats a foreign value at a user's index key as corrupt (WRONGTYPE through the cluster): login and log out everywhere still work", async () => {
+  const prefix = `sess:wt-${randomBytes(4).toString("hex")}:`;
+  const store = await open({ prefix });
+  const corrupt: Error[] = [];
+  store.on("corrupt", (error) => corrupt.push(error));
+  const index = `${prefix}~u.${createHash("sha256").update("user\u0000ada", "utf8").digest("base64url")}`;
+  await clients[0]!.set(index, "not an index");
+  const id = newId();
+  expect((await store.save(id, { userId: "ada" }, { previous: null })).status).toBe("written");
+  expect(await clients[0]!.type(index)).toBe("zset");
+  await store.save(newId(), { userId: "ada" }, { previous: null });
+  await clients[0]!.set(index, "not an index");
+  expect(await store.destroySessionsOf("ada")).toBe(0);
+  expect(corrupt).toHaveLength(2);
+  expect(await store.get(id)).not.toBeNull(); // lost by the broken index: it ends by its TTL
 });

@@ -218,6 +218,63 @@ describe("per-user index on Redis", () => {
   });
 });
 
+describe("a foreign value at a user's index key (Redis WRONGTYPE)", () => {
+  const target = targets.find((t) => t.name === "redis")!;
+  const indexKeyOf = async (store: SessionStore & { prefix: string }) => (await keysUnder(store)).find((key) => key.startsWith(`${store.prefix}~u.`))!;
+
+  it.each([
+    ["a string", ["set", "not an index"]],
+    ["a hash", ["hset", "field", "value"]],
+  ])("is reported as corrupt and replaced: with %s there, logins, listing and log out everywhere still work", async (_kind, write) => {
+    const store = open(target, { userIdFrom, maxSessionsPerUser: 5 });
+    const corrupt: Error[] = [];
+    store.on("corrupt", (error) => corrupt.push(error));
+    const [command, ...args] = write as [string, ...string[]];
+    await login(store, "ada");
+    const index = await indexKeyOf(store);
+
+    // Log out everywhere: the broken index is reported and dropped, never an error.
+    await redis().command("del", index);
+    await redis().command(command, index, ...args);
+    expect(await store.destroySessionsOf("ada")).toBe(0);
+    expect(corrupt.map((error) => error.message).join()).toMatch(/WRONGTYPE/);
+
+    // A login (with maxSessionsPerUser, it also lists) replaces it with a fresh index.
+    await redis().command(command, index, ...args);
+    const phone = await login(store, "ada");
+    const laptop = await login(store, "ada");
+    expect(await redis().command("type", index)).toBe("zset");
+    expect((await store.sessionsOf("ada")).map((s) => s.handle).sort()).toEqual([store.handleOf(phone), store.handleOf(laptop)].sort());
+
+    // Listing and "log out everywhere" on a broken index: empty, and the logout itself still works.
+    await redis().command("del", index);
+    await redis().command(command, index, ...args);
+    expect(await store.sessionsOf("ada")).toEqual([]);
+    await redis().command(command, index, ...args);
+    const tablet = await login(store, "ada");
+    expect(await store.destroySessionsOf("ada", { except: tablet })).toBe(0);
+    expect(await store.destroySessionsOf("ada")).toBe(1);
+    expect(await store.get(tablet)).toBeNull();
+    // A user switch on a session (untagging it from the old user's broken index) still saves.
+    const shared = await login(store, "ada");
+    await redis().command("del", index);
+    await redis().command(command, index, ...args);
+    const loaded = await store.load(shared);
+    expect((await store.save(shared, { userId: "bob" }, { previous: loaded })).status).toBe("written");
+    expect(corrupt.length).toBeGreaterThanOrEqual(4);
+  });
+
+  it("reads a session key holding another type of value as no session, reported as corrupt", async () => {
+    const store = open(target, { userIdFrom });
+    const corrupt: Error[] = [];
+    store.on("corrupt", (error) => corrupt.push(error));
+    await redis().command("hset", `${store.prefix}foreign`, "field", "value");
+    expect(await store.get("foreign")).toBeNull();
+    expect(await store.touch("foreign")).toBe(false);
+    expect(corrupt).toHaveLength(2);
+  });
+});
+
 describe("per-user sessions on Memcached", () => {
   const target = targets.find((t) => t.name === "memcached")!;
 

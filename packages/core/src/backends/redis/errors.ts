@@ -128,6 +128,11 @@ export function mapRedisError(error: unknown, context: ErrorContext): SessionSto
     const why = code === "READONLY" ? "the server is a read-only replica (READONLY; a failover demoted it) — point the store at the primary endpoint" : `the server is not ready (${code}; restarting or failing over)`;
     return new SessionStoreError("UNAVAILABLE", `${label}: ${what} failed: ${why}`, { cause: safeCause(error), backend: label });
   }
+  if (code === "WRONGTYPE") {
+    // A key under our prefix holding a list, hash, set… (or a string where the per-user index belongs):
+    // nothing sessionbridge wrote, so it is corrupt data, which the store reads as "no session".
+    return new SessionStoreError("CORRUPT", `${label}: ${what} met a key holding another type of value (WRONGTYPE): not something sessionbridge wrote`, { cause: safeCause(error), backend: label });
+  }
   if (code === "OOM") {
     return new SessionStoreError("BACKEND", `${label}: ${what} refused: the server is out of memory (OOM) — raise maxmemory or use an eviction policy such as volatile-ttl`, { cause: safeCause(error), backend: label });
   }
