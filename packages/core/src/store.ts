@@ -174,6 +174,10 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
   private readonly deadlines: Deadlines;
   readonly migrateSource: MigrationSource | undefined;
   private closed = false;
+  /** Operations started and not yet settled: close() lets them finish before it closes the backend. */
+  private pending = 0;
+  private drained: (() => void) | undefined;
+  private closing: Promise<void> | undefined;
   private available = true;
   /** The backend's kind for tracing contexts (`redis`, `memcached`, `memory`). */
   private readonly system: string;
@@ -523,9 +527,21 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
     });
   }
 
-  async close(): Promise<void> {
-    if (this.closed) return;
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  /**
+   * Refuses new operations (CLOSED) at once, lets those already started finish — each is bounded by its
+   * own deadline, so this waits at most `timeoutMs` — then closes the connections.
+   */
+  private async shutdown(): Promise<void> {
     this.closed = true;
+    if (this.pending > 0) {
+      const drained = new Promise<void>((resolve) => (this.drained = resolve));
+      await withDeadline(drained, this.options.timeoutMs, "close", this.backend.label).catch(() => undefined);
+    }
     for (const off of this.unsubscribe) off();
     await withDeadline(this.migrateSource?.close() ?? Promise.resolve(), this.options.timeoutMs, "close", this.backend.label).catch(() => undefined);
     await withDeadline(this.backend.close(), this.options.timeoutMs, "close", this.backend.label).catch(() => undefined);
@@ -807,18 +823,52 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
   }
 
   private underDeadline<R>(what: string, work: (traced: OperationContext | undefined) => Promise<R>, traced: OperationContext | undefined): Promise<R> {
-    return this.deadlines.run(what, () => work(traced)).catch((error: unknown) => {
-      const wrapped = this.wrap(error, what);
-      if (wrapped.code === "TIMEOUT") this.markUnavailable(wrapped);
-      throw wrapped;
-    });
+    this.pending++;
+    return this.deadlines.run(what, () => work(traced)).then(
+      (result) => {
+        this.settled();
+        return result;
+      },
+      (error: unknown) => {
+        this.settled();
+        const wrapped = this.wrap(error, what);
+        if (wrapped.code === "TIMEOUT") this.markUnavailable(wrapped);
+        throw wrapped;
+      },
+    );
+  }
+
+  /** Counts an operation in flight (see close) until it settles. */
+  private counted<R>(work: () => Promise<R>): Promise<R> {
+    this.pending++;
+    let promise: Promise<R>;
+    try {
+      promise = work();
+    } catch (error) {
+      this.settled();
+      throw error;
+    }
+    return promise.then(
+      (result) => {
+        this.settled();
+        return result;
+      },
+      (error: unknown) => {
+        this.settled();
+        throw error;
+      },
+    );
+  }
+
+  private settled(): void {
+    if (--this.pending === 0 && this.drained !== undefined) this.drained();
   }
 
   /** An operation without a deadline of its own (its commands each have one), traced when someone listens. */
   private traced<R>(what: TracedOperation, work: () => Promise<R>): Promise<R> {
     const channel = tracingChannels[what];
-    if (!isTraced(channel)) return work();
-    return trace(channel, this.traceContext(what), work);
+    if (!isTraced(channel)) return this.counted(work);
+    return trace(channel, this.traceContext(what), () => this.counted(work));
   }
 
   /** What an observer of the tracing channels learns about an operation: never the id, data or a secret. */

@@ -11,6 +11,8 @@ export interface LimitsTarget {
   name: string;
   /** A fresh backend (the suite closes it with its store). */
   backend(): Backend | Promise<Backend>;
+  /** True when a fresh backend sees what another one wrote (a server; not the in-process memory backend). */
+  shared: boolean;
 }
 
 /** 400 days in ms: the documented cap of `ttlMs`. */
@@ -41,7 +43,7 @@ export function limitsContract(target: LimitsTarget): void {
     });
 
     async function open(options: Partial<SessionStoreOptions> = {}): Promise<SessionStore & { prefix: string }> {
-      const prefix = uniquePrefix("lim");
+      const prefix = options.prefix ?? uniquePrefix("lim");
       const store = createSessionStore({ timeoutMs: 2000, ...options, backend: await target.backend(), prefix });
       opened.push(store);
       return Object.assign(store, { prefix });
@@ -141,6 +143,25 @@ export function limitsContract(target: LimitsTarget): void {
         await store.backend.set(`${store.prefix}stored-deep`, `sb1:handwritten1:${body}`, 60_000);
         expect(await store.get("stored-deep")).toBeNull();
         expect(corrupt).toHaveLength(1);
+      });
+    });
+
+    describe("close(): started operations finish, new ones are refused", () => {
+      it("writes all of 20 sets started just before close(), refuses operations after it with CLOSED, then closes", async () => {
+        const store = await open();
+        const writes = Array.from({ length: 20 }, (_, i) => store.set(`drain-${i}`, { i }));
+        const closing = store.close();
+        for (const late of [() => store.get("drain-0"), () => store.set("late", { a: 1 }), () => store.destroy("drain-1"), () => store.ping()]) {
+          expect((await rejection(late)).code).toBe("CLOSED");
+        }
+        await expect(Promise.all(writes)).resolves.toHaveLength(20);
+        await closing;
+        await expect(store.close()).resolves.toBeUndefined();
+        if (!target.shared) return;
+        const check = await open({ prefix: store.prefix });
+        for (let i = 0; i < 20; i++) expect(await check.get(`drain-${i}`)).toEqual({ i });
+        expect(await check.get("late")).toBeNull();
+        expect(await check.get("drain-1")).not.toBeNull();
       });
     });
   });

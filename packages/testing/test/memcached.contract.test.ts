@@ -37,4 +37,4 @@ backendContract({
   ttlResolutionMs,
 });
 backendContract({ name: "memcached over TLS", backend: () => memcachedBackend({ servers: [secured.address], tls: { ca: secured.tls!.caPem } }), cannot, ttlResolutionMs });
-limitsContract({ name: "memcached, one node", backend: () => memcachedBackend({ servers: [single.address] }) });
+limitsContract({ name: "memcached, one node", backend: () => memcachedBackend({ servers: [single.address] }), shared: true });

@@ -44,4 +44,4 @@ backendContract({
     return redisBackend({ client });
   },
 });
-limitsContract({ name: "redis standalone", backend: () => redisBackend({ url: servers.plain!.url }) });
+limitsContract({ name: "redis standalone", backend: () => redisBackend({ url: servers.plain!.url }), shared: true });
