@@ -19,7 +19,7 @@ export type { Serializer } from "./codec.js";
 export { memoryBackend } from "./backends/memory.js";
 export type { MemoryBackendOptions } from "./backends/memory.js";
 export { redisBackend } from "./backends/redis.js";
-export type { RedisBackendOptions, RedisTlsOptions, HighAvailabilityOptions, ReadFrom, RedisAddress, WaitForReplicas } from "./backends/redis.js";
+export type { RedisBackendOptions, RedisTlsOptions, HighAvailabilityOptions, ReadFrom, RedisAddress, WaitForReplicas, NodeRedisClient } from "./backends/redis.js";
 export { memcachedBackend } from "./backends/memcached.js";
 export type { MemcachedBackendOptions, MemcachedNodeAddress, MemcachedTlsOptions } from "./backends/memcached.js";
 export { MAX_ID_LENGTH } from "./ids.js";

@@ -1,6 +1,6 @@
 import { Redis } from "ioredis";
 import { describe, expect, it } from "vitest";
-import { redisBackend, SessionStoreError, type RedisBackendOptions } from "../src/index.js";
+import { createSessionStore, redisBackend, SessionStoreError, type RedisBackendOptions } from "../src/index.js";
 import { resolveRedisOptions } from "../src/backends/redis/options.js";
 
 /** Redis options are validated at construction, naming the option; credentials never reach messages or labels. */
@@ -38,6 +38,19 @@ describe("redis URL", () => {
     const { endpoint: e } = endpoint({ url: "rediss://primary.example.cache.amazonaws.com:6379" });
     expect(e.tls).toEqual({});
     expect(e.tls?.rejectUnauthorized).not.toBe(false);
+  });
+
+  it("reads valkey:// as redis:// and valkeys:// as rediss://", async () => {
+    const { endpoint: plain, label } = endpoint({ url: "valkey://:token@valkey.internal:6390/3" });
+    expect(plain).toMatchObject({ host: "valkey.internal", port: 6390, db: 3, password: "token", tls: undefined });
+    expect(label).toBe("redis valkey.internal:6390/3");
+    expect(endpoint({ url: "VALKEYS://cache.example:6380" }).endpoint.tls).toEqual({});
+    const backend = redisBackend({ url: "valkey://127.0.0.1:6379", readers: ["valkeys://reader.example:6379"] });
+    expect(backend.label).toBe("redis 127.0.0.1:6379");
+    await backend.close();
+    const store = createSessionStore({ url: "valkeys://:token@cache.example:6380" });
+    expect(store.backend.label).toBe("redis cache.example:6380");
+    await store.close();
   });
 
   it("reads IPv6 hosts", () => {

@@ -34,6 +34,10 @@ export interface ClientLifecycle {
   connect(): Promise<unknown>;
   disconnect(reconnect?: boolean): void;
   quit(): Promise<unknown>;
+  /** The store's deadline, for a client adapter that watches for hung connections. */
+  setTimeoutMs?(timeoutMs: number): void;
+  /** Called once when the backend closes: remove what the adapter added to a caller's client. */
+  release?(): void;
 }
 
 interface Waiter {
@@ -97,6 +101,7 @@ export class RedisConnection {
   configure(timeoutMs: number): void {
     this.timeoutMs = timeoutMs;
     if (this.owned) applyTimeout(this.client as unknown as RedisClient, timeoutMs);
+    this.client.setTimeoutMs?.(timeoutMs);
     this.start();
   }
 
@@ -132,6 +137,7 @@ export class RedisConnection {
     this.closed = true;
     for (const waiter of [...this.waiters]) this.settle(waiter, this.closedError());
     for (const off of this.detach) off();
+    this.client.release?.();
     if (!this.owned) return; // the caller's client: theirs to close
     // Register a listener again so a late socket error cannot crash the process as an unhandled 'error'.
     this.client.on("error", () => undefined);
@@ -164,6 +170,10 @@ export class RedisConnection {
     if (this.endpoint()?.tls === true) this.probeTls(isConnectionError(this.lastError) ? 0 : TLS_PROBE_DELAY_MS);
     if (this.client.status === "end" && !this.owned) {
       return Promise.reject(new SessionStoreError("UNAVAILABLE", `${this.label}: the client given as "client" was closed`, { backend: this.label }));
+    }
+    if (this.client.status === "wait" && !this.owned) {
+      // node-redis clients are connected by their owner (`await client.connect()`), never by the store.
+      return Promise.reject(new SessionStoreError("UNAVAILABLE", `${this.label}: the client given as "client" is not connected — call its connect() (and await it) before the store is used`, { backend: this.label }));
     }
     // The server refused the last connection attempt (or its certificate) and the next attempt is
     // scheduled: answer now instead of holding the request (the web tier can show its error page at

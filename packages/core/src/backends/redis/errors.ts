@@ -64,7 +64,8 @@ export function reason(error: unknown): string {
   if (error instanceof Error) {
     if (/timed out|timeout/i.test(error.message)) return "no answer";
     if (/TLS|certificate|self[- ]signed|SSL/i.test(error.message)) return `TLS: ${error.message.slice(0, 120)}`;
-    if (/Connection is closed|isn't writeable|MaxRetriesPerRequest|aborted/i.test(error.message)) return "connection lost";
+    // ioredis's words, then node-redis's.
+    if (/Connection is closed|isn't writeable|MaxRetriesPerRequest|aborted|client is closed|client is offline|Socket closed unexpectedly/i.test(error.message)) return "connection lost";
   }
   return "unknown error";
 }

@@ -7,6 +7,7 @@ import { HIGH_AVAILABILITY_OPTIONS, resolveHighAvailability } from "./topology.j
 import * as userIndex from "./user-index.js";
 
 export type { RedisBackendOptions, RedisTlsOptions } from "./options.js";
+export type { NodeRedisClient } from "./node-redis.js";
 export type { HighAvailabilityOptions, ReadFrom, RedisAddress, WaitForReplicas } from "./topology.js";
 
 /**

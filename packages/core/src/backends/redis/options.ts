@@ -1,6 +1,7 @@
 import type { Cluster, Redis } from "ioredis";
 import { configError } from "../../errors.js";
 import { refuseUndefinedSecrets } from "../../secret-options.js";
+import { nodeRedisEndpoint, nodeRedisKind, type NodeRedisClient, type NodeRedisKind } from "./node-redis.js";
 import type { HighAvailabilityOptions } from "./topology.js";
 
 /** TLS settings for the connection to Redis (ElastiCache "in-transit encryption"). */
@@ -22,8 +23,8 @@ export interface RedisTlsOptions {
 
 export interface RedisBackendOptions extends HighAvailabilityOptions {
   /**
-   * `redis://[[user]:password@]host[:port][/db]` or `rediss://…` for TLS. User and password may be
-   * percent-encoded. Options given next to the URL (`db`, `username`, `password`, `tls`) override its parts.
+   * `redis://[[user]:password@]host[:port][/db]` or `rediss://…` for TLS (`valkey://` and `valkeys://`
+   * read the same). User and password may be percent-encoded. Options given next to the URL (`db`, `username`, `password`, `tls`) override its parts.
    */
   url?: string;
   /** Server host name or IP, when not using `url`. Default `"127.0.0.1"`. */
@@ -42,11 +43,14 @@ export interface RedisBackendOptions extends HighAvailabilityOptions {
    */
   tls?: boolean | RedisTlsOptions;
   /**
-   * An ioredis client you created. The backend uses it as it is and never closes it (you do): give it
-   * `enableOfflineQueue: false` and `maxRetriesPerRequest: 0` too, or a command that waited in its
-   * offline queue could still be sent after the store gave up on it. Excludes every connection option.
+   * A client you created: ioredis (`new Redis(…)`, `new Cluster(…)`) or node-redis 5 or later
+   * (`createClient`, `createCluster`, `createSentinel` from the `redis` package, connected with
+   * `await client.connect()`). The backend uses it as it is and never closes it (you do). Give an
+   * ioredis client `enableOfflineQueue: false` and `maxRetriesPerRequest: 0`, a node-redis client
+   * `disableOfflineQueue: true`, or a command that waited in the client's offline queue could still be
+   * sent after the store gave up on it. Excludes every connection option. See docs/redis-clients.md.
    */
-  client?: Redis | Cluster;
+  client?: Redis | Cluster | NodeRedisClient;
 }
 
 /** Where and how to connect, once every shortcut is resolved. Credentials live only here. */
@@ -61,7 +65,8 @@ export interface RedisEndpoint {
 
 export type ResolvedRedisOptions =
   | { kind: "endpoint"; endpoint: RedisEndpoint; label: string }
-  | { kind: "client"; client: Redis | Cluster; label: string };
+  | { kind: "client"; client: Redis | Cluster; label: string }
+  | { kind: "node-redis"; client: NodeRedisClient; nodeRedis: NodeRedisKind; label: string };
 
 /** Option names this backend accepts; anything else is a typo worth a CONFIG error. */
 export const REDIS_OPTION_NAMES: readonly string[] = ["url", "host", "port", "db", "username", "password", "tls", "client"];
@@ -148,7 +153,7 @@ function parseRedisUrl(url: unknown): ParsedUrl {
     throw configError("url", accepts, url);
   }
   const scheme = parsed.protocol.slice(0, -1).toLowerCase();
-  if (scheme !== "redis" && scheme !== "rediss") throw configError("url", `${accepts} (the scheme must be redis or rediss)`);
+  if (!["redis", "rediss", "valkey", "valkeys"].includes(scheme)) throw configError("url", `${accepts} (the scheme must be redis, rediss, valkey or valkeys)`);
   if (parsed.hostname.length === 0) throw configError("url", `${accepts} (the host is missing)`);
   if (parsed.search.length > 0 || parsed.hash.length > 0) throw configError("url", `${accepts} (query parameters are not read; pass options instead)`);
   const port = parsed.port === "" ? 6379 : checkPort("url", Number(parsed.port));
@@ -161,7 +166,7 @@ function parseRedisUrl(url: unknown): ParsedUrl {
     throw configError("url", `${accepts} (a user name without a password: write redis://:password@host for a password alone)`);
   }
   const hostname = parsed.hostname.startsWith("[") ? parsed.hostname.slice(1, -1) : parsed.hostname;
-  return { host: hostname, port, db, username, password, tls: scheme === "rediss" };
+  return { host: hostname, port, db, username, password, tls: scheme === "rediss" || scheme === "valkeys" };
 }
 
 function decode(part: string): string | undefined {
@@ -204,13 +209,20 @@ function checkTls(tls: unknown): RedisTlsOptions {
 
 function resolveClient(options: RedisBackendOptions): ResolvedRedisOptions {
   const client = options.client as unknown as Record<string, unknown> | null;
-  if (client === null || typeof client !== "object" || typeof client.sendCommand !== "function" || typeof client.status !== "string") {
-    throw configError("client", "an ioredis client (new Redis(…) or new Cluster(…))", options.client);
+  const nodeRedis = nodeRedisKind(client);
+  const ioredis = client !== null && typeof client === "object" && typeof client.sendCommand === "function" && typeof client.status === "string";
+  if (!ioredis && nodeRedis === undefined) {
+    throw configError("client", "an ioredis client (new Redis(…) or new Cluster(…)) or a node-redis client (createClient, createCluster or createSentinel from the redis package, version 5 or later)", options.client);
   }
   for (const name of CONNECTION_OPTIONS) {
     if (options[name] !== undefined) throw configError(name, 'left out when "client" is given (the client already knows where to connect)');
   }
-  const clientOptions = (client.options ?? {}) as { host?: unknown; port?: unknown; db?: unknown };
+  if (nodeRedis !== undefined) {
+    const endpoint = nodeRedis === "client" ? nodeRedisEndpoint(options.client as NodeRedisClient) : undefined;
+    const label = nodeRedis === "cluster" ? "redis cluster (node-redis)" : nodeRedis === "sentinel" ? "redis sentinel (node-redis)" : `${endpoint === undefined ? "redis" : endpointLabel(endpoint)} (node-redis)`;
+    return { kind: "node-redis", client: options.client as NodeRedisClient, nodeRedis, label };
+  }
+  const clientOptions = ((client as Record<string, unknown>).options ?? {}) as { host?: unknown; port?: unknown; db?: unknown };
   const isCluster = (client as { isCluster?: unknown }).isCluster === true;
   const label = isCluster
     ? "redis cluster"

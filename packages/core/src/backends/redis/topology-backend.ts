@@ -7,6 +7,7 @@ import * as commands from "./commands.js";
 import { RedisConnection } from "./connection.js";
 import { endpointLabel, resolveRedisOptions, type RedisBackendOptions, type RedisEndpoint, type ResolvedRedisOptions } from "./options.js";
 import { createReadRouter, type ReadRoutes, type ReplicaRead } from "./readers.js";
+import { nodeRedisConnection } from "./node-redis-connection.js";
 import { createSentinelClient } from "./sentinel.js";
 import { assertWaitFitsDeadline, replicaTouchAfter, type ResolvedHighAvailability } from "./topology.js";
 
@@ -22,11 +23,11 @@ export interface TopologyConnections {
 }
 
 export function connectTopology(resolved: ResolvedRedisOptions, ha: ResolvedHighAvailability, options: RedisBackendOptions): TopologyConnections {
-  if (resolved.kind === "client") {
+  if (resolved.kind === "client" || resolved.kind === "node-redis") {
     if (ha.topology.kind !== "standalone" || ha.topology.readers.length > 0 || ha.readFrom !== "primary") {
       throw configError("client", "used without readers, sentinels, cluster and readFrom (configure your own client's Sentinel, Cluster or scaleReads settings instead)");
     }
-    const primary = new RedisConnection(resolved.client, false, resolved.label, undefined);
+    const primary = resolved.kind === "client" ? new RedisConnection(resolved.client, false, resolved.label, undefined) : nodeRedisConnection(resolved.client, resolved.nodeRedis, resolved.label);
     return { label: resolved.label, primary, readers: [], configure: (timeoutMs) => primary.configure(timeoutMs) };
   }
   const { endpoint } = resolved;

@@ -136,8 +136,8 @@ export function resolveHighAvailability(options: HighAvailabilityOptions): Resol
 
   let topology: Topology = { kind: "standalone", readers: [] };
   if (options.readers !== undefined) {
-    if (!Array.isArray(options.readers) || options.readers.length === 0 || !options.readers.every((url) => typeof url === "string" && /^rediss?:\/\//i.test(url))) {
-      throw configError("readers", "a non-empty list of redis:// or rediss:// URLs (reader endpoints)", options.readers);
+    if (!Array.isArray(options.readers) || options.readers.length === 0 || !options.readers.every((url) => typeof url === "string" && /^(rediss?|valkeys?):\/\//i.test(url))) {
+      throw configError("readers", "a non-empty list of redis:// or rediss:// (or valkey:// / valkeys://) URLs (reader endpoints)", options.readers);
     }
     topology = { kind: "standalone", readers: [...options.readers] };
   } else if (options.sentinels !== undefined) {

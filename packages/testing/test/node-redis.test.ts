@@ -1,0 +1,190 @@
+import { createClient } from "redis";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { createSessionStore, isSessionStoreError, redisBackend, type SessionStore } from "@sessionbridge/core";
+import { backendContract, eventually, rejection, uniquePrefix } from "../src/contract.js";
+import { startRedis, type RedisServer } from "../src/redis.js";
+
+/**
+ * node-redis clients (the `redis` package, what connect-redis 9 takes) given as `client`: the shared
+ * contract suite, and the guarantees that depend on the client: deadlines with the server stopped or
+ * frozen, nothing sent late, one command per unmodified read, the caller's client left open.
+ */
+
+type NodeRedis = ReturnType<typeof createClient>;
+
+let server: RedisServer;
+const clients: NodeRedis[] = [];
+
+/** A caller's client as docs/redis-clients.md recommends; the test closes it (the store never does). */
+async function nodeRedis(url = server.url, options: Parameters<typeof createClient>[0] = {}): Promise<NodeRedis> {
+  const client = createClient({ url, disableOfflineQueue: true, socket: { reconnectStrategy: (retries: number) => Math.min(20 * 2 ** retries, 500) }, ...options });
+  client.on("error", () => undefined); // node-redis requires an error listener; the store reports failures itself
+  clients.push(client);
+  await client.connect();
+  return client;
+}
+
+beforeAll(async () => {
+  server = await startRedis();
+});
+afterAll(async () => {
+  for (const client of clients) if (client.isOpen) client.destroy();
+  await server?.dispose();
+});
+
+backendContract({ name: "redis through a caller's node-redis client", backend: async () => redisBackend({ client: await nodeRedis() }) });
+backendContract({ name: "redis through a caller's node-redis client speaking RESP3", backend: async () => redisBackend({ client: await nodeRedis(server.url, { RESP: 3 }) }) });
+
+describe("node-redis client guarantees", () => {
+  const stores: SessionStore[] = [];
+  afterEach(async () => {
+    await Promise.all(stores.splice(0).map((store) => store.close()));
+  });
+  const open = (client: NodeRedis, timeoutMs = 400) => {
+    const store = createSessionStore({ backend: redisBackend({ client }), timeoutMs, prefix: uniquePrefix("nr") });
+    stores.push(store);
+    return store;
+  };
+
+  it("refuses anything that is not an ioredis or node-redis client, naming client", () => {
+    for (const bad of [{}, { sendCommand: () => undefined }, "redis://localhost"]) {
+      let message = "";
+      try {
+        redisBackend({ client: bad as never });
+      } catch (error) {
+        expect(isSessionStoreError(error) && error.code).toBe("CONFIG");
+        message = (error as Error).message;
+      }
+      expect(message).toMatch(/"client"/);
+      expect(message).toMatch(/node-redis/);
+    }
+  });
+
+  it("reads an unmodified session with exactly one command (GETEX), labelled with the server", async () => {
+    const store = open(await nodeRedis(), 2000);
+    expect(store.backend.label).toBe(`redis 127.0.0.1:${server.port} (node-redis)`);
+    await store.set("one", { a: 1 });
+    const before = await commandCalls();
+    expect(await store.get("one")).toEqual({ a: 1 });
+    const after = await commandCalls();
+    const sent = [...after].filter(([name, calls]) => calls !== (before.get(name) ?? 0)).map(([name, calls]) => [name, calls - (before.get(name) ?? 0)]);
+    // HELLO and INFO are the admin connection's own commands.
+    expect(sent.filter(([name]) => name !== "info" && name !== "hello")).toEqual([["getex", 1]]);
+  });
+
+  it("never closes the caller's client, and leaves no listener on it", async () => {
+    const client = await nodeRedis();
+    const listeners = client.listenerCount("error") + client.listenerCount("ready") + client.listenerCount("end");
+    const store = createSessionStore({ backend: redisBackend({ client }), prefix: uniquePrefix("nr") });
+    await store.set("x", { a: 1 });
+    await store.close();
+    expect(client.isOpen).toBe(true);
+    expect(await client.ping()).toBe("PONG");
+    expect(client.listenerCount("error") + client.listenerCount("ready") + client.listenerCount("end")).toBe(listeners);
+  });
+
+  it("says what to do with a client that was never connected, and works once it is", async () => {
+    const client = createClient({ url: server.url, disableOfflineQueue: true });
+    client.on("error", () => undefined);
+    clients.push(client);
+    const store = open(client);
+    const failure = await rejection(store.get("x"));
+    expect(failure.code).toBe("UNAVAILABLE");
+    expect(failure.message).toMatch(/connect\(\)/);
+    await client.connect();
+    await store.set("x", { a: 1 });
+    expect(await store.get("x")).toEqual({ a: 1 });
+  });
+
+  it("fails every operation fast on a client its owner closed", async () => {
+    const client = await nodeRedis();
+    const store = open(client);
+    await store.set("x", { a: 1 });
+    client.destroy();
+    for (const operation of [() => store.get("x"), () => store.set("x", { a: 2 }), () => store.ping()]) {
+      const failure = await rejection(operation);
+      expect(failure.code).toBe("UNAVAILABLE");
+      expect(failure.message).toMatch(/closed/);
+    }
+  });
+});
+
+describe("node-redis: a server that stops, or freezes, and comes back", () => {
+  let own: RedisServer;
+  beforeAll(async () => {
+    own = await startRedis();
+  });
+  afterAll(async () => {
+    await own?.dispose();
+  });
+  const FAST = ["UNAVAILABLE", "TIMEOUT"];
+  const events: string[] = [];
+  function withEvents(client: NodeRedis): SessionStore {
+    const store = createSessionStore({ backend: redisBackend({ client }), timeoutMs: 400, prefix: uniquePrefix("nr") });
+    store.on("unavailable", () => events.push("unavailable"));
+    store.on("available", () => events.push("available"));
+    return store;
+  }
+
+  async function everyOperationFailsFast(store: SessionStore): Promise<void> {
+    for (const operation of [() => store.get("someone"), () => store.set("someone", { a: 1 }), () => store.touch("someone"), () => store.destroy("someone"), () => store.length(), () => store.ping()]) {
+      expect(FAST).toContain((await rejection(operation)).code);
+    }
+  }
+
+  it("stopped: every operation rejects within the deadline, nothing runs late, and it recovers by itself", async () => {
+    // The client's defaults (offline queue on): the store still sends nothing while it is not ready.
+    const client = createClient({ url: own.url, socket: { reconnectStrategy: (retries: number) => Math.min(20 * 2 ** retries, 500) } });
+    client.on("error", () => undefined);
+    clients.push(client);
+    await client.connect();
+    const store = createSessionStore({ backend: redisBackend({ client }), timeoutMs: 400, prefix: uniquePrefix("nr") });
+    const events: string[] = [];
+    store.on("unavailable", () => events.push("unavailable"));
+    store.on("available", () => events.push("available"));
+    try {
+      await store.set("before", { a: 1 });
+      await own.stop();
+      await everyOperationFailsFast(store);
+      const burst = await Promise.allSettled(Array.from({ length: 100 }, (_, i) => store.get(`visitor-${i}`)));
+      for (const outcome of burst) expect(FAST).toContain(outcome.status === "rejected" ? (outcome.reason as { code: string }).code : "resolved");
+      expect(FAST).toContain((await rejection(store.set("stale", { written: "while down" }))).code);
+      expect(events).toContain("unavailable");
+      await own.restart();
+      await eventually("the store works again", async () => (await store.set("after", { a: 2 }), true));
+      expect(events.at(-1)).toBe("available");
+      // A command kept in node-redis's offline queue and sent after the reconnect would show up here.
+      expect(await store.get("stale")).toBeNull();
+      expect(await own.command("DBSIZE")).toBe(1);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("frozen (SIGSTOP): every operation rejects within the deadline, later ones are not even sent, and it recovers", async () => {
+    const client = await nodeRedis(own.url);
+    const store = withEvents(client);
+    await store.set("kept", { a: 1 });
+    own.pause();
+    try {
+      await everyOperationFailsFast(store);
+      await eventually("the store reported the server unavailable", () => events.includes("unavailable"));
+      // Found hung: this write is refused without being sent, so the server cannot run it when it thaws.
+      expect(FAST).toContain((await rejection(store.set("refused", { a: 2 }))).code);
+    } finally {
+      own.resume();
+    }
+    await eventually("the store reads again", async () => (await store.get("kept")) !== null);
+    expect(await store.get("refused")).toBeNull();
+    expect(events.at(-1)).toBe("available");
+    await store.close();
+  });
+});
+
+/** Commands the shared server has run, by name (INFO commandstats). */
+async function commandCalls(): Promise<Map<string, number>> {
+  const info = String(await server.command("INFO", "commandstats"));
+  const calls = new Map<string, number>();
+  for (const match of info.matchAll(/^cmdstat_([a-z|]+):calls=(\d+)/gm)) calls.set(match[1] as string, Number(match[2]));
+  return calls;
+}
