@@ -3,6 +3,7 @@ import { SessionStoreError } from "../../errors.js";
 import { bySlot, isNoScript, type RedisCommands, type Scanner } from "./client-commands.js";
 import { HangWatch } from "./hang-watch.js";
 import type { NodeRedisLifecycle } from "./node-redis-lifecycle.js";
+import { nodeRedisSubscriber } from "./node-redis-pubsub.js";
 
 /**
  * The backend's commands over a node-redis client, cluster or sentinel, as raw `sendCommand` calls:
@@ -122,5 +123,9 @@ export function nodeRedisCommands(lifecycle: NodeRedisLifecycle, label: string):
     },
     wait: async (key, replicas, timeoutMs) => Number(await send(key, ["WAIT", String(replicas), String(timeoutMs)])),
     masterOf: (key) => (cluster === undefined ? undefined : cluster.getSlotMaster(calculateSlot(key))?.address),
+    publish: async (channel, message) => {
+      await send(undefined, ["PUBLISH", channel, message]);
+    },
+    subscriber: () => nodeRedisSubscriber(client, kind),
   };
 }
