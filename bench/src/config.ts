@@ -12,6 +12,8 @@ export type Framework = "express" | "fastify" | "koa";
  */
 export type StoreKind =
   | "ours-redis"
+  /** Our store through a caller's node-redis client (createClient) instead of the ioredis connection it opens. */
+  | "ours-redis-node-redis"
   /** Koa only: koa-session with `renew: true` and rolling off (the cookie is re-sent in the second half of its life). */
   | "ours-redis-renew"
   | "ours-memcached"

@@ -31,6 +31,7 @@ function row(framework: Framework, store: StoreKind, label: string, role: Role, 
 
 export const ROWS: Row[] = [
   row("express", "ours-redis", "sessionbridge (Redis)", "ours", "redis"),
+  row("express", "ours-redis-node-redis", "sessionbridge (Redis, node-redis client)", "ours", "redis", ["read"]),
   row("express", "connect-redis-8", "connect-redis 8 (ioredis)", "incumbent", "redis"),
   row("express", "connect-redis-9", "connect-redis 9 (node-redis)", "incumbent", "redis"),
   row("express", "ours-memcached", "sessionbridge (Memcached)", "ours", "memcached"),

@@ -1,6 +1,7 @@
 import { performance } from "node:perf_hooks";
-import { createSessionStore, type SessionStore } from "@sessionbridge/core";
+import { createSessionStore, redisBackend, type SessionStore } from "@sessionbridge/core";
 import { Redis } from "ioredis";
+import { createClient } from "redis";
 import { USER, SESSION_MAX_AGE_MS } from "./payload.js";
 import { redisCpuSeconds } from "./cpu.js";
 import { percentile, round } from "./stats.js";
@@ -65,6 +66,12 @@ export async function runStoreLevel(redisUrl: string, seconds: number, rounds: n
   const raw = new Redis(redisUrl);
   const admin = new Redis(redisUrl); // INFO cpu probes, off the measured connections
   const rawPipelined = new Redis(redisUrl, { enableAutoPipelining: true });
+  // node-redis: raw, and the core store through a caller's node-redis client (docs/redis-clients.md).
+  const rawNode = createClient({ url: redisUrl });
+  const nodeForStore = createClient({ url: redisUrl, disableOfflineQueue: true });
+  for (const client of [rawNode, nodeForStore]) client.on("error", () => undefined);
+  await Promise.all([rawNode.connect(), nodeForStore.connect()]);
+  const storeNode = createSessionStore({ backend: redisBackend({ client: nodeForStore }), ttlMs: SESSION_MAX_AGE_MS, prefix: "core-nr:" });
   let store: SessionStore | undefined;
   let storeFailure: string | undefined;
   try {
@@ -89,6 +96,10 @@ export async function runStoreLevel(redisUrl: string, seconds: number, rounds: n
     { name: "core set", baseline: "raw ioredis SET PX", run: (i) => core().set(`id-${i}`, data) },
     { name: "raw ioredis PEXPIRE", run: (i) => raw.pexpire(`raw:${i}`, SESSION_MAX_AGE_MS) },
     { name: "core touch", baseline: "raw ioredis PEXPIRE", run: (i) => core().touch(`id-${i}`) },
+    { name: "raw node-redis GET", run: (i) => rawNode.get(`raw:${i}`) },
+    { name: "core get, node-redis client", baseline: "raw node-redis GET", run: (i) => storeNode.get(`id-${i}`) },
+    { name: "core set, node-redis client", run: (i) => storeNode.set(`id-${i}`, data) },
+    { name: "core touch, node-redis client", run: (i) => storeNode.touch(`id-${i}`) },
   ];
   const results: OpResult[] = ops.map(({ name, baseline }) => (baseline ? { name, baseline, rounds: [] } : { name, rounds: [] }));
   if (storeFailure !== undefined) for (const result of results) if (result.name.startsWith("core")) result.failure = storeFailure;
@@ -96,6 +107,7 @@ export async function runStoreLevel(redisUrl: string, seconds: number, rounds: n
     for (let i = 0; i < KEYS; i++) {
       await raw.set(`raw:${i}`, value, "PX", SESSION_MAX_AGE_MS);
       if (store) await store.set(`id-${i}`, data);
+      await storeNode.set(`id-${i}`, data);
     }
     for (const [index, op] of ops.entries()) if (!results[index]?.failure) await closedLoop(op.run, Math.min(1, seconds), concurrency, admin); // warm-up
     for (let round = 1; round <= rounds; round++) {
@@ -121,6 +133,9 @@ export async function runStoreLevel(redisUrl: string, seconds: number, rounds: n
     admin.disconnect();
     rawPipelined.disconnect();
     await store?.close().catch(() => undefined);
+    await storeNode.close().catch(() => undefined);
+    rawNode.destroy();
+    nodeForStore.destroy();
   }
   return results;
 }

@@ -1,6 +1,7 @@
 import { createHmac } from "node:crypto";
 import { connect } from "node:net";
-import { createSessionStore, memoryBackend, type Backend, type SessionStore, type SessionStoreOptions } from "@sessionbridge/core";
+import { createClient } from "redis";
+import { createSessionStore, memoryBackend, redisBackend, type Backend, type SessionStore, type SessionStoreOptions } from "@sessionbridge/core";
 import { startMemcached } from "./memcached.js";
 import { startRedis } from "./redis.js";
 export { eventually } from "./wait.js";
@@ -10,9 +11,15 @@ export { eventually } from "./wait.js";
  * the memory backend, a real redis-server or a real memcached. Every `createStore` call makes a new
  * core store with its own client, like another instance of the web tier behind a load balancer.
  */
-export type AdapterBackendKind = "memory" | "redis" | "memcached";
+export type AdapterBackendKind = "memory" | "redis" | "memcached" | "redis-node";
 
 export const ADAPTER_BACKENDS: readonly AdapterBackendKind[] = ["memory", "redis", "memcached"];
+
+/**
+ * "redis-node": the same real redis-server, each store through its own node-redis client (createClient,
+ * connected by the harness as a user would), so an adapter's suite can run once on node-redis too.
+ */
+export const NODE_REDIS_ADAPTER_BACKEND: AdapterBackendKind = "redis-node";
 
 export interface AdapterBackend {
   readonly kind: AdapterBackendKind;
@@ -57,17 +64,27 @@ export async function startAdapterBackend(kind: AdapterBackendKind): Promise<Ada
       },
     };
   }
-  const server = kind === "redis" ? await startRedis() : await startMemcached();
+  const server = kind === "redis" || kind === "redis-node" ? await startRedis() : await startMemcached();
+  const nodeClients: Array<ReturnType<typeof createClient>> = [];
+  const storeOn = (options: Omit<SessionStoreOptions, "backend" | "url">): SessionStore => {
+    if (kind !== "redis-node") return createSessionStore({ ...options, url: server.url });
+    const client = createClient({ url: server.url, disableOfflineQueue: true, socket: { reconnectStrategy: (retries: number) => Math.min(20 * 2 ** retries, 500) } });
+    client.on("error", () => undefined);
+    client.connect().catch(() => undefined); // the store waits for it (until an operation's deadline)
+    nodeClients.push(client);
+    return createSessionStore({ ...options, backend: redisBackend({ client }) });
+  };
   const backend: AdapterBackend = {
     kind,
     url: server.url,
-    createStore: (options = {}) => track(createSessionStore({ ...options, url: server.url })),
+    createStore: (options = {}) => track(storeOn(options)),
     stop: () => server.stop(),
     restart: () => server.restart(),
     pause: () => server.pause(),
     resume: () => server.resume(),
     dispose: async () => {
       await closeStores();
+      for (const client of nodeClients.splice(0)) if (client.isOpen) client.destroy();
       await server.dispose();
     },
   };
@@ -84,7 +101,7 @@ export async function startAdapterBackend(kind: AdapterBackendKind): Promise<Ada
       ]);
     };
   }
-  if (kind === "redis") {
+  if (kind === "redis" || kind === "redis-node") {
     const redis = server as Awaited<ReturnType<typeof startRedis>>;
     backend.commandCalls = async () => {
       const info = String(await redis.command("INFO", "commandstats"));
