@@ -1,10 +1,10 @@
 import { isSessionStoreError, SessionStoreError } from "./errors.js";
 import { isOutage, withinBudget, type RequestBudget } from "./request-budget.js";
 import { bodyOf, rememberBody } from "./snapshot.js";
-import { ttlFromExpiry, type FrameworkExpiry } from "./expiry.js";
+import { isBrowserSessionCookie, ttlFromExpiry, type FrameworkExpiry } from "./expiry.js";
 import { loadedSession, type LoadedSession, type SessionData, type SessionStore } from "./store.js";
 
-export { remainingMs, ttlFromExpiry, type FrameworkExpiry } from "./expiry.js";
+export { isBrowserSessionCookie, remainingMs, ttlFromExpiry, type FrameworkExpiry } from "./expiry.js";
 
 /**
  * The few steps every framework adapter (express-session, @fastify/session, koa-session) shares, kept
@@ -52,6 +52,8 @@ export interface CommitOptions {
   meta?: Record<string, string> | undefined;
   /** The request's budget (request-budget.ts): the save and a following touch share its one deadline. */
   budget?: RequestBudget | undefined;
+  /** The session's cookie ends with the browser session (see `WriteOptions.browserSession`); undefined keeps what it had. */
+  browserSession?: boolean | undefined;
 }
 
 /**
@@ -62,8 +64,8 @@ export interface CommitOptions {
  * Resolves the session as it now stands, or null when it is gone.
  */
 export async function commitSession(store: SessionStore<SessionData>, id: string, data: SessionData, options: CommitOptions): Promise<LoadedSession | null> {
-  const { previous, ttlMs, meta, budget } = options;
-  const outcome = await withinBudget(budget, store, "save", () => store.save(id, data, { previous, ...(ttlMs === undefined ? {} : { ttlMs }), ...(meta === undefined ? {} : { meta }) }));
+  const { previous, ttlMs, meta, budget, browserSession } = options;
+  const outcome = await withinBudget(budget, store, "save", () => store.save(id, data, { previous, ...(ttlMs === undefined ? {} : { ttlMs }), ...(meta === undefined ? {} : { meta }), ...(browserSession === undefined ? {} : { browserSession }) }));
   if (outcome.status === "gone") return null;
   if (outcome.status === "written" || outcome.session.refreshed) return outcome.session;
   const alive = await withinBudget(budget, store, "touch", () => store.touch(id, { ttlMs: ttlMs ?? outcome.session.ttlMs }));
@@ -110,7 +112,8 @@ export class SessionTracker {
 
   /**
    * Writes `data` for the framework session `holder` with {@link commitSession} (or destroys it when its
-   * cookie has expired). `previous` defaults to what `holder` was loaded from.
+   * cookie has expired). `previous` defaults to what `holder` was loaded from. A cookie `expiry` without
+   * an expiry (a browser-session cookie) is recorded as such, so every adapter rebuilds it that way.
    */
   async commit(id: string, holder: object, data: SessionData, options: { expiry?: FrameworkExpiry | null | undefined; previous?: LoadedSession | null; meta?: Record<string, string> | undefined; budget?: RequestBudget | undefined } = {}): Promise<void> {
     const previous = options.previous === undefined ? (this.loaded.get(holder) ?? null) : options.previous;
@@ -120,7 +123,7 @@ export class SessionTracker {
       await this.destroy(id, options.budget);
       return;
     }
-    const now = await commitSession(this.store, id, data, { previous, ttlMs, meta: options.meta, budget: options.budget });
+    const now = await commitSession(this.store, id, data, { previous, ttlMs, meta: options.meta, budget: options.budget, browserSession: isBrowserSessionCookie(options.expiry) });
     if (now === null) {
       this.loaded.delete(holder);
       return;

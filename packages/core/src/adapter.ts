@@ -8,7 +8,7 @@
  * of every module (one `SessionStoreError` class, one request-budget WeakMap) in the ESM build and one in
  * the CJS build.
  */
-export { checkMetaOption, commitSession, detachData, isOutage, isSessionFailure, leanCopy, remainingMs, SessionTracker, toCallback, ttlFromExpiry, withHttpStatus } from "./adapter-support.js";
+export { checkMetaOption, commitSession, detachData, isBrowserSessionCookie, isOutage, isSessionFailure, leanCopy, remainingMs, SessionTracker, toCallback, ttlFromExpiry, withHttpStatus } from "./adapter-support.js";
 export type { CommitOptions, FrameworkExpiry } from "./adapter-support.js";
 export { budgetOf, linkBudget, runWithBudget, withinBudget } from "./request-budget.js";
 export type { BudgetedStore, RequestBudget } from "./request-budget.js";

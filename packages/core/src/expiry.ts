@@ -39,6 +39,17 @@ function frameworkTtl(expiry: FrameworkExpiry | null | undefined, left: number |
   return left === undefined ? undefined : Math.ceil(left);
 }
 
+/**
+ * Whether a framework's cookie ends with the browser session (no `expires`, no positive
+ * `originalMaxAge`): stored in the record (`browserSession`) so the cookie is rebuilt that way when the
+ * session is read back. Undefined when the framework gave no expiry at all (keep what the session had).
+ */
+export function isBrowserSessionCookie(expiry: FrameworkExpiry | null | undefined): boolean | undefined {
+  if (expiry === null || expiry === undefined) return undefined;
+  const original = expiry.originalMaxAge;
+  return (expiry.expires === null || expiry.expires === undefined) && !(typeof original === "number" && original > 0);
+}
+
 /** Milliseconds left until `expires`, or undefined when there is no expiry. Zero or less means expired. */
 export function remainingMs(expires: Date | number | string | null | undefined, now = Date.now()): number | undefined {
   if (expires === null || expires === undefined) return undefined;

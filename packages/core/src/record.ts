@@ -26,6 +26,12 @@ export interface SessionRecord<T extends object = Record<string, unknown>> {
    * so "log out everywhere" never misses a live session (see users.ts).
    */
   indexedUntilMs?: number;
+  /**
+   * True when the framework's cookie for this session has no expiry (it ends with the browser session):
+   * adapters then rebuild such a cookie instead of one that expires with the TTL. The TTL on the server
+   * is the session's `ttlMs` either way.
+   */
+  browserSession?: true;
   /** Opaque token that changes on every write; used for compare-and-set. */
   version: string;
 }
@@ -84,6 +90,7 @@ interface WireBody {
   u?: string;
   m?: Record<string, string>;
   i?: number;
+  b?: 1;
 }
 
 /** The record as the body text that is sealed and stored (the serializer's text of the wire form). */
@@ -92,6 +99,7 @@ export function encodeBody(record: SessionRecord<object>, serializer: Serializer
   if (record.userId !== undefined) wire.u = record.userId;
   if (record.meta !== undefined) wire.m = record.meta;
   if (record.indexedUntilMs !== undefined) wire.i = record.indexedUntilMs;
+  if (record.browserSession === true) wire.b = 1;
   return serializer.stringify(wire);
 }
 
@@ -145,6 +153,7 @@ export function encodeJsonBody(dataText: string, record: Omit<SessionRecord<obje
   if (record.userId !== undefined) body += `,"u":${JSON.stringify(record.userId)}`;
   if (record.meta !== undefined) body += `,"m":${JSON.stringify(record.meta)}`;
   if (record.indexedUntilMs !== undefined) body += `,"i":${record.indexedUntilMs}`;
+  if (record.browserSession === true) body += `,"b":1`;
   return `${body}}`;
 }
 
@@ -184,7 +193,7 @@ export function parseBody(body: string, version: string, serializer: Serializer)
     return null;
   }
   if (!isPlainObject(wire)) return null;
-  const { d, c, e, t, u, m, i } = wire as Partial<WireBody> & Record<string, unknown>;
+  const { d, c, e, t, u, m, i, b } = wire as Partial<WireBody> & Record<string, unknown>;
   // A fractional or absurd TTL (older versions stored `ttlMs` as given) is rounded up and capped, never fatal.
   const ttlMs = storedTtlMs(t);
   if (!isPlainObject(d) || !isFiniteNumber(c) || !isFiniteNumber(e) || ttlMs === null) return null;
@@ -196,6 +205,7 @@ export function parseBody(body: string, version: string, serializer: Serializer)
   if (u !== undefined) record.userId = u;
   if (m !== undefined) record.meta = m;
   if (i !== undefined) record.indexedUntilMs = i;
+  if (b === 1) record.browserSession = true; // anything else: not a browser-session cookie, never an error
   return record;
 }
 

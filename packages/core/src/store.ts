@@ -45,6 +45,12 @@ export interface WriteOptions {
    * written; a change of meta alone does not cause a write (so a roaming IP does not rewrite every request).
    */
   meta?: Record<string, string>;
+  /**
+   * The framework's cookie for this session has no expiry (a browser-session cookie): stored with the
+   * session so every adapter rebuilds that cookie when it reads the session back. Default: what the
+   * session had (false for a new one).
+   */
+  browserSession?: boolean;
 }
 
 export interface SaveOptions extends WriteOptions {
@@ -364,7 +370,8 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
       return { status: "gone" };
     }
     const userId = this.userIdFor(data, options.userId, previous?.userId);
-    const metaChanged = previous !== null && (userId !== previous.userId || (options.ttlMs !== undefined && options.ttlMs !== previous.ttlMs));
+    const browserSession = options.browserSession ?? previous?.browserSession === true;
+    const metaChanged = previous !== null && (userId !== previous.userId || (options.ttlMs !== undefined && options.ttlMs !== previous.ttlMs) || browserSession !== (previous.browserSession === true));
     const previousBody = previous === null ? undefined : bodyOf(previous);
     const unchanged = (held: LoadedSession<object>): SaveOutcome => {
       const session = loadedSession(held as LoadedSession, id, held.refreshed, held.writtenExpiresAtMs);
@@ -397,6 +404,7 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
       ...(userId !== undefined ? { userId } : {}),
       ...(options.meta ?? previous?.meta) !== undefined ? { meta: cleanMeta(options.meta) ?? (previous?.meta as Record<string, string>) } : {},
       ...(previous?.indexedUntilMs !== undefined && userId === previous.userId ? { indexedUntilMs: previous.indexedUntilMs } : {}),
+      ...(browserSession ? { browserSession: true as const } : {}),
     };
     await this.indexBeforeWrite(key, base, previous?.userId);
     let record: SessionRecord = { ...base, data, version: newVersion() };
@@ -558,6 +566,7 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
     if (options.userId !== undefined) record.userId = options.userId;
     const meta = cleanMeta(options.meta);
     if (meta !== undefined) record.meta = meta;
+    if (options.browserSession === true) record.browserSession = true;
     return record;
   }
 
@@ -952,6 +961,7 @@ export function loadedSession(record: SessionRecord, id: string, refreshed: bool
   if (record.userId !== undefined) loaded.userId = record.userId;
   if (record.meta !== undefined) loaded.meta = record.meta;
   if (record.indexedUntilMs !== undefined) loaded.indexedUntilMs = record.indexedUntilMs;
+  if (record.browserSession === true) loaded.browserSession = true;
   const body = bodyOf(record);
   if (body !== undefined) rememberBody(loaded, body);
   return loaded;

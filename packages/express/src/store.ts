@@ -184,8 +184,12 @@ export class ExpressStore extends session.Store {
 
 function noop(): void {}
 
-/** express-session's cookie for a loaded record: the session's own idle timeout and expiry. */
+/**
+ * express-session's cookie for a loaded record: the session's own idle timeout and expiry, or none for a
+ * session whose cookie had none (a browser-session cookie), as express-session's own stores hand it back.
+ */
 function cookieOf(loaded: LoadedSession): ExpressSession["cookie"] {
+  if (loaded.browserSession === true) return { originalMaxAge: null, expires: null };
   return { originalMaxAge: loaded.ttlMs, expires: new Date(loaded.expiresAtMs) };
 }
 

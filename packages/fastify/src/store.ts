@@ -20,9 +20,10 @@ interface RequestLike {
 
 export interface FastifyStoreOptions {
   /**
-   * Set it when @fastify/session's `cookie` has no `maxAge` (a cookie that ends with the browser
-   * session): loaded sessions then keep such a cookie instead of one that expires with the session's
-   * TTL. The plugin sets it from its `cookie` option. Default false.
+   * Every loaded session takes its cookie's expiry from @fastify/session's `cookie` options instead of
+   * its own TTL. Not needed for browser-session cookies (no `maxAge`) any more: the record says when a
+   * session's cookie had no expiry, and such a session is read back without one. The plugin sets it
+   * when its `cookie` has no `maxAge`. Default false.
    */
   browserSessionCookie?: boolean;
   /**
@@ -90,8 +91,10 @@ export class FastifyStore extends EventEmitter implements FastifySessionStore {
     };
     toCallback(read(), (error, loaded) => {
       if (error || !loaded) return callback(error, null);
-      // The session's own idle timeout and expiry; the other cookie attributes come from @fastify/session's options.
-      const cookie = this.browserSessionCookie ? {} : { originalMaxAge: loaded.ttlMs, expires: new Date(loaded.expiresAtMs) };
+      // The session's own idle timeout and expiry; the other cookie attributes come from @fastify/session's
+      // options. A session whose cookie had no expiry gets none: @fastify/session rebuilds its cookie from
+      // the configured options, as from its own stores, where such a session holds no expiry either.
+      const cookie = this.browserSessionCookie || loaded.browserSession === true ? {} : { originalMaxAge: loaded.ttlMs, expires: new Date(loaded.expiresAtMs) };
       callback(null, { ...detachData(loaded), cookie } as unknown as FastifySessionObject);
       // @fastify/session built request.session synchronously inside the callback.
       const built = request?.session as { sessionId?: unknown } | undefined;
@@ -111,7 +114,8 @@ export class FastifyStore extends EventEmitter implements FastifySessionStore {
     if (request && destroying && request.session?.sessionId === destroying.sessionId) linkBudget(request, destroying.budget);
     const work = async () => {
       const meta = this.meta && request ? this.meta(request as FastifyRequest) : undefined;
-      await this.sessions.commit(sessionId, session, data, { expiry: session.cookie, previous, meta, budget: budgetOf(request) });
+      // No cookie at all (a session handed to `set` by hand) has no expiry either: a browser-session cookie.
+      await this.sessions.commit(sessionId, session, data, { expiry: session.cookie ?? {}, previous, meta, budget: budgetOf(request) });
     };
     toCallback(work(), callback);
   }

@@ -64,14 +64,17 @@ export class KoaStore {
     const loaded = await this.sessions.load(key, budgetOf(ctx)).catch(fail);
     if (loaded === null) return null;
     this.sessions.attach(ctx, loaded);
-    if (maxAge === "session") this.browserSessions.add(ctx);
+    // A session saved with a browser-session cookie stays one, whatever maxAge this app configures (as
+    // with koa-session's own stores, which keep `_session`).
+    const browserSession = maxAge === "session" || loaded.browserSession === true;
+    if (browserSession) this.browserSessions.add(ctx);
     // `_expire` is when the cookie koa-session last sent runs out: the expiry of the last write, not the
     // one this read just slid to (else `renew` would never fire). Never (nearly) past: koa-session would
     // drop a session that is alive on the server (a rolling cookie was re-sent without a rewrite). The
     // margin stays under half the maxAge, so such a session is renewed.
     const margin = Math.min(loaded.ttlMs / 4, 60_000);
     const cookieExpiry = Math.max(loaded.writtenExpiresAtMs ?? loaded.expiresAtMs, Date.now() + margin);
-    const own = maxAge === "session" ? { _session: true } : { _expire: cookieExpiry, _maxAge: loaded.ttlMs };
+    const own = browserSession ? { _session: true } : { _expire: cookieExpiry, _maxAge: loaded.ttlMs };
     return { ...detachData(loaded), ...own };
   }
 
