@@ -681,6 +681,7 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
     const userId = this.userIdFrom === undefined ? session.userId : this.userIdFor(data, undefined, session.userId);
     if (userId !== undefined) record.userId = userId;
     if (session.meta !== undefined) record.meta = session.meta;
+    if (session.browserSession === true) record.browserSession = true;
     return record;
   }
 

@@ -129,6 +129,7 @@ describe("moving connect-redis sessions, store level", () => {
     expect(loaded?.ttlMs).toBe(MAX_AGE_MS);
     expect(loaded?.writtenExpiresAtMs).toBe(expires.getTime());
     expect(loaded?.expiresAtMs).toBe(expires.getTime());
+    expect(loaded?.browserSession).toBeUndefined();
     const pttl = Number(await redisCommand("PTTL", `two:${id}`));
     expect(pttl).toBeLessThanOrEqual(expires.getTime() - Date.now() + 50);
     expect(pttl).toBeGreaterThan(MAX_AGE_MS - 60_000);
@@ -139,6 +140,16 @@ describe("moving connect-redis sessions, store level", () => {
     const loaded = await store({ ttlMs: 600_000 }).load("browser-session");
     expect(loaded?.data).toEqual({ user: "b" });
     expect(loaded?.ttlMs).toBe(600_000);
+    // ... and it stays a browser-session cookie in every adapter (issue 11 item 12).
+    expect(loaded?.browserSession).toBe(true);
+  });
+
+  it("keeps koa-redis's browser-session mark (_session) on the moved record", async () => {
+    await redisCommand("SET", "koa-browser", JSON.stringify({ views: 3, _session: true }), "EX", "60");
+    const koaReader = store({ prefix: "three:", migrateFrom: { format: "koa-redis" } });
+    const loaded = await koaReader.load("koa-browser");
+    expect(loaded?.data).toEqual({ views: 3 });
+    expect(loaded?.browserSession).toBe(true);
   });
 
   it("treats an incumbent session whose cookie has expired as no session, and leaves it to its TTL", async () => {

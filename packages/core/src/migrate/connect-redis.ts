@@ -1,5 +1,5 @@
 import { isPlainObject } from "../codec.js";
-import { ttlFromExpiry } from "../expiry.js";
+import { isBrowserSessionCookie, ttlFromExpiry } from "../expiry.js";
 import type { SourceSession } from "./source.js";
 
 /**
@@ -27,5 +27,7 @@ export function expressSession(value: unknown, now: number, fallbackTtlMs: numbe
   if (ttl === "expired") return { data, ttlMs: fallbackTtlMs, expiresAtMs: now };
   const ttlMs = ttl ?? fallbackTtlMs;
   const at = expires === null || expires === undefined ? Number.NaN : new Date(expires).getTime();
-  return { data, ttlMs, expiresAtMs: Number.isFinite(at) ? at : now + ttlMs };
+  const session: SourceSession = { data, ttlMs, expiresAtMs: Number.isFinite(at) ? at : now + ttlMs };
+  if (isBrowserSessionCookie({ expires, originalMaxAge }) === true) session.browserSession = true;
+  return session;
 }

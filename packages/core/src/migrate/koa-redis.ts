@@ -13,7 +13,7 @@ export const koaRedis = { name: "koa-redis", defaultPrefix: "", toSession: koaSe
 function koaSession(value: unknown, now: number, fallbackTtlMs: number): SourceSession | null {
   if (!isPlainObject(value)) return null;
   const { _expire, _maxAge, _session, ...data } = value;
-  if (_session === true) return { data, ttlMs: fallbackTtlMs, expiresAtMs: now + fallbackTtlMs };
+  if (_session === true) return { data, ttlMs: fallbackTtlMs, expiresAtMs: now + fallbackTtlMs, browserSession: true };
   // Both fields are always there on a koa-session value: without them this key is not a session.
   if (typeof _expire !== "number" || !Number.isFinite(_expire) || typeof _maxAge !== "number" || !(_maxAge > 0)) return null;
   const ttl = ttlFromExpiry({ originalMaxAge: _maxAge }, now);

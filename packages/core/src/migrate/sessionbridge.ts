@@ -15,7 +15,7 @@ export function sessionbridgeSource(old: SessionStore<object>, keepSource: boole
       const loaded = await old.load(id);
       if (loaded === null) return "absent";
       const session = { data: loaded.data as Record<string, unknown>, ttlMs: loaded.ttlMs, expiresAtMs: loaded.expiresAtMs, createdAtMs: loaded.createdAtMs };
-      return { ...session, ...(loaded.userId === undefined ? {} : { userId: loaded.userId }), ...(loaded.meta === undefined ? {} : { meta: loaded.meta }) };
+      return { ...session, ...(loaded.userId === undefined ? {} : { userId: loaded.userId }), ...(loaded.meta === undefined ? {} : { meta: loaded.meta }), ...(loaded.browserSession === true ? { browserSession: true as const } : {}) };
     },
     remove: (id: string) => old.destroy(id),
     async *ids(): AsyncIterable<string> {

@@ -4,9 +4,10 @@ import type { SessionRecord } from "../record.js";
  * A session as a migration source holds it, before it is moved into the store: the user data and the
  * expiry the incumbent stored with it. `createdAtMs`, `userId` and `meta` are known only when the source
  * is another sessionbridge store; otherwise the move sets the creation time to now and the user from
- * the store's `userIdFrom`.
+ * the store's `userIdFrom`. `browserSession`: the incumbent's cookie had no expiry (it stays a
+ * browser-session cookie after the move).
  */
-export type SourceSession = Pick<SessionRecord, "data" | "ttlMs" | "expiresAtMs"> & Partial<Pick<SessionRecord, "createdAtMs" | "userId" | "meta">>;
+export type SourceSession = Pick<SessionRecord, "data" | "ttlMs" | "expiresAtMs"> & Partial<Pick<SessionRecord, "createdAtMs" | "userId" | "meta" | "browserSession">>;
 
 /**
  * What a migration source found under a session id: the session, `"absent"` (no such key), or
