@@ -70,6 +70,7 @@ describe("published packages", () => {
       const files = new Set(listing.split("\n").filter(Boolean));
 
       // In the package itself too, not only the copy pnpm pack takes from the workspace root: any packer ships it.
+      expect(existsSync(join(dir, "LICENSE")), `packages/${name}/LICENSE is missing: copy the root LICENSE there and list "LICENSE" in "files"`).toBe(true);
       expect(readFileSync(join(dir, "LICENSE"), "utf8")).toBe(readFileSync(join(root, "LICENSE"), "utf8"));
       expect(files).toContain("package/LICENSE");
       const { stdout: license } = await run("tar", ["-xzOf", tarball, "package/LICENSE"], { encoding: "utf8" });
@@ -80,6 +81,7 @@ describe("published packages", () => {
       const { stdout: manifestText } = await run("tar", ["-xzOf", tarball, "package/package.json"], { encoding: "utf8" });
       const manifest = JSON.parse(manifestText) as PackageJson;
       expect(manifest.license).toBe("MIT");
+      // Missing? Set them like packages/core/package.json does, with this package's directory.
       expect(manifest.repository).toEqual({ type: "git", url: `git+${REPOSITORY}.git`, directory: `packages/${name}` });
       expect(manifest.homepage).toBe(`${REPOSITORY}/tree/main/packages/${name}#readme`);
       expect(manifest.bugs).toEqual({ url: `${REPOSITORY}/issues` });

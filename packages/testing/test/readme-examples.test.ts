@@ -118,6 +118,7 @@ afterAll(async () => {
 describe("README examples", () => {
   it("are all TypeScript (so each is type-checked)", () => {
     expect(examples.length).toBeGreaterThan(5);
+    // Fix: make the block ```ts (strict TypeScript); a complete program says "save as x.mts, run: npx tsx x.mts".
     expect(examples.filter((example) => example.lang !== "ts").map((example) => `${example.readme}:${example.line} is \`\`\`${example.lang}`)).toEqual([]);
   });
 
