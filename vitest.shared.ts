@@ -11,6 +11,7 @@ export const workspaceAliases = {
   "@sessionbridge/express": here("./packages/express/src/index.ts"),
   "@sessionbridge/fastify": here("./packages/fastify/src/index.ts"),
   "@sessionbridge/koa": here("./packages/koa/src/index.ts"),
+  "@sessionbridge/opentelemetry": here("./packages/opentelemetry/src/index.ts"),
   "@sessionbridge/testing": here("./packages/testing/src/index.ts"),
 };
 

@@ -1,0 +1,39 @@
+import type { Attributes } from "@opentelemetry/api";
+import type { OperationContext } from "@sessionbridge/core";
+
+/**
+ * Attribute names. Where OpenTelemetry's database client conventions have one, it is used
+ * (`db.system.name`, `db.operation.name`, `error.type`); the rest are sessionbridge's own, under
+ * `sessionbridge.*` (docs/operations.md lists where and why this deviates from the conventions).
+ */
+export const ATTR = {
+  system: "db.system.name",
+  operation: "db.operation.name",
+  errorType: "error.type",
+  outcome: "sessionbridge.outcome",
+  prefix: "sessionbridge.prefix",
+  backend: "sessionbridge.backend",
+  bytes: "sessionbridge.bytes",
+  retries: "sessionbridge.retries",
+} as const;
+
+/** `error.type`: the SessionStoreError's code (TIMEOUT, UNAVAILABLE, …), else the error's name. */
+export function errorType(error: unknown): string | undefined {
+  if (error === undefined) return undefined;
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === "string") return code;
+  return error instanceof Error ? error.name : "_OTHER";
+}
+
+/**
+ * The low-cardinality attributes shared by spans and metric points: system, operation, prefix, outcome
+ * or error type, and the backend's label only when asked (it names a host and port).
+ */
+export function baseAttributes(context: OperationContext, withBackend: boolean): Attributes {
+  const attributes: Attributes = { [ATTR.system]: context.system, [ATTR.operation]: context.operation, [ATTR.prefix]: context.prefix };
+  if (withBackend) attributes[ATTR.backend] = context.backend;
+  if (context.outcome !== undefined) attributes[ATTR.outcome] = context.outcome;
+  const type = errorType(context.error);
+  if (type !== undefined) attributes[ATTR.errorType] = type;
+  return attributes;
+}

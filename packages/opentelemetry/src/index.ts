@@ -1,0 +1,89 @@
+import diagnosticsChannel from "node:diagnostics_channel";
+import { performance } from "node:perf_hooks";
+import { metrics, SpanKind, SpanStatusCode, trace, type MeterProvider, type Span, type TracerProvider } from "@opentelemetry/api";
+import { AVAILABILITY_CHANNEL, TRACING_CHANNELS, type AvailabilityMessage, type OperationContext } from "@sessionbridge/core";
+import { ATTR, baseAttributes, errorType } from "./attributes.js";
+import { StoreMetrics } from "./metrics.js";
+
+export { ATTR } from "./attributes.js";
+
+export interface SessionbridgeInstrumentationOptions {
+  /** Where spans go. Default: the global tracer provider (`trace.setGlobalTracerProvider`, or the SDK's). */
+  tracerProvider?: TracerProvider;
+  /** Where metrics go. Default: the global meter provider. */
+  meterProvider?: MeterProvider;
+  /**
+   * Add the backend's label (`sessionbridge.backend`, e.g. `redis 10.0.0.5:6379`) to spans and metric
+   * points. It names hosts and ports (never credentials) and multiplies metric series per node. Default false.
+   */
+  includeBackend?: boolean;
+}
+
+export interface SessionbridgeInstrumentation {
+  /** Stops listening; spans of operations still running are ended at once. */
+  unregister(): void;
+}
+
+const NAME = "@sessionbridge/opentelemetry";
+
+/**
+ * Records a span and metric points for every operation of every sessionbridge store in the process,
+ * from the core's diagnostics_channel tracing channels: nothing to change in the stores themselves.
+ *
+ * ```js
+ * import { registerSessionbridgeInstrumentation } from "@sessionbridge/opentelemetry";
+ * registerSessionbridgeInstrumentation(); // after the OpenTelemetry SDK has been started
+ * ```
+ */
+export function registerSessionbridgeInstrumentation(options: SessionbridgeInstrumentationOptions = {}): SessionbridgeInstrumentation {
+  const withBackend = options.includeBackend ?? false;
+  if (typeof withBackend !== "boolean") throw new TypeError(`@sessionbridge/opentelemetry: option "includeBackend" must be true or false (got ${typeof withBackend})`);
+  const tracer = (options.tracerProvider ?? trace.getTracerProvider()).getTracer(NAME);
+  const storeMetrics = new StoreMetrics((options.meterProvider ?? metrics.getMeterProvider()).getMeter(NAME), withBackend);
+  // A Map, not a WeakMap: unregister ends what is still open (contexts leave it when they finish).
+  const running = new Map<OperationContext, { span: Span; startedAt: number }>();
+
+  const handlers = {
+    start(context: OperationContext) {
+      const attributes = { [ATTR.system]: context.system, [ATTR.operation]: context.operation, [ATTR.prefix]: context.prefix, ...(withBackend ? { [ATTR.backend]: context.backend } : {}) };
+      const span = tracer.startSpan(`sessionbridge ${context.operation}`, { kind: SpanKind.CLIENT, attributes });
+      running.set(context, { span, startedAt: performance.now() });
+    },
+    end() {},
+    asyncStart() {},
+    asyncEnd(context: OperationContext) {
+      const entry = running.get(context);
+      if (entry === undefined) return; // started before we subscribed
+      running.delete(context);
+      const { span } = entry;
+      const attributes = baseAttributes(context, withBackend);
+      if (context.bytes !== undefined) attributes[ATTR.bytes] = context.bytes;
+      if (context.retries !== undefined) attributes[ATTR.retries] = context.retries;
+      span.setAttributes(attributes);
+      if (context.error !== undefined) {
+        span.setStatus({ code: SpanStatusCode.ERROR, message: errorType(context.error) });
+        // The message names the backend's host and port: only with includeBackend.
+        if (withBackend && context.error instanceof Error) span.recordException(context.error);
+      }
+      span.end();
+      storeMetrics.operation(context, (performance.now() - entry.startedAt) / 1000);
+    },
+    error() {},
+  };
+  const channels = Object.values(TRACING_CHANNELS).map((name) => diagnosticsChannel.tracingChannel<unknown, OperationContext>(name));
+  for (const channel of channels) channel.subscribe(handlers);
+  const onAvailability = (message: unknown) => storeMetrics.availability(message as AvailabilityMessage);
+  diagnosticsChannel.subscribe(AVAILABILITY_CHANNEL, onAvailability);
+
+  let registered = true;
+  return {
+    unregister() {
+      if (!registered) return;
+      registered = false;
+      for (const channel of channels) channel.unsubscribe(handlers);
+      diagnosticsChannel.unsubscribe(AVAILABILITY_CHANNEL, onAvailability);
+      for (const { span } of running.values()) span.end();
+      running.clear();
+    },
+  };
+}
