@@ -13,6 +13,8 @@ export type { CommitOptions, FrameworkExpiry } from "./adapter-support.js";
 export { budgetOf, linkBudget, runWithBudget, withinBudget } from "./request-budget.js";
 export type { BudgetedStore, RequestBudget } from "./request-budget.js";
 export { diff } from "./store.js";
+export { readinessCheck } from "./readiness.js";
+export type { HealthSource, ReadinessAnswer, ReadinessOptions } from "./readiness.js";
 export type { Delta } from "./store.js";
 
 // For packages built on the core's backends (the cache): the same deadlines, backends from a URL,

@@ -56,6 +56,26 @@ export interface GetOptions {
 /** What a `set` did. `missing` and `mismatch` mean the condition failed and nothing was written. */
 export type SetResult = "ok" | "missing" | "exists" | "mismatch";
 
+/** One server of a backend, as `health()` sees it. Never contains credentials. */
+export interface NodeHealth {
+  /** `host:port` of the node (or the backend's label when the address is not known, e.g. `memory`). */
+  node: string;
+  /** `primary` takes writes, `replica` serves reads, `node` is one of several equal nodes (Memcached, memory). */
+  role: "primary" | "replica" | "node";
+  /** It answered a PING (Redis) / NOOP (Memcached) within the deadline. */
+  reachable: boolean;
+  /** Round trip of that PING / NOOP in milliseconds, when it answered. */
+  latencyMs?: number;
+  /** Why it is not reachable (a message naming no credential). */
+  lastError?: string;
+  /**
+   * Replicas used for reads (`readers`, Sentinel replicas): how many bytes of the primary's replication
+   * stream the replica has not applied yet (INFO replication offsets; 0 = in sync). Unset when the
+   * server does not let this user run INFO (some ElastiCache RBAC users).
+   */
+  replicationLagBytes?: number;
+}
+
 export interface Backend {
   /** e.g. `redis 127.0.0.1:6379` or `memory`. Used in messages; never contains credentials. */
   readonly label: string;
@@ -74,6 +94,8 @@ export interface Backend {
   /** Yields batches of keys that start with `prefix`. Rejects UNSUPPORTED when `capabilities.scan` is false. */
   scan(prefix: string): AsyncIterable<string[]>;
   ping(): Promise<void>;
+  /** Every node: reachable, role, ping latency (see NodeHealth). Optional: the store falls back to `ping`. */
+  health?(): Promise<NodeHealth[]>;
   close(): Promise<void>;
 
   // For backup and operator tools (see tools.ts), never on a request's path. Optional: a backend

@@ -3,7 +3,7 @@
  * other packages built on the store share lives on the `@sessionbridge/core/adapter` subpath (adapter.ts).
  */
 export { createSessionStore } from "./store.js";
-export type { LoadedSession, MigrateOutcome, SaveOptions, SaveOutcome, SessionData, SessionStore, StoreEvents, UserSession, WriteOptions } from "./store.js";
+export type { LoadedSession, MigrateOutcome, SaveOptions, SaveOutcome, SessionData, SessionStore, StoreEvents, StoreHealth, UserSession, WriteOptions } from "./store.js";
 export type { EncryptionKey } from "./crypto.js";
 export type { SessionStoreOptions } from "./options.js";
 export type { IncumbentFormatName, MigrateFrom, MigrateFromIncumbent, MigrateFromStore } from "./migrate/options.js";
@@ -12,7 +12,8 @@ export { AVAILABILITY_CHANNEL, TRACING_CHANNELS } from "./tracing.js";
 export type { AvailabilityMessage, OperationContext, OperationOutcome, TracedOperation } from "./tracing.js";
 export { SessionStoreError, isSessionStoreError } from "./errors.js";
 export type { SessionStoreErrorCode } from "./errors.js";
-export type { Backend, BackendCapabilities, BackendEvents, GetOptions, SetCondition, SetResult, SubscriptionListener } from "./backend.js";
+export type { ReadinessAnswer, ReadinessOptions } from "./readiness.js";
+export type { Backend, BackendCapabilities, BackendEvents, GetOptions, NodeHealth, SetCondition, SetResult, SubscriptionListener } from "./backend.js";
 export type { SessionRecord } from "./record.js";
 export { jsonSerializer } from "./codec.js";
 export type { Serializer } from "./codec.js";

@@ -1,5 +1,6 @@
 import { EventEmitter } from "node:events";
-import type { Backend, SetCondition, SetResult } from "./backend.js";
+import { performance } from "node:perf_hooks";
+import type { Backend, NodeHealth, SetCondition, SetResult } from "./backend.js";
 import { isPlainObject, jsonSerializer, type Serializer } from "./codec.js";
 import { createEncryption } from "./crypto.js";
 import { Deadlines, withDeadline } from "./deadline.js";
@@ -85,6 +86,21 @@ export interface StoreEvents {
 
 export type { UserSession } from "./users.js";
 
+/** What `health()` found: the store can serve (`ok`) and the state of every node. */
+export interface StoreHealth {
+  /**
+   * The store can serve every session it holds — what `ping()` resolving means: every primary (Redis,
+   * each Cluster master) or every node (Memcached) answered. A replica that is down leaves `ok` true:
+   * reads go to the primary.
+   */
+  ok: boolean;
+  /** `redis`, `memcached` or `memory`. */
+  system: string;
+  /** The backend's label (hosts and ports, never credentials): for operators, not for public pages. */
+  backend: string;
+  nodes: NodeHealth[];
+}
+
 /**
  * What `migrate(id)` did:
  * - `moved`: the session now lives in this store (the source's copy is deleted unless `keepSource`);
@@ -135,7 +151,16 @@ export interface SessionStore<T extends object = SessionData> {
   destroySessionOf(userId: string, handle: string): Promise<boolean>;
   /** The handle `sessionsOf` shows for a session id (to mark "this device"). */
   handleOf(id: string): string;
+  /**
+   * Resolves when the store can serve every session it holds (Redis: the primary answers; Memcached:
+   * every node answers), else rejects with UNAVAILABLE / TIMEOUT naming what is down. One command per node.
+   */
   ping(): Promise<void>;
+  /**
+   * Every node of the backend — reachable, role, PING latency, why it is down, a read replica's lag —
+   * within `timeoutMs`; never rejects for a down backend (it is `ok: false` then). See StoreHealth.
+   */
+  health(): Promise<StoreHealth>;
   close(): Promise<void>;
   on<E extends keyof StoreEvents>(event: E, listener: (...args: StoreEvents[E]) => void): this;
   off<E extends keyof StoreEvents>(event: E, listener: (...args: StoreEvents[E]) => void): this;
@@ -533,6 +558,33 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
       this.assertOpen();
       await this.run("ping", () => this.backend.ping());
     });
+  }
+
+  async health(): Promise<StoreHealth> {
+    this.assertOpen();
+    const label = this.backend.label;
+    const probe = this.backend.health === undefined ? this.pingAsHealth() : this.backend.health();
+    let nodes: NodeHealth[];
+    try {
+      nodes = await withDeadline(probe, this.options.timeoutMs, "health", label);
+    } catch (error) {
+      nodes = [{ node: label, role: "primary", reachable: false, lastError: this.wrap(error, "health").message.replace(/^sessionbridge: /, "") }];
+    }
+    const ok = nodes.length > 0 && nodes.every((node) => node.reachable || node.role === "replica");
+    // health() is a check like any operation: a backend seen answering (or not) updates availability.
+    if (ok && !this.available) this.markAvailable();
+    return { ok, system: this.system, backend: label, nodes };
+  }
+
+  /** For a backend without `health()`: its ping, as one node. */
+  private async pingAsHealth(): Promise<NodeHealth[]> {
+    const started = performance.now();
+    try {
+      await this.backend.ping();
+      return [{ node: this.backend.label, role: "primary", reachable: true, latencyMs: Math.round((performance.now() - started) * 100) / 100 }];
+    } catch (error) {
+      return [{ node: this.backend.label, role: "primary", reachable: false, lastError: this.wrap(error, "ping").message.replace(/^sessionbridge: /, "") }];
+    }
   }
 
   close(): Promise<void> {

@@ -158,6 +158,10 @@ export function memoryBackend(options: MemoryBackendOptions = {}): Backend {
     async ping() {
       assertOpen();
     },
+    async health() {
+      assertOpen();
+      return [{ node: "memory", role: "node", reachable: true, latencyMs: 0 }];
+    },
     async close() {
       closed = true;
       clearInterval(timer);

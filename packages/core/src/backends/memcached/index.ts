@@ -177,6 +177,7 @@ export function memcachedBackend(options: MemcachedBackendOptions): Backend {
       for (const node of resolved.nodes) yield* metadump({ ...node, tls: resolved.tls, idleTimeoutMs: Math.max(storeTimeoutMs, 1000) }, prefix, unlisted);
     },
 
+    health: () => pool.health(),
     async ping() {
       assertOpen();
       await pool.ping();

@@ -1,4 +1,6 @@
 import type memjs from "memjs";
+import { performance } from "node:perf_hooks";
+import type { NodeHealth } from "../../backend.js";
 import { SessionStoreError } from "../../errors.js";
 import type { BackendEmitter } from "../emitter.js";
 import { Opcode, send, singleNodeClient } from "./commands.js";
@@ -25,6 +27,8 @@ export interface Node {
   dirty: Map<string, Node>;
   /** More keys changed than `dirty` can hold: some old copies may resurface. Reported once. */
   dirtyOverflow: boolean;
+  /** Why it was last left out (no credentials), for `health()`. */
+  lastError: string | undefined;
 }
 
 export interface PoolSettings {
@@ -50,7 +54,7 @@ export class NodePool {
   constructor(private readonly settings: PoolSettings) {
     this.nodes = settings.nodes.map(({ host, port, name }) => {
       const connection = new NodeConnection({ ...settings.connection, host, port });
-      return { name, connection, client: singleNodeClient(connection), down: false, probe: undefined, dirty: new Map<string, Node>(), dirtyOverflow: false };
+      return { name, connection, client: singleNodeClient(connection), down: false, probe: undefined, dirty: new Map<string, Node>(), dirtyOverflow: false, lastError: undefined };
     });
     this.ring = createHashRing(settings.nodes.map((node) => node.name));
     this.username = settings.connection.username;
@@ -132,6 +136,28 @@ export class NodePool {
     );
   }
 
+  /**
+   * Every node with the round trip of a NOOP. A node already left out is reported down with the reason
+   * it was left out, without being contacted (its probe brings it back); a live node that fails the
+   * NOOP is left out as any failing node is.
+   */
+  async health(): Promise<NodeHealth[]> {
+    return Promise.all(
+      this.nodes.map(async (node): Promise<NodeHealth> => {
+        if (node.down) return { node: node.name, role: "node", reachable: false, ...(node.lastError === undefined ? {} : { lastError: node.lastError }) };
+        const started = performance.now();
+        try {
+          await send(node.client, Opcode.noop, "");
+          return { node: node.name, role: "node", reachable: true, latencyMs: Math.round((performance.now() - started) * 100) / 100 };
+        } catch (error) {
+          const reason = nodeError(error, node.name, this.username).message.replace(/^sessionbridge: /, "");
+          if (isNodeFailure(error)) this.markDown(node, error);
+          return { node: node.name, role: "node", reachable: false, lastError: reason };
+        }
+      }),
+    );
+  }
+
   /** The store learns of failures through rejected operations; tell it when operations work again. */
   noteSlow(): void {
     this.owesAvailable = true;
@@ -168,6 +194,7 @@ export class NodePool {
     if (node.down || this.closed) return;
     node.down = true;
     const reason = nodeError(error, node.name, this.username);
+    node.lastError = reason.message.replace(/^sessionbridge: /, "");
     const live = this.nodes.filter((n) => !n.down).length;
     this.settings.events.emit(
       "error",

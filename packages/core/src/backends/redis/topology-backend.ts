@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import type { Cluster, Redis } from "ioredis";
 import type { Backend } from "../../backend.js";
 import { SessionStoreError, configError } from "../../errors.js";
 import { createClient } from "./client.js";
@@ -6,6 +6,7 @@ import { applyClusterTimeout, createClusterClient } from "./cluster.js";
 import * as commands from "./commands.js";
 import { RedisConnection } from "./connection.js";
 import { endpointLabel, resolveRedisOptions, type RedisBackendOptions, type RedisEndpoint, type ResolvedRedisOptions } from "./options.js";
+import { redisHealth } from "./health.js";
 import { createReadRouter, type ReadRoutes, type ReplicaRead } from "./readers.js";
 import { nodeRedisConnection } from "./node-redis-connection.js";
 import { createSentinelClient } from "./sentinel.js";
@@ -112,9 +113,10 @@ function readerEndpoint(url: string, primary: RedisEndpoint): RedisEndpoint {
 export function withTopology(base: Backend, connections: TopologyConnections, ha: ResolvedHighAvailability): Backend {
   const { primary, readers } = connections;
   const cluster = primary.commands.isCluster;
+  const health = () => redisHealth(primary, readers, cluster ? (primary.client as unknown as Cluster) : undefined, primary.timeoutMs);
   if (ha.readFrom === "primary" && ha.waitForReplicas === undefined && !cluster && readers.length === 0) {
     // One primary, nothing to route or wait for: the base backend as it is, not one call more per operation.
-    return { ...base, label: connections.label, configure: ({ timeoutMs }) => connections.configure(timeoutMs) };
+    return { ...base, label: connections.label, configure: ({ timeoutMs }) => connections.configure(timeoutMs), health };
   }
   const label = connections.label;
   let next = 0;
@@ -185,6 +187,7 @@ export function withTopology(base: Backend, connections: TopologyConnections, ha
   return {
     ...base,
     label,
+    health,
     configure({ timeoutMs }) {
       assertWaitFitsDeadline(ha.waitForReplicas, timeoutMs);
       connections.configure(timeoutMs);
