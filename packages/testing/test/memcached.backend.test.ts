@@ -324,7 +324,7 @@ describe("memcached: what it cannot do", () => {
     expect(failure.message).toMatch(/cannot list keys/);
     expect(await neighbour.get(foreign)).toBe("another application's data");
     expect(await s.get("mine")).toEqual({ a: 1 });
-    expect(s.backend.capabilities).toEqual({ scan: false, compareAndSet: true, userIndex: false });
+    expect(s.backend.capabilities).toEqual({ scan: false, compareAndSet: true, userIndex: false, pubsub: false });
   });
 
   it("stores a session tagged with its user, but rejects the per-user listing with UNSUPPORTED", async () => {
