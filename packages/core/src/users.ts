@@ -46,8 +46,9 @@ const MAX_SLACK_MS = 120_000;
  *
  * Invariant that makes "log out everywhere" complete: an entry's expiry is never earlier than its
  * session's. A session's TTL slides on reads without a write, so the score carries slack and the store
- * moves it forward (`due`) before the session can outlive it. Stale entries (destroyed sessions, or
- * sessions now owned by someone else) are dropped whenever the index is listed.
+ * moves it forward (`due`) before the session can outlive it. Entries of sessions now owned by someone
+ * else, or whose key holds no session, are dropped whenever the index is listed; an entry whose record is
+ * missing is skipped and lapses with its score (it may belong to a login that has not written yet).
  */
 export class UserIndex {
   constructor(private readonly host: IndexHost) {}
@@ -115,10 +116,14 @@ export class UserIndex {
           const key = this.host.keys.prefix + member;
           // A session key holding another type of value reads as no session: its entry is stale.
           const record = await this.host.readRecord(key).catch((error: unknown) => {
-            if (isSessionStoreError(error) && error.code === "CORRUPT") return null;
+            if (isSessionStoreError(error) && error.code === "CORRUPT") return "corrupt" as const;
             throw error;
           });
-          if (record === null || record.userId !== userId) stale.push(member);
+          // No record yet is not proof of a stale entry: a login adds its entry before it writes the
+          // record, so another login's listing may run in between. Such an entry is only skipped; it
+          // lapses with its score (at most MAX_SLACK_MS past its session) or is removed by a destroy.
+          if (record === null) return;
+          if (record === "corrupt" || record.userId !== userId) stale.push(member);
           else found.set(key, record);
         }),
       );
