@@ -47,6 +47,18 @@ interface Running {
   shutdown(): Promise<void>;
 }
 
+/** A node:http server that is starting to listen: its port, and the documented shutdown order (stop accepting, let in-flight requests finish, then close the store). */
+async function listening(http: Server, store: { close(): Promise<void> }): Promise<{ port: number; shutdown(): Promise<void> }> {
+  await new Promise((resolve) => http.once("listening", resolve));
+  return {
+    port: (http.address() as AddressInfo).port,
+    async shutdown() {
+      await new Promise<void>((resolve, reject) => http.close((error) => (error ? reject(error) : resolve())));
+      await store.close();
+    },
+  };
+}
+
 describe("graceful shutdown on a real redis-server", () => {
   let server: RedisServer;
   beforeAll(async () => {
@@ -80,15 +92,7 @@ describe("graceful shutdown on a real redis-server", () => {
           await g.released;
           res.json({ ok: true });
         });
-        const http: Server = app.listen(0, "127.0.0.1");
-        await new Promise((resolve) => http.once("listening", resolve));
-        return {
-          port: (http.address() as AddressInfo).port,
-          async shutdown() {
-            await new Promise<void>((resolve, reject) => http.close((error) => (error ? reject(error) : resolve())));
-            await store.close();
-          },
-        };
+        return listening(app.listen(0, "127.0.0.1"), store);
       },
     ],
     [
@@ -102,15 +106,7 @@ describe("graceful shutdown on a real redis-server", () => {
           await g.released;
           ctx.body = { ok: true };
         });
-        const http: Server = app.listen(0, "127.0.0.1");
-        await new Promise((resolve) => http.once("listening", resolve));
-        return {
-          port: (http.address() as AddressInfo).port,
-          async shutdown() {
-            await new Promise<void>((resolve, reject) => http.close((error) => (error ? reject(error) : resolve())));
-            await store.close();
-          },
-        };
+        return listening(app.listen(0, "127.0.0.1"), store);
       },
     ],
     [
