@@ -1,4 +1,5 @@
 import { request as httpRequest, Agent, createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { LocalRoutes } from "./operations/console.js";
 
 /** One upstream instance. */
 export interface Upstream {
@@ -25,9 +26,10 @@ function forwardable(headers: IncomingMessage["headers"]): Record<string, string
  * A tiny round-robin HTTP load balancer: each request (not each connection) goes to the next instance,
  * so consecutive page views land on different instances and frameworks. It sets X-Forwarded-For /
  * -Proto / -Host like a real one. A request that cannot reach its instance moves to the next one
- * when nothing has been sent yet (the body is buffered, so a retried POST is complete).
+ * when nothing has been sent yet (the body is buffered, so a retried POST is complete). `local` answers
+ * the requests that are the balancer's own (see operations/console.ts).
  */
-export async function startBalancer(upstreams: readonly Upstream[], port: number, host = "127.0.0.1"): Promise<Balancer> {
+export async function startBalancer(upstreams: readonly Upstream[], port: number, host = "127.0.0.1", local?: LocalRoutes): Promise<Balancer> {
   if (upstreams.length === 0) throw new Error("the balancer needs at least one upstream instance");
   const agent = new Agent({ keepAlive: true, maxSockets: 64 });
   let next = 0;
@@ -67,7 +69,12 @@ export async function startBalancer(upstreams: readonly Upstream[], port: number
         req.destroy();
       } else chunks.push(chunk);
     });
-    req.on("end", () => forward(req, res, Buffer.concat(chunks), upstreams.length));
+    req.on("end", () => {
+      const body = Buffer.concat(chunks);
+      // The fleet's own pages (metrics, operations) are the balancer's: no single instance sees them all.
+      if (local?.(req, res, body)) return;
+      forward(req, res, body, upstreams.length);
+    });
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

@@ -7,6 +7,10 @@ import { COOKIE_NAME, type CookieSettings } from "./cookie.js";
 import type { Framework, InstanceInfo } from "./instance-info.js";
 import { openStore, startInstance } from "./instance.js";
 import { redisServerInstalled, startPrivateRedis } from "./launch/redis-server.js";
+import { OperationsConsole } from "./operations/console.js";
+import type { MetricsSource } from "./operations/fleet-metrics.js";
+import { metricsOverIpc } from "./operations/ipc-metrics.js";
+import { startProcessMetrics } from "./operations/process-metrics.js";
 import type { DemoSettings } from "./settings.js";
 
 export interface DemoOptions {
@@ -21,6 +25,8 @@ export interface DemoOptions {
    * loading are terminated, and startDemo rejects.
    */
   signal?: AbortSignal;
+  /** The operations page: its scrape interval and how long "Pause Redis" lasts (see operations/console.ts). */
+  operations?: { intervalMs?: number; pauseMs?: number };
 }
 
 export interface RunningDemo {
@@ -69,7 +75,12 @@ export async function startDemo(settings: DemoSettings, options: DemoOptions = {
     const cookie: CookieSettings = { name: COOKIE_NAME, secret: settings.secret, ttlMs: settings.ttlMs };
     const names = instanceNames(settings.instances);
     const instances: InstanceInfo[] = [];
+    const sources: MetricsSource[] = [];
     if (url.startsWith("memory:") || options.inProcess) {
+      // The tracing channels are process-wide: one registration sees every instance of this process.
+      const processMetrics = startProcessMetrics();
+      cleanups.push(() => processMetrics.close());
+      sources.push({ instance: "in-process", collect: () => processMetrics.collect() });
       // Memory: one store object, or the instances would not share sessions at all.
       const shared = url.startsWith("memory:") ? openStore(url, settings.ttlMs, settings.timeoutMs) : undefined;
       if (shared) cleanups.push(() => shared.close());
@@ -94,20 +105,31 @@ export async function startDemo(settings: DemoSettings, options: DemoOptions = {
       for (const result of started) {
         if (result.status === "rejected") throw result.reason;
         instances.push(result.value.info);
+        sources.push({ instance: result.value.info.name, framework: result.value.info.framework, collect: result.value.collectMetrics });
       }
     }
     for (const info of instances) log(`instance ${info.name} (${info.framework}) on 127.0.0.1:${info.port}, pid ${info.pid}`);
 
     const upstreams: Upstream[] = instances.map((info) => ({ name: info.name, port: info.port }));
-    const balancer = await startBalancer(upstreams, settings.port, settings.host);
+    const operations = new OperationsConsole({ sources, system: systemOf(url), redisPid, ...options.operations });
+    cleanups.push(() => operations.close());
+    const balancer = await startBalancer(upstreams, settings.port, settings.host, operations.routes);
     cleanups.push(balancer.close);
     signal?.throwIfAborted();
     const shownHost = settings.host === "0.0.0.0" ? "127.0.0.1" : settings.host;
-    return { url: `http://${shownHost}:${balancer.port}/`, storeDescription, instances, redisPid, close };
+    const demoUrl = `http://${shownHost}:${balancer.port}/`;
+    operations.visitorsTo(demoUrl);
+    return { url: demoUrl, storeDescription, instances, redisPid, close };
   } catch (error) {
     await close();
     throw error;
   }
+}
+
+/** `redis`, `memcached` or `memory`: what the operations page may say about the backend. */
+function systemOf(url: string): string {
+  const scheme = url.slice(0, url.indexOf(":")).toLowerCase();
+  return scheme === "rediss" ? "redis" : scheme;
 }
 
 /** `express-1`, `fastify-1`, `koa-1`, `express-2`, … */
@@ -122,6 +144,8 @@ function instanceNames(frameworks: readonly Framework[]): string[] {
 
 interface ForkedInstance {
   info: InstanceInfo;
+  /** Its metrics, asked over the IPC channel. */
+  collectMetrics: ReturnType<typeof metricsOverIpc>;
   stop(): Promise<void>;
 }
 
@@ -168,5 +192,5 @@ async function forkInstance(name: string, framework: Framework, settings: DemoSe
     await exited;
     clearTimeout(force);
   };
-  return { info, stop };
+  return { info, collectMetrics: metricsOverIpc(child), stop };
 }

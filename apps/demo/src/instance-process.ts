@@ -4,6 +4,8 @@ import type { CookieSettings } from "./cookie.js";
 import { COOKIE_NAME } from "./cookie.js";
 import type { Framework } from "./instance-info.js";
 import { openStore, startInstance } from "./instance.js";
+import { answerMetricsOverIpc } from "./operations/ipc-metrics.js";
+import { startProcessMetrics } from "./operations/process-metrics.js";
 import { readSettings } from "./settings.js";
 
 const settings = readSettings(process.env);
@@ -11,6 +13,9 @@ const name = process.env.DEMO_INSTANCE_NAME ?? "instance";
 const framework = process.env.DEMO_FRAMEWORK as Framework;
 if (settings.storeUrl === undefined) throw new Error("an instance process needs SESSION_STORE_URL");
 
+// Before the store exists, so its every operation is counted; the balancer scrapes it over IPC.
+const metrics = startProcessMetrics();
+answerMetricsOverIpc(metrics);
 const store = openStore(settings.storeUrl, settings.ttlMs, settings.timeoutMs);
 store.on("unavailable", () => console.error(`[${name}] session store unavailable; requests get a 503 until it is back`));
 store.on("available", () => console.error(`[${name}] session store available again`));
@@ -25,6 +30,7 @@ async function shutdown(): Promise<void> {
   stopping = true;
   await running?.close().catch(() => undefined);
   await store.close();
+  await metrics.close().catch(() => undefined);
   process.exit(0);
 }
 process.on("SIGTERM", shutdown);

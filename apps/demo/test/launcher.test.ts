@@ -100,6 +100,11 @@ describe("pnpm demo", () => {
     expect(new Set([...instancePids, demo.child.pid]).size).toBe(4); // each instance is its own process
 
     expect(new Set(await frameworksBehind(demo.url, 3))).toEqual(new Set(["Express", "Fastify", "Koa"]));
+    // One scrape of the balancer covers the fleet: each process's series, labelled with its instance.
+    const metrics = await (await fetch(new URL("/metrics", demo.url))).text();
+    for (const [instance, framework] of [["express-1", "Express"], ["fastify-1", "Fastify"], ["koa-1", "Koa"]]) {
+      expect(metrics).toMatch(new RegExp(`^db_client_operation_duration_count\\{[^}]*service_instance_id="${instance}",demo_framework="${framework}"[^}]*\\} [1-9]`, "m"));
+    }
 
     demo.child.kill("SIGINT");
     expect(await demo.exited).toBe(0);
