@@ -6,6 +6,17 @@ export class UsageError extends Error {
   override readonly name = "UsageError";
 }
 
+/** Stopped by a signal (Ctrl-C, a TERM from the supervisor): exits 128 + the signal's number, as a shell reports it. */
+export class Interrupted extends Error {
+  override readonly name = "Interrupted";
+  constructor(
+    message: string,
+    readonly exitCode: number,
+  ) {
+    super(message);
+  }
+}
+
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
@@ -21,6 +32,7 @@ export function note(line: string): void {
 /** One line for stderr saying what failed, and the exit code it means. */
 export function describeFailure(error: unknown): { message: string; code: number } {
   if (error instanceof UsageError) return { message: error.message, code: EXIT_USAGE };
+  if (error instanceof Interrupted) return { message: error.message, code: error.exitCode };
   if (isSessionStoreError(error)) {
     // A CONFIG error is a mistake in the options: the user's to fix, like any bad input.
     return { message: `${error.code}: ${error.message.replace(/^sessionbridge: /, "")}`, code: error.code === "CONFIG" || error.code === "INVALID_ID" ? EXIT_USAGE : EXIT_FAILED };

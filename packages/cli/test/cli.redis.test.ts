@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, watch, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
 import { createSessionStore, type SessionStore, type SessionStoreOptions } from "@sessionbridge/core";
 import { refusedPort, startRedis, type RedisServer } from "@sessionbridge/testing";
-import { sessionbridge } from "./run.js";
+import { sessionbridge, startSessionbridge } from "./run.js";
 
 /** The `sessionbridge` bin end to end against a real redis-server with a password (which it must never print). */
 
@@ -142,6 +142,40 @@ describe("migrate", () => {
     expect(run.code).toBe(0);
     expect(run.stderr).toMatch(/resuming from checkpoint/);
     expect(JSON.parse(run.stdout)).toMatchObject({ moved: 8 });
+  });
+
+  it("stops cleanly on Ctrl-C: the moves in flight finish, the checkpoint holds exact totals, and the rerun's summary adds up to every session", async () => {
+    const total = 1200;
+    const pipeline = raw.pipeline();
+    for (let i = 0; i < total; i++) pipeline.set(`old3:${i}`, incumbent(`c${i}`, Date.now() + 3_600_000), "PX", 3_600_000);
+    await pipeline.exec();
+    const checkpoint = join(dir, "m3.checkpoint.json");
+    const args = ["--prefix", "m3:", "--json", "migrate", "--from", "connect-redis", "--from-prefix", "old3:", "--rate", "400", "--checkpoint", checkpoint];
+    // The first checkpoint (after 500 sessions) is written by a rename into the directory: interrupt then.
+    const written = new Promise<void>((resolve) => {
+      const watcher = watch(dir, (_event, name) => {
+        if (name === "m3.checkpoint.json") {
+          watcher.close();
+          resolve();
+        }
+      });
+    });
+    const first = startSessionbridge(args, env());
+    await written;
+    first.child.kill("SIGINT");
+    const stopped = await first.done;
+    expect(stopped.code).toBe(130);
+    expect(stopped.stderr).toMatch(/interrupted by SIGINT .* run the same command again to resume/);
+    const movedBefore = (await raw.keys("m3:*")).length;
+    expect(movedBefore).toBeGreaterThanOrEqual(500);
+    expect(movedBefore).toBeLessThan(total);
+    expect(JSON.parse(stopped.stdout)).toMatchObject({ interrupted: true, moved: movedBefore });
+    expect(JSON.parse(readFileSync(checkpoint, "utf8"))).toMatchObject({ finished: false, counts: { moved: movedBefore } });
+
+    const rest = await sessionbridge(args, { env: env(), secrets: SECRETS });
+    expect(rest.code).toBe(0);
+    expect(JSON.parse(rest.stdout)).toMatchObject({ moved: total, failed: 0 });
+    expect(await raw.keys("old3:*")).toEqual([]);
   });
 });
 

@@ -1,6 +1,6 @@
 import type { MigrateOutcome, SessionStore } from "@sessionbridge/core";
 import { isSessionStoreError } from "@sessionbridge/core";
-import { note, print, UsageError } from "../output.js";
+import { Interrupted, note, print, UsageError } from "../output.js";
 import { progressBar } from "../progress.js";
 import { paced } from "../rate.js";
 import { readCheckpoint, writeCheckpoint } from "./checkpoint.js";
@@ -53,8 +53,18 @@ export async function migrate(store: SessionStore, flags: MigrateFlags): Promise
   const save = async (finished: boolean) => {
     if (flags.checkpoint !== undefined && !flags.dryRun) await writeCheckpoint(flags.checkpoint, { source: source.label, counts, finished });
   };
+  // Ctrl-C (or a TERM) starts no more moves, lets the ones in flight finish and saves exact totals, so
+  // the next run's summary adds up; a second Ctrl-C ends the process at once (the listeners are once).
+  const stop = new AbortController();
+  let signal: NodeJS.Signals | undefined;
+  const onSignal = (name: NodeJS.Signals) => {
+    signal = name;
+    stop.abort();
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
   try {
-    await paced(source.ids(), { concurrency: flags.concurrency, perSecond: flags.rate }, async (id) => {
+    await paced(source.ids(), { concurrency: flags.concurrency, perSecond: flags.rate, signal: stop.signal }, async (id) => {
       let bucket: string;
       try {
         bucket = flags.dryRun ? await wouldMove(store, id) : BUCKET[await store.migrate(id)];
@@ -76,17 +86,27 @@ export async function migrate(store: SessionStore, flags: MigrateFlags): Promise
     await save(false);
     if (flags.checkpoint !== undefined && !flags.dryRun) note(`interrupted; run the same command again to resume (checkpoint ${flags.checkpoint})`);
     throw error;
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
   }
   bar.stop();
-  await save(true);
-  const summary = { dryRun: flags.dryRun, source: source.label, ...counts };
-  if (flags.json) print(JSON.stringify(summary));
+  await save(signal === undefined);
+  summarize(flags, { source: source.label, ...(signal === undefined ? {} : { interrupted: true }) }, counts);
+  if (signal !== undefined) {
+    const resume = flags.checkpoint !== undefined && !flags.dryRun ? `run the same command again to resume (checkpoint ${flags.checkpoint})` : "run it again to move what is left (give --checkpoint to carry the totals over)";
+    throw new Interrupted(`interrupted by ${signal} after the moves in flight finished; ${resume}`, signal === "SIGINT" ? 130 : 143);
+  }
+  if (firstFailure !== undefined) note(`${counts.failed} session(s) could not be moved; the first: ${firstFailure}`);
+  return counts.failed === 0;
+}
+
+function summarize(flags: MigrateFlags, about: Record<string, unknown>, counts: Record<string, number>): void {
+  if (flags.json) print(JSON.stringify({ dryRun: flags.dryRun, ...about, ...counts }));
   else {
     print(`${flags.dryRun ? "dry run (nothing changed) — would move" : "moved"}: ${counts.moved}`);
     for (const name of ["skipped", "expired", "corrupt", "failed"]) print(`${name}: ${counts[name]}`);
   }
-  if (firstFailure !== undefined) note(`${counts.failed} session(s) could not be moved; the first: ${firstFailure}`);
-  return counts.failed === 0;
 }
 
 /** A dry run only reads the source: what a move would do, without writing or deleting anything. */
