@@ -1,4 +1,4 @@
-import type { SessionStore } from "@sessionbridge/core";
+import { isSessionStoreError, type SessionStore } from "@sessionbridge/core";
 
 /**
  * Continuous session traffic for failover tests: workers create sessions and read back earlier ones,
@@ -142,12 +142,29 @@ export function startLoad(store: SessionStore, options: { workers?: number; pref
   };
 }
 
-/** Counts acknowledged sessions the store no longer has. */
-export async function countLost(store: SessionStore, acknowledged: Map<string, { n: number }>): Promise<number> {
+/**
+ * Counts acknowledged sessions the store no longer has. "Lost" means a read that answers and finds nothing
+ * (or an older write), never a read that fails: on a loaded host Sentinel can take the new master for down
+ * too and fail over once more while the sessions are counted, and the store then answers UNAVAILABLE until
+ * it follows. Such a read is asked again (the store recovers by itself) until `recoverWithinMs`.
+ */
+export async function countLost(store: SessionStore, acknowledged: Map<string, { n: number }>, recoverWithinMs = 30_000): Promise<number> {
   let lost = 0;
   for (const [id, data] of acknowledged) {
-    const found = await store.get(id);
+    const found = await readOnceAvailable(store, id, Date.now() + recoverWithinMs);
     if (found === null || found.n !== data.n) lost++;
   }
   return lost;
+}
+
+async function readOnceAvailable(store: SessionStore, id: string, until: number): Promise<Record<string, unknown> | null> {
+  for (;;) {
+    try {
+      return (await store.get(id)) as Record<string, unknown> | null;
+    } catch (error) {
+      const transient = isSessionStoreError(error) && (error.code === "UNAVAILABLE" || error.code === "TIMEOUT");
+      if (!transient || Date.now() > until) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
 }
