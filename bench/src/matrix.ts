@@ -31,7 +31,8 @@ function row(framework: Framework, store: StoreKind, label: string, role: Role, 
 
 export const ROWS: Row[] = [
   row("express", "ours-redis", "sessionbridge (Redis)", "ours", "redis"),
-  row("express", "ours-redis-node-redis", "sessionbridge (Redis, node-redis client)", "ours", "redis", ["read"]),
+  // The same store on the client connect-redis 9 uses: separates what is ours from what is the client's.
+  row("express", "ours-redis-node-redis", "sessionbridge (Redis, node-redis client)", "ours", "redis"),
   row("express", "connect-redis-8", "connect-redis 8 (ioredis)", "incumbent", "redis"),
   row("express", "connect-redis-9", "connect-redis 9 (node-redis)", "incumbent", "redis"),
   row("express", "ours-memcached", "sessionbridge (Memcached)", "ours", "memcached"),
@@ -42,6 +43,7 @@ export const ROWS: Row[] = [
   row("express", "none", "no session", "baseline", "none", ["read"]),
 
   row("fastify", "ours-redis", "sessionbridge (Redis), rolling", "ours", "redis"),
+  row("fastify", "ours-redis-node-redis", "sessionbridge (Redis, node-redis client), rolling", "ours", "redis"),
   row("fastify", "connect-redis-8", "connect-redis 8 (ioredis), rolling", "incumbent", "redis"),
   row("fastify", "connect-redis-9", "connect-redis 9 (node-redis), rolling", "incumbent", "redis"),
   row("fastify", "ours-memcached", "sessionbridge (Memcached), rolling", "ours", "memcached"),
@@ -54,6 +56,7 @@ export const ROWS: Row[] = [
   row("koa", "ours-redis", "sessionbridge (Redis), rolling", "ours", "redis"),
   // Sliding expiry without koa-session re-signing and re-sending both cookies on every request.
   row("koa", "ours-redis-renew", "sessionbridge (Redis), renew (rolling off)", "ours", "redis", ["read"]),
+  row("koa", "ours-redis-node-redis", "sessionbridge (Redis, node-redis client), rolling", "ours", "redis", ["read", "write"]),
   row("koa", "koa-redis", "koa-redis (rolling off, default)", "incumbent", "redis"),
   row("koa", "koa-redis-rolling", "koa-redis, rolling", "incumbent", "redis", ["read", "write"]),
   row("koa", "ours-memcached", "sessionbridge (Memcached), rolling", "ours", "memcached"),
