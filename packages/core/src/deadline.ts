@@ -26,6 +26,7 @@ export function withDeadline<T>(work: Promise<T>, timeoutMs: number, what: strin
 interface Pending {
   at: number;
   what: string;
+  timeoutMs: number;
   done: boolean;
   reject: (error: unknown) => void;
 }
@@ -34,9 +35,11 @@ interface Pending {
 const COMPACT_AFTER = 1024;
 
 /**
- * Deadlines for every operation of one store. All of them share one `timeoutMs`, so they expire in the
- * order they started: a FIFO and a single timer armed for the oldest unsettled one serve them all. A
- * timer, a `Promise.race` and a `finally` per operation cost more CPU than the rest of a session read.
+ * Deadlines for every operation of one store, with one timer for all of them. Most share the store's
+ * `timeoutMs`, so they expire in the order they started: a FIFO, and the timer armed for the earliest
+ * deadline. An operation may bring a shorter one (what is left of its request's budget,
+ * request-budget.ts); the timer is then re-armed earlier, and an expiry scans the live entries. A timer,
+ * a `Promise.race` and a `finally` per operation cost more CPU than the rest of a session read.
  *
  * An operation that misses its deadline rejects with TIMEOUT; its late result is dropped and a late
  * rejection swallowed (never an unhandled rejection).
@@ -45,15 +48,19 @@ export class Deadlines {
   private queue: Pending[] = [];
   private head = 0;
   private timer: NodeJS.Timeout | undefined;
+  /** When the armed timer fires (epoch ms). */
+  private armedAt = 0;
 
   constructor(
     readonly timeoutMs: number,
     private readonly backend: string,
   ) {}
 
-  run<T>(what: string, operation: () => Promise<T>): Promise<T> {
+  /** Runs `operation` under the store's deadline, or under `timeoutMs` when given (never longer than the store's). */
+  run<T>(what: string, operation: () => Promise<T>, timeoutMs = this.timeoutMs): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const pending: Pending = { at: Date.now() + this.timeoutMs, what, done: false, reject };
+      const at = Date.now() + timeoutMs;
+      const pending: Pending = { at, what, timeoutMs, done: false, reject };
       let work: Promise<T>;
       try {
         work = operation();
@@ -62,7 +69,11 @@ export class Deadlines {
         return;
       }
       this.queue.push(pending);
-      if (this.timer === undefined) this.arm(this.timeoutMs);
+      if (this.timer === undefined) this.arm(at);
+      else if (at < this.armedAt) {
+        clearTimeout(this.timer);
+        this.arm(at);
+      }
       work.then(
         (value) => {
           if (this.settle(pending)) resolve(value);
@@ -94,26 +105,26 @@ export class Deadlines {
     }
   }
 
-  private arm(delayMs: number): void {
-    this.timer = setTimeout(() => this.expire(), Math.max(1, delayMs));
+  private arm(at: number): void {
+    this.armedAt = at;
+    this.timer = setTimeout(() => this.expire(), Math.max(1, at - Date.now()));
     this.timer.unref?.();
   }
 
+  /** Rejects every live entry whose deadline has passed, then arms the timer for the earliest one left. */
   private expire(): void {
     this.timer = undefined;
     const now = Date.now();
-    const queue = this.queue;
-    while (this.head < queue.length) {
-      const pending = queue[this.head] as Pending;
-      if (!pending.done) {
-        if (pending.at > now) break;
+    let next = Infinity;
+    for (let i = this.head; i < this.queue.length; i++) {
+      const pending = this.queue[i] as Pending;
+      if (pending.done) continue;
+      if (pending.at <= now) {
         pending.done = true;
-        pending.reject(timeoutError(this.timeoutMs, pending.what, this.backend));
-      }
-      this.head++;
+        pending.reject(timeoutError(pending.timeoutMs, pending.what, this.backend));
+      } else if (pending.at < next) next = pending.at;
     }
     this.dropSettled();
-    const next = this.queue[this.head];
-    if (next !== undefined) this.arm(next.at - now);
+    if (next !== Infinity) this.arm(next);
   }
 }

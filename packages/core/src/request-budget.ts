@@ -78,8 +78,31 @@ export function isOutage(error: unknown): boolean {
 }
 
 /**
+ * What is left of a request's budget, handed by {@link withinBudget} to the store operation it starts:
+ * set only while `operation()` runs synchronously, and taken by the store when the operation starts
+ * (store.ts `operation`), which then runs under this shorter deadline instead of its own — one timer
+ * entry for both, instead of a `withDeadline` (timer, `Promise.race`, `finally`) around it.
+ */
+export interface BudgetDeadline {
+  timeoutMs: number;
+  what: string;
+}
+
+let handover: BudgetDeadline | undefined;
+let taken = false;
+
+/** For the store: the deadline of the operation being started within a request's budget, if any (see {@link BudgetDeadline}). */
+export function takeBudgetDeadline(): BudgetDeadline | undefined {
+  const deadline = handover;
+  handover = undefined;
+  if (deadline !== undefined) taken = true;
+  return deadline;
+}
+
+/**
  * Runs one store operation of a request within the request's budget. The first operation runs under the
- * store's own deadline alone (no extra timer); a later one gets what is left of the budget.
+ * store's own deadline alone; a later one gets what is left of the budget, as its store operation's
+ * deadline (or, for an operation that starts none synchronously, a deadline of its own here).
  */
 export function withinBudget<T>(budget: RequestBudget | undefined, store: BudgetedStore, what: string, operation: () => Promise<T>): Promise<T> {
   if (budget === undefined) return operation();
@@ -88,12 +111,19 @@ export function withinBudget<T>(budget: RequestBudget | undefined, store: Budget
   const leftMs = timeoutMs - (budget.spentMs ?? 0);
   const label = store.backend.label;
   const startedMs = Date.now();
-  const work =
-    leftMs >= timeoutMs
-      ? operation()
-      : leftMs > 0
-        ? withDeadline(operation(), leftMs, `${what} (the rest of this request's ${timeoutMs} ms for the store)`, label)
-        : Promise.reject(new SessionStoreError("TIMEOUT", `${label}: ${what} not started — this request already spent its ${timeoutMs} ms (timeoutMs) on the store`, { backend: label }));
+  let work: Promise<T>;
+  if (leftMs >= timeoutMs) work = operation();
+  else if (leftMs > 0) {
+    const rest = `${what} (the rest of this request's ${timeoutMs} ms for the store)`;
+    handover = { timeoutMs: leftMs, what: rest };
+    taken = false;
+    try {
+      work = operation();
+    } finally {
+      handover = undefined;
+    }
+    if (!taken) work = withDeadline(work, leftMs, rest, label);
+  } else work = Promise.reject(new SessionStoreError("TIMEOUT", `${label}: ${what} not started — this request already spent its ${timeoutMs} ms (timeoutMs) on the store`, { backend: label }));
   return work.then(
     (value) => {
       budget.spentMs = (budget.spentMs ?? 0) + (Date.now() - startedMs);

@@ -4,6 +4,7 @@ import type { Backend, NodeHealth, SetCondition, SetResult } from "./backend.js"
 import { isPlainObject, jsonSerializer, type Serializer } from "./codec.js";
 import { createEncryption } from "./crypto.js";
 import { Deadlines, withDeadline } from "./deadline.js";
+import { takeBudgetDeadline, type BudgetDeadline } from "./request-budget.js";
 import { MAX_DEPTH, tooDeep } from "./depth.js";
 import { isSessionStoreError, SessionStoreError } from "./errors.js";
 import { assertValidId } from "./ids.js";
@@ -271,7 +272,15 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
   }
 
   save(id: string, data: SessionData, options: SaveOptions): Promise<SaveOutcome> {
-    return this.operation("save", (traced) => this.saveSession(id, data, wholeTtl(options), traced));
+    // With the default serializer the data is stringified once, here: that text tells an unchanged
+    // session and is the body a write sends.
+    const dataText = this.serializer === jsonSerializer && isPlainObject(data) ? jsonOrUndefined(data) : undefined;
+    const unchanged = dataText === undefined ? undefined : this.unchangedSave(id, data, dataText, options);
+    if (unchanged !== undefined) {
+      takeBudgetDeadline(); // answered at once: no deadline to run under
+      return Promise.resolve(unchanged);
+    }
+    return this.operation("save", (traced) => this.saveSession(id, data, wholeTtl(options), traced, dataText));
   }
 
   destroy(id: string): Promise<boolean> {
@@ -375,13 +384,41 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
     await this.afterTagged(key, record.userId, undefined);
   }
 
-  private async saveSession(id: string, data: SessionData, options: SaveOptions, traced: OperationContext | undefined): Promise<SaveOutcome> {
-    const outcome = await this.saveOnce(id, data, options, traced);
+  /**
+   * A save of a session exactly as it was loaded — the same data, TTL, user and kind of cookie, within
+   * its absolute lifetime — answered without a deadline, a promise chain or a backend command: rolling
+   * frameworks (@fastify/session, koa-session with `rolling`) save every session they read. Undefined
+   * for anything else, which `saveOnce` decides (it also validates what this skips: only a session this
+   * store loaded or wrote has a body, and its id passed the checks then). Traced saves take the full path
+   * so observers see them.
+   */
+  private unchangedSave(id: string, data: SessionData, dataText: string, options: SaveOptions): SaveOutcome | undefined {
+    const previous = options?.previous;
+    if (previous == null || previous.id !== id || this.closed || isTraced(tracingChannels.save)) return undefined;
+    const body = bodyOf(previous);
+    if (body === undefined || !sameJsonData(body, dataText)) return undefined;
+    if (options.ttlMs !== undefined && options.ttlMs !== previous.ttlMs) return undefined;
+    if ((options.browserSession ?? previous.browserSession === true) !== (previous.browserSession === true)) return undefined;
+    if (this.lifetimeLeft(previous.createdAtMs, Date.now()) <= 0) return undefined;
+    if (options.userId !== undefined || this.userIdFrom !== undefined) {
+      let userId: string | undefined;
+      try {
+        userId = this.userIdFor(data, options.userId, previous.userId);
+      } catch {
+        return undefined; // saveOnce reports it
+      }
+      if (userId !== previous.userId) return undefined;
+    }
+    return unchangedOutcome(previous, id, body);
+  }
+
+  private async saveSession(id: string, data: SessionData, options: SaveOptions, traced: OperationContext | undefined, dataText: string | undefined): Promise<SaveOutcome> {
+    const outcome = await this.saveOnce(id, data, options, traced, dataText);
     if (traced !== undefined) traced.outcome = outcome.status === "written" && outcome.merged ? "merged" : outcome.status;
     return outcome;
   }
 
-  private async saveOnce(id: string, data: SessionData, options: SaveOptions, traced: OperationContext | undefined): Promise<SaveOutcome> {
+  private async saveOnce(id: string, data: SessionData, options: SaveOptions, traced: OperationContext | undefined, givenDataText: string | undefined): Promise<SaveOutcome> {
     assertValidId(id);
     this.assertOpen();
     assertData(data);
@@ -398,14 +435,10 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
     const browserSession = options.browserSession ?? previous?.browserSession === true;
     const metaChanged = previous !== null && (userId !== previous.userId || (options.ttlMs !== undefined && options.ttlMs !== previous.ttlMs) || browserSession !== (previous.browserSession === true));
     const previousBody = previous === null ? undefined : bodyOf(previous);
-    const unchanged = (held: LoadedSession<object>): SaveOutcome => {
-      const session = loadedSession(held as LoadedSession, id, held.refreshed, held.writtenExpiresAtMs);
-      if (previousBody !== undefined) rememberBody(session, previousBody); // still the stored state: a later save compares with it
-      return { status: "unchanged", session };
-    };
-    // With the default serializer the data is stringified once: that text tells an unchanged session (a
-    // rolling framework saving an untouched one) and is the body written.
-    const dataText = this.serializer === jsonSerializer ? this.dataText(data) : undefined;
+    const unchanged = (held: LoadedSession<object>): SaveOutcome => unchangedOutcome(held, id, previousBody);
+    // With the default serializer the data is stringified once (by `save`): that text tells an unchanged
+    // session and is the body written.
+    const dataText = this.serializer === jsonSerializer ? (givenDataText ?? this.dataText(data)) : undefined;
     if (previous !== null && previousBody !== undefined && !metaChanged && dataText !== undefined && sameJsonData(previousBody, dataText)) return unchanged(previous);
     // The fields this request changed, against the session as stored (never against objects this request
     // may have changed in place). Needed to merge after a lost compare-and-set; on the JSON fast path the
@@ -878,15 +911,18 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
    * (compare-and-set), so a late one cannot bring back a session destroyed meanwhile.
    */
   private operation<R>(what: TracedOperation, work: (traced: OperationContext | undefined) => Promise<R>): Promise<R> {
+    // Started by an adapter within a request's budget: what is left of it is this operation's deadline.
+    const budget = takeBudgetDeadline();
     const channel = tracingChannels[what];
-    if (!isTraced(channel)) return this.underDeadline(what, work, undefined);
+    if (!isTraced(channel)) return this.underDeadline(what, work, undefined, budget);
     const context = this.traceContext(what);
-    return trace(channel, context, () => this.underDeadline(what, work, context));
+    return trace(channel, context, () => this.underDeadline(what, work, context, budget));
   }
 
-  private underDeadline<R>(what: string, work: (traced: OperationContext | undefined) => Promise<R>, traced: OperationContext | undefined): Promise<R> {
+  private underDeadline<R>(what: string, work: (traced: OperationContext | undefined) => Promise<R>, traced: OperationContext | undefined, budget: BudgetDeadline | undefined): Promise<R> {
     this.pending++;
-    return this.deadlines.run(what, () => work(traced)).then(
+    const run = budget === undefined ? this.deadlines.run(what, () => work(traced)) : this.deadlines.run(budget.what, () => work(traced), budget.timeoutMs);
+    return run.then(
       (result) => {
         this.settled();
         return result;
@@ -894,7 +930,8 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
       (error: unknown) => {
         this.settled();
         const wrapped = this.wrap(error, what);
-        if (wrapped.code === "TIMEOUT") this.markUnavailable(wrapped);
+        // Only a miss of the store's own deadline says the backend is hung; a request's spent budget does not.
+        if (wrapped.code === "TIMEOUT" && budget === undefined) this.markUnavailable(wrapped);
         throw wrapped;
       },
     );
@@ -1000,6 +1037,22 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
     } catch (error) {
       if (event !== "error") this.report(this.wrap(error, `a '${event}' listener`));
     }
+  }
+}
+
+/** A save's outcome when nothing differed from `held`; its body is still the stored state, which a later save compares with. */
+function unchangedOutcome(held: LoadedSession<object>, id: string, body: string | undefined): SaveOutcome {
+  const session = loadedSession(held as LoadedSession, id, held.refreshed, held.writtenExpiresAtMs);
+  if (body !== undefined) rememberBody(session, body);
+  return { status: "unchanged", session };
+}
+
+/** The data's JSON text, or undefined when JSON cannot hold it (the full save path then says why). */
+function jsonOrUndefined(data: SessionData): string | undefined {
+  try {
+    return dataJson(data);
+  } catch {
+    return undefined;
   }
 }
 

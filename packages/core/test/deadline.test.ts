@@ -12,6 +12,16 @@ describe("Deadlines (one timer for all operations of a store)", () => {
 
   const never = () => new Promise<string>(() => undefined);
   const later = <T>(ms: number, value: T) => () => new Promise<T>((resolve) => setTimeout(() => resolve(value), ms));
+  /** Records how each operation ended, in the order they ended. */
+  const recorder = () => {
+    const outcomes: string[] = [];
+    const track = (name: string, work: Promise<unknown>) =>
+      work.then(
+        () => outcomes.push(`${name} ok`),
+        (error: { code?: string }) => outcomes.push(`${name} ${error.code}`),
+      );
+    return { outcomes, track };
+  };
 
   it("rejects an operation that never settles with TIMEOUT once timeoutMs has passed, not before", async () => {
     const deadlines = new Deadlines(1000, "redis 127.0.0.1:6379");
@@ -41,12 +51,7 @@ describe("Deadlines (one timer for all operations of a store)", () => {
 
   it("times out each hung operation at its own deadline, whatever settled before or between them", async () => {
     const deadlines = new Deadlines(100, "memory");
-    const outcomes: string[] = [];
-    const track = (name: string, work: Promise<unknown>) =>
-      work.then(
-        () => outcomes.push(`${name} ok`),
-        (error: { code?: string }) => outcomes.push(`${name} ${error.code}`),
-      );
+    const { outcomes, track } = recorder();
     track("a", deadlines.run("get", never)); // deadline 100
     await vi.advanceTimersByTimeAsync(30);
     track("b", deadlines.run("get", later(20, 1))); // settles at 50
@@ -60,6 +65,26 @@ describe("Deadlines (one timer for all operations of a store)", () => {
     expect(outcomes).toEqual(["b ok", "a TIMEOUT"]);
     await vi.advanceTimersByTimeAsync(1);
     expect(outcomes).toEqual(["b ok", "a TIMEOUT", "c TIMEOUT"]);
+  });
+
+  it("times out an operation with a shorter deadline of its own (a request's budget) at that deadline, before older ones, and keeps theirs", async () => {
+    const deadlines = new Deadlines(100, "memory");
+    const { outcomes, track } = recorder();
+    track("a", deadlines.run("get", never)); // deadline 100
+    await vi.advanceTimersByTimeAsync(10);
+    const b = deadlines.run("save (the rest)", never, 30); // deadline 40, earlier than the armed timer
+    track("b", b);
+    track("c", deadlines.run("touch (the rest)", later(20, 1), 50)); // settles at 30
+    await vi.advanceTimersByTimeAsync(29);
+    expect(outcomes).toEqual(["c ok"]);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(outcomes).toEqual(["c ok", "b TIMEOUT"]);
+    await expect(b).rejects.toMatchObject({ message: expect.stringContaining("save (the rest) did not finish within 30 ms") });
+    await vi.advanceTimersByTimeAsync(59);
+    expect(outcomes).toEqual(["c ok", "b TIMEOUT"]);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(outcomes).toEqual(["c ok", "b TIMEOUT", "a TIMEOUT"]);
+    expect(vi.getTimerCount()).toBe(0);
   });
 
   it("drops a late result and swallows a late rejection (no unhandled rejection)", async () => {
