@@ -56,6 +56,22 @@ describe("sessionbridge on Memcached", () => {
     expect(await store.get("2")).toEqual({ user: "m2" });
   });
 
+  it("moves a rate-limited run over more than one metadump batch: a slow mover does not time the listing out", async () => {
+    const client = memjs.Client.create(nodes[0]?.address);
+    const cookie = { originalMaxAge: 3_600_000, expires: new Date(Date.now() + 3_600_000).toISOString(), httpOnly: true, path: "/" };
+    const value = JSON.stringify({ cookie, user: "slow" });
+    for (let i = 0; i < 1700; i += 100) await Promise.all(Array.from({ length: 100 }, (_, j) => client.set(`paced-${i + j}`, value, { expires: 3600 })));
+    // Other keys written after them: the dump goes on past the sessions while the mover holds the listing.
+    for (let i = 0; i < 3000; i += 100) await Promise.all(Array.from({ length: 100 }, (_, j) => client.set(`other-${i + j}`, value, { expires: 3600 })));
+    client.quit();
+    // The listing hands out 500 keys at a time and reads ahead about a thousand lines of the dump; 500
+    // moves at 400 per second hold it longer than its idle deadline (1 s), which must not count that time.
+    const run = await sessionbridge(["--url", nodes[0]?.url as string, "--prefix", "paced:", "--json", "migrate", "--from", "connect-memjs", "--from-prefix", "paced-", "--rate", "400"]);
+    expect(run.stderr).toBe("");
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.stdout)).toMatchObject({ moved: 1700, failed: 0 });
+  });
+
   it("pings every node and says which one is down", async () => {
     await nodes[1]?.stop();
     try {

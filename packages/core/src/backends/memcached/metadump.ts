@@ -13,7 +13,7 @@ export interface MetadumpNode {
   host: string;
   port: number;
   tls: MemcachedTlsOptions | undefined;
-  /** Longest wait for the next line of the dump. */
+  /** Longest wait for the next line of the dump (not counting the time the caller holds a batch). */
   idleTimeoutMs: number;
 }
 
@@ -31,7 +31,8 @@ export async function* metadump(node: MetadumpNode, prefix: string, unlisted?: {
   const socket: Socket = node.tls === undefined ? netConnect({ host: node.host, port: node.port }) : tlsConnect({ host: node.host, port: node.port, servername: node.tls.servername ?? node.host, ...node.tls });
   const failed = (why: string) => new SessionStoreError("UNSUPPORTED", `memcached ${name}: cannot list keys with "lru_crawler metadump all" (${why}); sessions on this node cannot be listed — they expire by TTL or are destroyed by id`);
   let error: Error | undefined;
-  socket.setTimeout(node.idleTimeoutMs, () => socket.destroy(new SessionStoreError("TIMEOUT", `memcached ${name}: no answer to "lru_crawler metadump all" within ${node.idleTimeoutMs} ms`)));
+  socket.on("timeout", () => socket.destroy(new SessionStoreError("TIMEOUT", `memcached ${name}: no answer to "lru_crawler metadump all" within ${node.idleTimeoutMs} ms`)));
+  socket.setTimeout(node.idleTimeoutMs);
   socket.on("error", (cause) => (error = cause));
   socket.write("lru_crawler metadump all\r\n");
   const lines = createInterface({ input: socket, crlfDelay: Number.POSITIVE_INFINITY });
@@ -66,7 +67,11 @@ export async function* metadump(node: MetadumpNode, prefix: string, unlisted?: {
       if (expiresAtMs !== null && expiresAtMs <= now) continue; // expired, not reclaimed yet
       batch.push({ key, expiresAtMs });
       if (batch.length >= BATCH) {
+        // The deadline is the server's: while the caller works through a batch (a rate-limited migrate
+        // takes seconds), the read-ahead stops and the socket goes quiet, which is no server fault.
+        socket.setTimeout(0);
         yield batch;
+        socket.setTimeout(node.idleTimeoutMs);
         batch = [];
       }
     }
