@@ -8,6 +8,7 @@ export const workspaceAliases = {
   "@sessionbridge/core/adapter": here("./packages/core/src/adapter.ts"),
   "@sessionbridge/core/tools": here("./packages/core/src/tools.ts"),
   "@sessionbridge/core": here("./packages/core/src/index.ts"),
+  "@sessionbridge/cache": here("./packages/cache/src/index.ts"),
   "@sessionbridge/express": here("./packages/express/src/index.ts"),
   "@sessionbridge/fastify": here("./packages/fastify/src/index.ts"),
   "@sessionbridge/koa": here("./packages/koa/src/index.ts"),

@@ -1,4 +1,6 @@
 import { isSessionStoreError } from "@sessionbridge/core";
+import type { Catalogue } from "./catalogue/catalogue.js";
+import { editProduct, showCatalogue, type CatalogueReply } from "./catalogue/routes.js";
 import { csrfMatches, newCsrfToken } from "./csrf.js";
 import { describeDevice } from "./device.js";
 import type { InstanceInfo } from "./instance-info.js";
@@ -55,6 +57,8 @@ export interface DemoApp {
   instance: InstanceInfo;
   users: UserRepository;
   sessions: SessionDirectory;
+  /** Products from the shared database, read through the cache (catalogue pages). */
+  catalogue: Catalogue;
 }
 
 /** Headers on every response: no caching of personal pages, a strict CSP, no framing. */
@@ -130,8 +134,10 @@ async function route(app: DemoApp, req: DemoRequest, session: SessionPort, expir
         return user ? page(app, 200, profilePage(context(), user, { notice })) : redirect(app, "/login");
       case "/sessions":
         return user ? page(app, 200, sessionsPage(context(), await app.sessions.list(user.id, session.id()), notice)) : redirect(app, "/login");
-      default:
-        return page(app, 404, errorPage(context(), 404, "Not found", "There is no page at this address."));
+      default: {
+        const catalogue = await catalogueReply(app, () => showCatalogue(app.catalogue, req.path, req.query, context()));
+        return catalogue ?? page(app, 404, errorPage(context(), 404, "Not found", "There is no page at this address."));
+      }
     }
   }
 
@@ -164,6 +170,9 @@ async function route(app: DemoApp, req: DemoRequest, session: SessionPort, expir
       signedIn(false);
       return redirect(app, "/login?m=logged-out");
   }
+  // The catalogue is open to visitors too: the CSRF token above is all an edit needs.
+  const edited = await catalogueReply(app, () => editProduct(app.catalogue, req.path, req.form, context()));
+  if (edited !== undefined) return edited;
 
   if (!user) return redirect(app, "/login");
   switch (req.path) {
@@ -189,6 +198,20 @@ async function route(app: DemoApp, req: DemoRequest, session: SessionPort, expir
     default:
       return page(app, 404, errorPage(context(), 404, "Not found", "There is no form at this address."));
   }
+}
+
+/** A catalogue reply as a response. A failing database is a 503 of its own, its details only in the instance's log. */
+async function catalogueReply(app: DemoApp, run: () => Promise<CatalogueReply | undefined>): Promise<DemoResponse | undefined> {
+  let reply: CatalogueReply | undefined;
+  try {
+    reply = await run();
+  } catch (error) {
+    console.error(`[${app.instance.name}] catalogue: ${error instanceof Error ? error.message : String(error)}`);
+    const context: PageContext = { instance: app.instance, user: undefined, csrf: "", visits: 0 };
+    return page(app, 503, errorPage(context, 503, "Product database unavailable", "The products could not be read or saved. Try again in a moment."));
+  }
+  if (reply === undefined) return undefined;
+  return "location" in reply ? redirect(app, reply.location) : page(app, reply.status, reply.body);
 }
 
 /** Login: a new session id (the pre-login id may be known to an attacker), a new CSRF token. */

@@ -1,11 +1,13 @@
 import { fork, type ChildProcess } from "node:child_process";
 import { extname } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { SessionStore } from "@sessionbridge/core";
+import { memoryBackend, type SessionStore } from "@sessionbridge/core";
 import { startBalancer, type Upstream } from "./balancer.js";
 import { COOKIE_NAME, type CookieSettings } from "./cookie.js";
 import type { Framework, InstanceInfo } from "./instance-info.js";
+import { openCatalogue, prepareCatalogue } from "./catalogue/open.js";
 import { openStore, startInstance } from "./instance.js";
+import { startEmbeddedPostgres, type EmbeddedPostgres } from "./launch/embedded-postgres.js";
 import { redisServerInstalled, startPrivateRedis } from "./launch/redis-server.js";
 import { OperationsConsole } from "./operations/console.js";
 import type { MetricsSource } from "./operations/fleet-metrics.js";
@@ -34,6 +36,8 @@ export interface RunningDemo {
   url: string;
   /** Where sessions live, in words (no credentials). */
   storeDescription: string;
+  /** Where the catalogue's products live, in words (no credentials). */
+  databaseDescription: string;
   instances: InstanceInfo[];
   /** The pid of the private redis-server the demo started, if it started one. */
   redisPid: number | undefined;
@@ -54,6 +58,10 @@ export async function startDemo(settings: DemoSettings, options: DemoOptions = {
     for (const cleanup of cleanups.reverse().splice(0)) await cleanup().catch(() => undefined);
   };
   try {
+    // The embedded database starts while redis-server does: loading PGlite's WebAssembly takes a moment.
+    const embedded = settings.databaseUrl === undefined ? startEmbeddedPostgres() : undefined;
+    void embedded?.catch(() => undefined); // a failed start is reported where it is awaited, below
+    cleanups.push(async () => (await embedded?.catch(() => undefined))?.stop());
     let url = settings.storeUrl;
     let storeDescription: string;
     let redisPid: number | undefined;
@@ -72,6 +80,19 @@ export async function startDemo(settings: DemoSettings, options: DemoOptions = {
     }
     log(`sessions: ${storeDescription}`);
 
+    let databaseUrl = settings.databaseUrl;
+    let databaseDescription: string;
+    if (databaseUrl !== undefined) {
+      databaseDescription = `the PostgreSQL at ${describeUrl(databaseUrl)} (DATABASE_URL), table sessionbridge_demo_products`;
+    } else {
+      databaseUrl = (await (embedded as Promise<EmbeddedPostgres>)).url;
+      signal?.throwIfAborted();
+      databaseDescription = `an embedded PGlite (PostgreSQL in WebAssembly) served to the instances on ${databaseUrl}, gone when the demo stops`;
+    }
+    await prepareCatalogue(databaseUrl, settings.timeoutMs);
+    signal?.throwIfAborted();
+    log(`products: ${databaseDescription}; cached in the session backend under demo:cache:`);
+
     const cookie: CookieSettings = { name: COOKIE_NAME, secret: settings.secret, ttlMs: settings.ttlMs };
     const names = instanceNames(settings.instances);
     const instances: InstanceInfo[] = [];
@@ -84,6 +105,8 @@ export async function startDemo(settings: DemoSettings, options: DemoOptions = {
       // Memory: one store object, or the instances would not share sessions at all.
       const shared = url.startsWith("memory:") ? openStore(url, settings.ttlMs, settings.timeoutMs) : undefined;
       if (shared) cleanups.push(() => shared.close());
+      // The same for the catalogue's cache: one memory backend behind every instance's caches.
+      const cache = shared ? memoryBackend() : url;
       for (const [i, framework] of settings.instances.entries()) {
         let store: SessionStore;
         if (shared) store = shared;
@@ -92,14 +115,15 @@ export async function startDemo(settings: DemoSettings, options: DemoOptions = {
           cleanups.push(() => own.close());
           store = own;
         }
-        const running = await startInstance(names[i] as string, framework, store, cookie);
+        const name = names[i] as string;
+        const running = await startInstance(name, framework, store, cookie, 0, openCatalogue(databaseUrl, cache, name, settings.timeoutMs));
         cleanups.push(running.close);
         instances.push(running.info);
         signal?.throwIfAborted();
       }
     } else {
       // Started together: each child spends most of its start-up loading modules.
-      const started = await Promise.allSettled(settings.instances.map((framework, i) => forkInstance(names[i] as string, framework, settings, url, signal)));
+      const started = await Promise.allSettled(settings.instances.map((framework, i) => forkInstance(names[i] as string, framework, settings, url, databaseUrl, signal)));
       for (const result of started) if (result.status === "fulfilled") cleanups.push(result.value.stop);
       signal?.throwIfAborted();
       for (const result of started) {
@@ -119,7 +143,7 @@ export async function startDemo(settings: DemoSettings, options: DemoOptions = {
     const shownHost = settings.host === "0.0.0.0" ? "127.0.0.1" : settings.host;
     const demoUrl = `http://${shownHost}:${balancer.port}/`;
     operations.visitorsTo(demoUrl);
-    return { url: demoUrl, storeDescription, instances, redisPid, close };
+    return { url: demoUrl, storeDescription, databaseDescription, instances, redisPid, close };
   } catch (error) {
     await close();
     throw error;
@@ -150,7 +174,7 @@ interface ForkedInstance {
 }
 
 /** Starts one instance as a child process and waits until it reports who it is (port, pid, backend). */
-async function forkInstance(name: string, framework: Framework, settings: DemoSettings, url: string, signal: AbortSignal | undefined): Promise<ForkedInstance> {
+async function forkInstance(name: string, framework: Framework, settings: DemoSettings, url: string, databaseUrl: string, signal: AbortSignal | undefined): Promise<ForkedInstance> {
   // Same file extension as this module: .js when built, .ts when run from source by a TS loader.
   const script = fileURLToPath(new URL(`./instance-process${extname(fileURLToPath(import.meta.url))}`, import.meta.url));
   const env: NodeJS.ProcessEnv = {
@@ -158,6 +182,7 @@ async function forkInstance(name: string, framework: Framework, settings: DemoSe
     DEMO_INSTANCE_NAME: name,
     DEMO_FRAMEWORK: framework,
     SESSION_STORE_URL: url,
+    DATABASE_URL: databaseUrl,
     SESSION_SECRET: settings.secret,
     SESSION_TTL_MS: String(settings.ttlMs),
     SESSION_TIMEOUT_MS: String(settings.timeoutMs),

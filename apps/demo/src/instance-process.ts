@@ -3,6 +3,7 @@
 import type { CookieSettings } from "./cookie.js";
 import { COOKIE_NAME } from "./cookie.js";
 import type { Framework } from "./instance-info.js";
+import { openCatalogue } from "./catalogue/open.js";
 import { openStore, startInstance } from "./instance.js";
 import { answerMetricsOverIpc } from "./operations/ipc-metrics.js";
 import { startProcessMetrics } from "./operations/process-metrics.js";
@@ -12,6 +13,7 @@ const settings = readSettings(process.env);
 const name = process.env.DEMO_INSTANCE_NAME ?? "instance";
 const framework = process.env.DEMO_FRAMEWORK as Framework;
 if (settings.storeUrl === undefined) throw new Error("an instance process needs SESSION_STORE_URL");
+if (settings.databaseUrl === undefined) throw new Error("an instance process needs DATABASE_URL");
 
 // Before the store exists, so its every operation is counted; the balancer scrapes it over IPC.
 const metrics = startProcessMetrics();
@@ -39,7 +41,7 @@ process.on("SIGINT", shutdown);
 process.on("disconnect", shutdown);
 
 const cookie: CookieSettings = { name: COOKIE_NAME, secret: settings.secret, ttlMs: settings.ttlMs };
-running = await startInstance(name, framework, store, cookie);
+running = await startInstance(name, framework, store, cookie, 0, openCatalogue(settings.databaseUrl, settings.storeUrl, name, settings.timeoutMs));
 if (stopping || !process.connected) {
   // Stopped (or orphaned) while starting: there is nobody to report to.
   await shutdown();

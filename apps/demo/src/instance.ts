@@ -1,5 +1,6 @@
 import { createSessionStore, type SessionStore } from "@sessionbridge/core";
 import type { DemoApp, DemoSessionData } from "./app.js";
+import type { Catalogue } from "./catalogue/catalogue.js";
 import type { CookieSettings } from "./cookie.js";
 import type { Framework, InstanceInfo } from "./instance-info.js";
 import { createSessionDirectory } from "./session-directory.js";
@@ -39,12 +40,22 @@ export function openStore(url: string, ttlMs: number, timeoutMs: number): Sessio
   });
 }
 
-/** Starts one stateless instance: everything it knows about users and sessions comes from `store`. */
-export async function startInstance(name: string, framework: Framework, store: SessionStore, cookie: CookieSettings, port = 0): Promise<RunningInstance> {
+/**
+ * Starts one stateless instance: everything it knows about users and sessions comes from `store`, its
+ * products from the shared database through `catalogue` (closed with the instance).
+ */
+export async function startInstance(name: string, framework: Framework, store: SessionStore, cookie: CookieSettings, port: number, catalogue: Catalogue): Promise<RunningInstance> {
   const info: InstanceInfo = { name, framework, port, pid: process.pid, backendLabel: store.backend.label, listsUserSessions: store.backend.capabilities.userIndex };
-  const app: DemoApp = { instance: info, users: new UserRepository(store.backend, store.options.timeoutMs), sessions: createSessionDirectory(store) };
+  const app: DemoApp = { instance: info, users: new UserRepository(store.backend, store.options.timeoutMs), sessions: createSessionDirectory(store), catalogue };
   const start = await FRAMEWORKS[framework]();
-  const listening = await start(app, store, cookie, port);
+  const listening = await start(app, store, cookie, port).catch(async (error: unknown) => {
+    await catalogue.close();
+    throw error;
+  });
   info.port = listening.port;
-  return { ...listening, info };
+  const close = async () => {
+    await listening.close();
+    await catalogue.close();
+  };
+  return { port: listening.port, close, info };
 }

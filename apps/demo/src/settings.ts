@@ -21,6 +21,8 @@ export interface DemoSettings {
   ttlMs: number;
   /** `SESSION_TIMEOUT_MS`: deadline of each store operation in milliseconds. Default 1000. */
   timeoutMs: number;
+  /** `DATABASE_URL`: the catalogue's PostgreSQL (postgres:// or postgresql://). Undefined: an embedded PGlite. */
+  databaseUrl: string | undefined;
 }
 
 const FRAMEWORKS: Record<string, Framework> = { express: "Express", fastify: "Fastify", koa: "Koa" };
@@ -46,6 +48,10 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): DemoSettings
   if (instances.length === 0 || instances.some((framework) => framework === undefined)) {
     throw bad("DEMO_INSTANCES", "a comma-separated list of express, fastify and koa (e.g. express,fastify,koa,express)");
   }
+  const databaseUrl = env.DATABASE_URL || undefined;
+  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//i.test(databaseUrl)) {
+    throw bad("DATABASE_URL", "a URL starting with postgres:// or postgresql://");
+  }
   const secret = env.SESSION_SECRET || randomBytes(32).toString("base64url");
   // @fastify/session refuses shorter secrets; the same rule for all keeps the cookie shared.
   if (secret.length < 32) throw bad("SESSION_SECRET", "at least 32 characters long");
@@ -57,5 +63,6 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): DemoSettings
     secret,
     ttlMs: integer(env, "SESSION_TTL_MS", 30 * 60_000, 1000, 400 * 24 * 3600 * 1000),
     timeoutMs: integer(env, "SESSION_TIMEOUT_MS", 1000, 1, 600_000),
+    databaseUrl,
   };
 }

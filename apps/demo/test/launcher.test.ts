@@ -1,53 +1,9 @@
-import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { startMemcached } from "@sessionbridge/testing";
 import { afterEach, describe, expect, it } from "vitest";
-
-// `pnpm demo` as a user runs it: the real entry point in its own process, stopped with Ctrl-C (SIGINT).
-// Run from source through tsx, with a tsconfig that maps the workspace packages to their sources, so
-// the test needs no build.
-
-const demoDir = fileURLToPath(new URL("..", import.meta.url));
-const started: ChildProcess[] = [];
-
-interface Spawned {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<number | null>;
-}
-
-/** `pnpm demo`'s entry point in its own process, its stdout and stderr collected. */
-function spawnDemo(env: NodeJS.ProcessEnv): Spawned {
-  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
-    cwd: demoDir,
-    env: { ...process.env, PORT: "0", TSX_TSCONFIG_PATH: "tsconfig.check.json", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  started.push(child);
-  let output = "";
-  child.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  return { child, output: () => output, exited };
-}
-
-/** Starts the demo and waits until it prints the URL to open. */
-async function launch(env: NodeJS.ProcessEnv): Promise<Spawned & { url: string }> {
-  const demo = spawnDemo(env);
-  const url = await new Promise<string>((resolve, reject) => {
-    const check = () => {
-      const match = /open (http:\/\/\S+)/.exec(demo.output());
-      if (match?.[1]) resolve(match[1]);
-    };
-    demo.child.stdout?.on("data", check);
-    demo.child.stderr?.on("data", check);
-    void demo.exited.then((code) => reject(new Error(`the demo exited with ${code} before it was ready:\n${demo.output()}`)));
-  });
-  return { ...demo, url };
-}
+import { csrfOf, killStartedDemos, launch, spawnDemo, visitor } from "./launch-demo.js";
 
 function alive(pid: number): boolean {
   try {
@@ -85,10 +41,7 @@ async function frameworksBehind(url: string, requests: number): Promise<string[]
   return seen;
 }
 
-afterEach(() => {
-  // Only if a test failed half-way: kill exactly the demo we started (its children follow it).
-  for (const child of started.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-});
+afterEach(killStartedDemos);
 
 describe("pnpm demo", () => {
   it("starts a private redis-server and one process per framework, and Ctrl-C stops every one of them", async () => {
@@ -105,12 +58,16 @@ describe("pnpm demo", () => {
     for (const [instance, framework] of [["express-1", "Express"], ["fastify-1", "Fastify"], ["koa-1", "Koa"]]) {
       expect(metrics).toMatch(new RegExp(`^db_client_operation_duration_count\\{[^}]*service_instance_id="${instance}",demo_framework="${framework}"[^}]*\\} [1-9]`, "m"));
     }
+    // The catalogue's default database: PGlite in the launcher, reached by every instance process.
+    expect(demo.output()).toMatch(/products: an embedded PGlite \(PostgreSQL in WebAssembly\) served to the instances on postgres:\/\/postgres@127\.0\.0\.1:\d+\/postgres/);
+    const catalogue = await Promise.all([fetch(new URL("/catalogue", demo.url)), fetch(new URL("/catalogue", demo.url))]);
+    for (const page of catalogue) expect(await page.text()).toContain(">Teapot</a>");
 
     demo.child.kill("SIGINT");
     expect(await demo.exited).toBe(0);
     // The parent waited for its children, so by now they are gone.
     for (const pid of [redisPid, ...instancePids]) expect(alive(pid), `pid ${pid}`).toBe(false);
-  }, 60_000);
+  }, 120_000);
 
   it("stops every process it started, quietly, on a Ctrl-C while it is still starting", async () => {
     const { child, output, exited } = spawnDemo({});
@@ -122,7 +79,7 @@ describe("pnpm demo", () => {
           children = childrenOf(child.pid as number);
           return children.filter((c) => c.command.includes("redis-server") || c.command.includes("instance-process")).length;
         },
-        { timeout: 30_000, interval: 20 },
+        { timeout: 60_000, interval: 20 },
       )
       .toBe(4);
     try {
@@ -137,7 +94,7 @@ describe("pnpm demo", () => {
       // Only if the demo left them behind: exactly the processes we saw it start.
       for (const { pid } of children) if (alive(pid)) process.kill(pid, "SIGKILL");
     }
-  }, 60_000);
+  }, 90_000);
 
   it("falls back to an in-memory store with every instance in one process when redis-server is not installed", async () => {
     const emptyPath = mkdtempSync(join(tmpdir(), "sessionbridge-demo-nopath-"));
@@ -154,10 +111,13 @@ describe("pnpm demo", () => {
     }
   }, 60_000);
 
-  it("refuses a bad SESSION_STORE_URL with a message naming the variable, without echoing it", async () => {
-    const { output, exited } = spawnDemo({ SESSION_STORE_URL: "postgres://user:hunter2@db" });
+  it.each([
+    { variable: "SESSION_STORE_URL", value: "postgres://user:hunter2@db", message: "SESSION_STORE_URL must be a URL starting with redis://, rediss://, memcached://" },
+    { variable: "DATABASE_URL", value: "mysql://root:hunter2@db/shop", message: "DATABASE_URL must be a URL starting with postgres:// or postgresql://" },
+  ])("refuses a bad $variable with a message naming the variable, without echoing it", async ({ variable, value, message }) => {
+    const { output, exited } = spawnDemo({ [variable]: value });
     expect(await exited).toBe(1);
-    expect(output()).toContain("SESSION_STORE_URL must be a URL starting with redis://, rediss://, memcached://");
+    expect(output()).toContain(message);
     expect(output()).not.toContain("hunter2");
   }, 30_000);
 
@@ -167,15 +127,8 @@ describe("pnpm demo", () => {
       const demo = await launch({ SESSION_STORE_URL: memcached.url });
       expect(demo.output()).toContain(`sessions: the session store at memcached://127.0.0.1:${memcached.port}`);
       // Sign up through the balancer, then every framework knows the user.
-      let cookie = "";
-      const call = async (path: string, form?: Record<string, string>) => {
-        const response = await fetch(new URL(path, demo.url), { method: form ? "POST" : "GET", redirect: "manual", headers: { cookie, ...(form ? { "content-type": "application/x-www-form-urlencoded" } : {}) }, ...(form ? { body: new URLSearchParams(form).toString() } : {}) });
-        const set = response.headers.getSetCookie().find((line) => line.startsWith("sb.sid="));
-        if (set) cookie = set.split(";")[0] ?? "";
-        return { status: response.status, body: await response.text() };
-      };
-      const form = await call("/signup");
-      const csrf = /name="_csrf" value="([^"]+)"/.exec(form.body)?.[1] ?? "";
+      const call = visitor(demo.url);
+      const csrf = csrfOf((await call("/signup")).body);
       expect((await call("/signup", { _csrf: csrf, username: "mc-user", displayName: "Memcached", password: "long enough" })).status).toBe(303);
       const frameworks = new Set<string>();
       for (let i = 0; i < 3; i++) {

@@ -37,6 +37,8 @@ table { width:100%; border-collapse:collapse; font-size:.95rem; }
 th, td { text-align:left; padding:.5rem .4rem; border-bottom:1px solid var(--line); vertical-align:top; }
 td form { margin:0; } td button { margin:0; padding:.3rem .7rem; }
 .actions { display:flex; flex-wrap:wrap; gap:.5rem; } .actions form { margin:0; }
+.source { display:inline-block; padding:0 .5rem; border-radius:1rem; font-size:.85rem; font-weight:600; background:#eef2fb; }
+.source.hit, .source.local, .source.waited, .source.joined { background:#e8f5ee; color:#0b6b3a; } .source.miss, .source.bypass { background:#fff1e0; color:#9a4b00; }
 footer { color:var(--muted); font-size:.85rem; padding-bottom:2rem; }
 @media (max-width: 32rem) {
   body { font-size:15px; }

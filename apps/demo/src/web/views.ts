@@ -25,9 +25,9 @@ const csrfField = (ctx: PageContext) => html`<input type="hidden" name="_csrf" v
 export function layout(ctx: PageContext, title: string, body: SafeHtml): string {
   const { instance, user } = ctx;
   const nav = user
-    ? html`<a href="/">Home</a><a href="/profile">Profile</a>${instance.listsUserSessions ? html`<a href="/sessions">Active sessions</a>` : ""}
+    ? html`<a href="/">Home</a><a href="/catalogue">Catalogue</a><a href="/profile">Profile</a>${instance.listsUserSessions ? html`<a href="/sessions">Active sessions</a>` : ""}
         <form method="post" action="/logout">${csrfField(ctx)}<button class="link" type="submit">Log out</button></form>`
-    : html`<a href="/login">Log in</a><a href="/signup">Sign up</a>`;
+    : html`<a href="/catalogue">Catalogue</a><a href="/login">Log in</a><a href="/signup">Sign up</a>`;
   return `<!doctype html>${html`<html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${title} · sessionbridge demo</title>
