@@ -1,5 +1,5 @@
 import { fileURLToPath } from "node:url";
-import { freePort, startProcess, waitForPort, type ManagedProcess } from "@sessionbridge/testing";
+import { launchOnFreePort, startProcess, type ManagedProcess } from "@sessionbridge/testing";
 import type { AppConfig, Framework, StoreKind } from "./config.js";
 
 const MAIN = fileURLToPath(new URL("./apps/main.ts", import.meta.url));
@@ -19,16 +19,13 @@ export interface AppTargets {
 
 /** `nodeArgs` go before the entry point, e.g. `--cpu-prof` for the profiler (src/profile.ts). */
 export async function startApp(framework: Framework, store: StoreKind, targets: AppTargets, nodeArgs: string[] = []): Promise<AppProcess> {
-  const port = await freePort();
-  const config: AppConfig = { framework, store, port, ...targets };
   // tsx compiles the TypeScript once at load; the measured code then runs as plain JavaScript.
-  const child = startProcess(process.execPath, [...nodeArgs, "--import", "tsx", MAIN], {
-    env: { ...process.env, NODE_ENV: "production", BENCH_APP: JSON.stringify(config) },
-  });
-  const failed = child.exited.then((code) => {
-    throw new Error(`${framework}/${store} app exited (${code}) before listening:\n${child.output().slice(-2000)}`);
-  });
-  await Promise.race([waitForPort(port, 30_000), failed]);
-  failed.catch(() => undefined);
+  const start = (port: number) => {
+    const config: AppConfig = { framework, store, port, ...targets };
+    return startProcess(process.execPath, [...nodeArgs, "--import", "tsx", MAIN], {
+      env: { ...process.env, NODE_ENV: "production", BENCH_APP: JSON.stringify(config) },
+    });
+  };
+  const { port, process: child } = await launchOnFreePort(start, { what: `${framework}/${store} app`, timeoutMs: 30_000 });
   return { url: `http://127.0.0.1:${port}`, process: child, stop: () => child.stop() };
 }

@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { freePort, startProcess, tempDir, waitForPort, type ManagedProcess } from "@sessionbridge/testing";
+import { launchOnFreePort, launchOnPort, startProcess, tempDir, type ManagedProcess } from "@sessionbridge/testing";
 
 /** A server the bench started on a free loopback port; `stop` ends exactly that process. */
 export interface BenchServer {
@@ -13,10 +13,10 @@ export interface BenchServer {
  * they share the same server and its CPU budget. A given `port` restarts a server where one stood.
  */
 export async function startRedis(port?: number): Promise<BenchServer> {
-  const chosen = port ?? (await freePort());
   const dir = tempDir("bench-redis");
-  const process = startProcess("redis-server", ["--port", String(chosen), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir.path]);
-  await waitForPort(chosen);
+  const start = (on: number) => startProcess("redis-server", ["--port", String(on), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir.path]);
+  // Listening by this very process, not just "something answers there" (see own-port.ts in the testing package).
+  const { port: chosen, process } = port === undefined ? await launchOnFreePort(start, { what: "redis-server" }) : { port, process: await launchOnPort(start, port, { what: "redis-server" }) };
   return {
     port: chosen,
     process,
@@ -29,10 +29,9 @@ export async function startRedis(port?: number): Promise<BenchServer> {
 
 /** A plain memcached (binary and text protocol, 256 MB, UDP off). */
 export async function startMemcached(): Promise<BenchServer> {
-  const port = await freePort();
   const userArgs = globalThis.process.getuid?.() === 0 ? ["-u", "root"] : [];
-  const process = startProcess("memcached", ["-l", "127.0.0.1", "-p", String(port), "-U", "0", "-m", "256", ...userArgs]);
-  await waitForPort(port);
+  const start = (port: number) => startProcess("memcached", ["-l", "127.0.0.1", "-p", String(port), "-U", "0", "-m", "256", ...userArgs]);
+  const { port, process } = await launchOnFreePort(start, { what: "memcached" });
   return { port, process, stop: () => process.stop() };
 }
 

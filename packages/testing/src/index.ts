@@ -1,4 +1,5 @@
 export * from "./process.js";
+export * from "./own-port.js";
 export * from "./redis-topologies.js";
 export * from "./redis.js";
 export * from "./failover-load.js";

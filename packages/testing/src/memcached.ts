@@ -1,8 +1,9 @@
 import { execFileSync } from "node:child_process";
 import memjs from "memjs";
-import { readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { freePort, startProcess, stopProcess, tempDir, waitForPort, type ManagedProcess } from "./process.js";
+import { launchOnFreePort, launchOnPort } from "./own-port.js";
+import { startProcess, stopProcess, tempDir, type ManagedProcess } from "./process.js";
 import { makeTlsFiles, type RedisServer, type TlsFiles } from "./redis.js";
 
 /**
@@ -45,42 +46,6 @@ function makeSaslFiles(dir: string, username: string, password: string): NodeJS.
   return { ...process.env, SASL_CONF_PATH: dir };
 }
 
-/**
- * Resolves once `proc` itself listens on 127.0.0.1:`port`. Connecting is not proof enough: when two
- * test files race for one port, the loser exits while the winner answers on it. The kernel's socket
- * table (/proc/net/tcp) and the process's descriptors say who really owns the listening socket.
- */
-async function listening(proc: ManagedProcess, port: number, timeoutMs = 10_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  const local = `0100007F:${port.toString(16).toUpperCase().padStart(4, "0")}`;
-  for (;;) {
-    if (proc.child.exitCode !== null || proc.child.signalCode !== null) throw new Error(`memcached exited before listening on ${port}:\n${proc.output()}`);
-    let inodes: string[] = [];
-    try {
-      inodes = readFileSync("/proc/net/tcp", "utf8")
-        .split("\n")
-        .map((line) => line.trim().split(/\s+/))
-        .filter((fields) => fields[1] === local && fields[3] === "0A") // 0A: LISTEN
-        .map((fields) => fields[9] as string);
-    } catch {
-      await waitForPort(port, timeoutMs); // no /proc here: fall back to "something answers"
-      return;
-    }
-    if (inodes.length > 0) {
-      const owned = readdirSync(`/proc/${proc.pid}/fd`).some((fd) => {
-        try {
-          return inodes.includes(/^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${proc.pid}/fd/${fd}`))?.[1] ?? "");
-        } catch {
-          return false;
-        }
-      });
-      if (owned) return;
-    }
-    if (Date.now() > until) throw new Error(`memcached did not listen on ${port} within ${timeoutMs} ms:\n${proc.output()}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
 export async function startMemcached(options: MemcachedHarnessOptions = {}): Promise<MemcachedServer> {
   const dir = tempDir("memcached");
   const tls = options.tls ? makeTlsFiles(dir.path) : undefined;
@@ -94,27 +59,19 @@ export async function startMemcached(options: MemcachedHarnessOptions = {}): Pro
     return args;
   };
 
-  let port = 0;
-  let proc: ManagedProcess | undefined;
-  const launch = async (): Promise<void> => {
-    proc = startProcess("memcached", argsFor(port), { env });
-    await listening(proc, port);
-  };
-  // A port found free can be taken by another test's server before memcached binds it: try another.
-  for (let attempt = 1; ; attempt++) {
-    port = await freePort();
-    try {
-      await launch();
-      break;
-    } catch (error) {
-      await proc?.stop("SIGKILL");
-      if (attempt >= 3) {
-        dir.remove();
-        throw error;
-      }
-    }
+  const start = (port: number) => startProcess("memcached", argsFor(port), { env });
+  let port: number;
+  let proc: ManagedProcess;
+  try {
+    ({ port, process: proc } = await launchOnFreePort(start, { what: "memcached" }));
+  } catch (error) {
+    dir.remove();
+    throw error;
   }
-  const running = (): ManagedProcess => proc as ManagedProcess;
+  const launch = async (): Promise<void> => {
+    proc = await launchOnPort(start, port, { what: "memcached" });
+  };
+  const running = (): ManagedProcess => proc;
 
   const credentials = options.sasl ? `${encodeURIComponent(options.sasl.username)}:${encodeURIComponent(options.sasl.password)}@` : "";
   return {

@@ -1,7 +1,8 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Redis } from "ioredis";
-import { freePort, startProcess, tempDir, waitForPort, type ManagedProcess } from "./process.js";
+import { launchOnFreePort, launchOnPort, type PortLaunchOptions } from "./own-port.js";
+import { startProcess, tempDir, type ManagedProcess } from "./process.js";
 import { eventually } from "./wait.js";
 
 /**
@@ -90,41 +91,47 @@ async function runCommand(port: number, options: TopologyOptions, name: string, 
   }
 }
 
-/** Starts one redis-server with its own directory and no persistence. */
+/**
+ * Starts one redis-server with its own directory and no persistence, on a free port or on `port`
+ * (which must be free). Resolves once this very process listens there (and on its cluster bus port).
+ */
 export async function startRedisNode(options: TopologyOptions & { args?: string[]; port?: number; label?: string } = {}): Promise<RedisNode> {
-  const port = options.port ?? (await freePort());
   const dir = tempDir(options.label ?? "redis-node");
   const auth = options.password === undefined ? [] : ["--requirepass", options.password, "--masterauth", options.password];
-  const args = [...portArgs(port, options.tls), "--bind", HOST, "--save", "", "--appendonly", "no", "--dir", dir.path,
+  const argsFor = (port: number) => [...portArgs(port, options.tls), "--bind", HOST, "--save", "", "--appendonly", "no", "--dir", dir.path,
     // Diskless sync waits 5 s by default for more replicas to join; ours are all there at once.
     "--repl-diskless-sync-delay", "0", ...tlsArgs(options.tls), ...auth, ...(options.args ?? [])];
-  return launchNode("redis-server", args, port, dir, options);
+  // A cluster node also listens on its bus port, port + 10000: a node that cannot bind it exits.
+  const clustered = (options.args ?? []).some((arg, i, all) => arg === "--cluster-enabled" && all[i + 1] === "yes");
+  return launchNode("redis-server", argsFor, dir, options, { what: "redis-server", ...(clustered ? { alsoPorts: (port: number) => [port + 10000] } : {}) }, options.port);
 }
 
-/** Starts `binary` with `args`, waits for its port, and wraps it as a RedisNode that owns `dir`. */
-async function launchNode(binary: string, args: string[], port: number, dir: { path: string; remove(): void }, clientOptions: TopologyOptions): Promise<RedisNode> {
-  const spawn = async (extra: string[]): Promise<ManagedProcess> => {
-    const managed = startProcess(binary, [...args, ...extra]);
-    await Promise.race([
-      waitForPort(port, 10_000),
-      managed.exited.then((code) => {
-        throw new Error(`${binary} on ${port} exited (${code}) before listening:\n${managed.output()}`);
-      }),
-    ]);
-    return managed;
-  };
+/**
+ * Starts `binary` with `argsFor(port)` on `port` or a free one, waits until it listens there itself, and
+ * wraps it as a RedisNode that owns `dir`.
+ */
+async function launchNode(binary: string, argsFor: (port: number) => string[], dir: { path: string; remove(): void }, clientOptions: TopologyOptions, launch: PortLaunchOptions, fixedPort?: number): Promise<RedisNode> {
+  const start = (extra: string[]) => (port: number) => startProcess(binary, [...argsFor(port), ...extra]);
+  let first: { port: number; process: ManagedProcess };
+  try {
+    first = fixedPort === undefined ? await launchOnFreePort(start([]), launch) : { port: fixedPort, process: await launchOnPort(start([]), fixedPort, launch) };
+  } catch (error) {
+    dir.remove();
+    throw error;
+  }
+  const port = first.port;
   const node: RedisNode = {
     host: HOST,
     port,
     dir: dir.path,
-    process: await spawn([]),
+    process: first.process,
     command: (name, ...commandArgs) => runCommand(port, clientOptions, name, commandArgs),
     async kill() {
       await node.process.stop("SIGKILL");
     },
     async restart(extraArgs = []) {
       await node.process.stop();
-      node.process = await spawn(extraArgs);
+      node.process = await launchOnPort(start(extraArgs), port, launch);
     },
     async stop() {
       await node.process.stop();
@@ -292,10 +299,9 @@ function pairs(flat: unknown): Map<string, string> {
 }
 
 async function startSentinel(masterPort: number, name: string, quorum: number, options: SentinelOptions): Promise<RedisNode> {
-  const port = await freePort();
   const dir = tempDir("sentinel");
   const file = join(dir.path, "sentinel.conf");
-  const lines = [
+  const linesFor = (port: number) => [
     ...(options.tls === undefined ? [`port ${port}`] : ["port 0", `tls-port ${port}`, `tls-cert-file ${options.tls.cert}`, `tls-key-file ${options.tls.key}`, `tls-ca-cert-file ${options.tls.ca}`, "tls-auth-clients no", "tls-replication yes"]),
     `bind ${HOST}`,
     `dir ${dir.path}`,
@@ -303,13 +309,19 @@ async function startSentinel(masterPort: number, name: string, quorum: number, o
     `sentinel down-after-milliseconds ${name} ${options.downAfterMs ?? 1000}`,
     `sentinel failover-timeout ${name} 5000`,
     `sentinel parallel-syncs ${name} 1`,
+    ...(options.password === undefined ? [] : [`sentinel auth-pass ${name} ${options.password}`]),
+    ...(options.sentinelPassword === undefined ? [] : [`requirepass ${options.sentinelPassword}`, `sentinel sentinel-pass ${options.sentinelPassword}`]),
   ];
-  if (options.password !== undefined) lines.push(`sentinel auth-pass ${name} ${options.password}`);
-  if (options.sentinelPassword !== undefined) lines.push(`requirepass ${options.sentinelPassword}`, `sentinel sentinel-pass ${options.sentinelPassword}`);
-  // Sentinel rewrites its config file as the topology changes, so it must be its own writable file.
-  writeFileSync(file, `${lines.join("\n")}\n`);
+  // Sentinel rewrites its config file as the topology changes, so it must be its own writable file,
+  // written once per port: a restart on the same port keeps what Sentinel learned.
+  let writtenFor: number | undefined;
+  const argsFor = (port: number) => {
+    if (writtenFor !== port) writeFileSync(file, `${linesFor(port).join("\n")}\n`);
+    writtenFor = port;
+    return [file];
+  };
   const sentinelOptions: TopologyOptions = { ...(options.tls === undefined ? {} : { tls: options.tls }), ...(options.sentinelPassword === undefined ? {} : { password: options.sentinelPassword }) };
-  return launchNode("redis-sentinel", [file], port, dir, sentinelOptions);
+  return launchNode("redis-sentinel", argsFor, dir, sentinelOptions, { what: "redis-sentinel" });
 }
 
 // ---- Cluster -----------------------------------------------------------------------------------------

@@ -3,7 +3,8 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { connect, createServer, type Socket } from "node:net";
 import { join } from "node:path";
 import { Redis } from "ioredis";
-import { freePort, startProcess, stopProcess, tempDir, waitForPort, type ManagedProcess } from "./process.js";
+import { launchOnFreePort, launchOnPort } from "./own-port.js";
+import { freePort, startProcess, stopProcess, tempDir, type ManagedProcess } from "./process.js";
 
 /**
  * Real redis-server processes on free loopback ports for tests, in the variants the store must
@@ -44,7 +45,7 @@ export interface RedisServer {
   output(): string;
   /** Runs one command on a short-lived admin connection (with the variant's credentials). */
   command(name: string, ...args: Array<string | number>): Promise<unknown>;
-  /** SIGTERM and wait for exit. The port stays ours to `restart` on. */
+  /** SIGTERM and wait for exit; `restart` starts it again on the same port. */
   stop(): Promise<void>;
   /** SIGKILL and wait for exit (a crash). */
   kill(): Promise<void>;
@@ -52,7 +53,7 @@ export interface RedisServer {
   pause(): void;
   /** SIGCONT after `pause`. */
   resume(): void;
-  /** Starts the same server again on the same port (after stop or kill). */
+  /** Starts the same server again on the same port (after stop or kill); PortTakenError if another process took the port meanwhile. */
   restart(): Promise<void>;
   /** Stops the server (if running) and removes its directory. */
   dispose(): Promise<void>;
@@ -106,25 +107,28 @@ function variantUrl(variant: RedisVariant, port: number): string {
 }
 
 /**
- * Starts redis-server on a free loopback port; call `dispose()` when the test file is done. `args` are
- * extra redis-server arguments (kept for `restart`), e.g. `["--key-load-delay", "100"]`.
+ * Starts redis-server on a free loopback port (or on `port`, which must be free); call `dispose()` when
+ * the test file is done. `args` are extra redis-server arguments (kept for `restart`), e.g.
+ * `["--key-load-delay", "100"]`. Resolves only once this very process listens on the port (own-port.ts).
  */
-export async function startRedis(variant: RedisVariant = { kind: "plain" }, options: { args?: string[] } = {}): Promise<RedisServer> {
-  const port = await freePort();
+export async function startRedis(variant: RedisVariant = { kind: "plain" }, options: { args?: string[]; port?: number } = {}): Promise<RedisServer> {
   const dir = tempDir("redis");
+  // Certificates first: openssl takes a while, and a chosen port stays free only until someone binds it.
   const tls = variant.kind === "tls" ? makeTlsFiles(dir.path) : undefined;
-  const args = [...variantArgs(variant, port, tls), "--bind", HOST, "--save", "", "--appendonly", "no", "--dir", dir.path, "--daemonize", "no", "--loglevel", "warning", ...(options.args ?? [])];
-  let proc: ManagedProcess | undefined;
+  const start = (on: number) =>
+    startProcess("redis-server", [...variantArgs(variant, on, tls), "--bind", HOST, "--save", "", "--appendonly", "no", "--dir", dir.path, "--daemonize", "no", "--loglevel", "warning", ...(options.args ?? [])]);
+  let proc: ManagedProcess;
+  let port: number;
+  try {
+    if (options.port === undefined) ({ port, process: proc } = await launchOnFreePort(start, { what: "redis-server" }));
+    else proc = await launchOnPort(start, (port = options.port), { what: "redis-server" });
+  } catch (error) {
+    dir.remove();
+    throw error;
+  }
   const launch = async () => {
-    proc = startProcess("redis-server", args);
-    try {
-      await waitForPort(port, 10_000, HOST);
-    } catch (error) {
-      await proc.stop("SIGKILL");
-      throw new Error(`redis-server did not start on ${HOST}:${port}: ${proc.output().slice(-2000)}`, { cause: error });
-    }
+    proc = await launchOnPort(start, port, { what: "redis-server" });
   };
-  await launch();
   const admin = (): Redis =>
     new Redis({
       host: HOST,
@@ -144,9 +148,9 @@ export async function startRedis(variant: RedisVariant = { kind: "plain" }, opti
     tls,
     dir: dir.path,
     get pid() {
-      return proc?.pid ?? -1;
+      return proc.pid;
     },
-    output: () => proc?.output() ?? "",
+    output: () => proc.output(),
     async command(name, ...commandArgs) {
       const client = admin();
       client.on("error", () => undefined);
@@ -158,26 +162,24 @@ export async function startRedis(variant: RedisVariant = { kind: "plain" }, opti
       }
     },
     stop: async () => {
-      await proc?.stop("SIGTERM");
+      await proc.stop("SIGTERM");
     },
     kill: async () => {
-      await proc?.stop("SIGKILL");
+      await proc.stop("SIGKILL");
     },
     pause: () => {
-      stopProcess(proc?.child.pid);
+      stopProcess(proc.child.pid);
     },
     resume: () => {
-      proc?.child.kill("SIGCONT");
+      proc.child.kill("SIGCONT");
     },
     restart: async () => {
-      if (proc && proc.child.exitCode === null && proc.child.signalCode === null) await proc.stop("SIGTERM");
+      if (proc.child.exitCode === null && proc.child.signalCode === null) await proc.stop("SIGTERM");
       await launch();
     },
     dispose: async () => {
-      if (proc) {
-        proc.child.kill("SIGCONT"); // a paused server cannot act on SIGTERM
-        await proc.stop("SIGTERM");
-      }
+      proc.child.kill("SIGCONT"); // a paused server cannot act on SIGTERM
+      await proc.stop("SIGTERM");
       dir.remove();
     },
   };
