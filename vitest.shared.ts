@@ -21,4 +21,5 @@ export const sharedTestOptions = {
   hookTimeout: 60_000,
   // Real servers on 2 cores: keep parallelism modest so timing-sensitive failover tests stay honest.
   maxWorkers: 2,
+  setupFiles: [here("./vitest.unhandled-client-errors.ts")],
 };

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
 import { createSessionStore, type SessionStore, type SessionStoreOptions } from "@sessionbridge/core";
-import { refusedPort, startRedis, type RedisServer } from "@sessionbridge/testing";
+import { refusedPort, startRedis, testClient, type RedisServer } from "@sessionbridge/testing";
 import { sessionbridge, startSessionbridge } from "./run.js";
 
 /** The `sessionbridge` bin end to end against a real redis-server with a password (which it must never print). */
@@ -28,7 +28,7 @@ const env = (extra: Record<string, string> = {}) => ({ SESSIONBRIDGE_URL: redis.
 
 beforeAll(async () => {
   redis = await startRedis({ kind: "requirepass", password: PASSWORD });
-  raw = new Redis({ port: redis.port, password: PASSWORD, lazyConnect: true });
+  raw = testClient({ port: redis.port, password: PASSWORD, lazyConnect: true });
   await raw.connect();
 });
 afterAll(async () => {

@@ -2,7 +2,7 @@ import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { connect, createServer, type Socket } from "node:net";
 import { join } from "node:path";
-import { Redis } from "ioredis";
+import { Redis, type RedisOptions } from "ioredis";
 import { launchOnFreePort, launchOnPort } from "./own-port.js";
 import { freePort, startProcess, stopProcess, tempDir, type ManagedProcess } from "./process.js";
 
@@ -184,6 +184,17 @@ export async function startRedis(variant: RedisVariant = { kind: "plain" }, opti
     },
   };
   return server;
+}
+
+/**
+ * An ioredis client as a test makes one (a caller's own client, a raw look at the server), with an
+ * 'error' listener like every client in these tests: ioredis prints an error nobody listens to as
+ * "Unhandled error event", and the suite fails on that line (vitest.unhandled-client-errors.ts).
+ */
+export function testClient(options: RedisOptions | string): Redis {
+  const client = typeof options === "string" ? new Redis(options) : new Redis(options);
+  client.on("error", () => undefined);
+  return client;
 }
 
 /** A TCP listener that accepts connections and never answers a byte: the hung-server case. */

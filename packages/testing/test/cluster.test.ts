@@ -87,6 +87,7 @@ describe("cluster specifics", () => {
 
   it("sends the reads one turn of the event loop starts in one socket write per node", async () => {
     const client = new Cluster(plain.seeds(), { enableOfflineQueue: true });
+    client.on("error", () => undefined);
     const store = createSessionStore({ prefix: uniquePrefix("batch"), backend: redisBackend({ client }) });
     try {
       const ids = Array.from({ length: 60 }, (_, i) => `user-${i}`);

@@ -6,7 +6,7 @@ import { RedisStore as ConnectRedis8 } from "connect-redis-8";
 import koaRedis from "koa-redis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createSessionStore, type SessionStore, type SessionStoreOptions } from "@sessionbridge/core";
-import { startAdapterBackend, type AdapterBackend } from "../src/index.js";
+import { startAdapterBackend, testClient, type AdapterBackend } from "../src/index.js";
 import { MAX_AGE_MS } from "./migrate.apps.js";
 import { describeSwitching, type Incumbent } from "./migrate.switching.js";
 
@@ -16,7 +16,7 @@ import { describeSwitching, type Incumbent } from "./migrate.switching.js";
  */
 
 const connectRedis8 = async (url: string) => {
-  const client = new Redis(url);
+  const client = testClient(url);
   return { store: new ConnectRedis8({ client }), close: async () => void client.disconnect() };
 };
 const connectRedis9 = async (url: string) => {
@@ -49,7 +49,7 @@ const redisCommand = (...args: [string, ...string[]]) => admin.call(...args);
 
 beforeAll(async () => {
   backend = await startAdapterBackend("redis");
-  admin = new Redis(backend.url as string);
+  admin = testClient(backend.url as string);
 });
 afterAll(async () => {
   admin?.disconnect();
@@ -162,7 +162,7 @@ describe("moving connect-redis sessions, store level", () => {
 
   it("reads a custom incumbent serializer", async () => {
     const serializer = { stringify: (s: unknown) => Buffer.from(JSON.stringify(s)).toString("base64"), parse: (text: string) => JSON.parse(Buffer.from(text, "base64").toString("utf8")) as session.SessionData };
-    const client = new Redis(backend.url as string);
+    const client = testClient(backend.url as string);
     const custom = new ConnectRedis8({ client, prefix: "custom:", serializer });
     await new Promise<void>((resolve, reject) => custom.set("c1", expressSession("linus"), (error) => (error ? reject(error) : resolve())));
     client.disconnect();
@@ -175,7 +175,7 @@ describe("moving connect-redis sessions, store level", () => {
     await redisCommand("SET", "bulk:junk", "not json");
     await redisCommand("SET", "bulk:other", JSON.stringify({ some: "cache entry" }));
     const bulk = store({ prefix: "bulkours:", migrateFrom: { format: "connect-redis", prefix: "bulk:" } });
-    const client = new Redis(backend.url as string);
+    const client = testClient(backend.url as string);
     const writer = new ConnectRedis8({ client, prefix: "bulk:" });
     for (const id of ["b1", "b2", "b3"]) await new Promise<void>((resolve, reject) => writer.set(id, expressSession(id), (error) => (error ? reject(error) : resolve())));
     client.disconnect();

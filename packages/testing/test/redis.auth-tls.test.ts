@@ -1,8 +1,7 @@
-import { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createSessionStore, redisBackend, type SessionStore, type SessionStoreOptions } from "@sessionbridge/core";
 import { rejection, uniquePrefix } from "../src/contract.js";
-import { startRedis, type RedisServer } from "../src/redis.js";
+import { startRedis, testClient, type RedisServer } from "../src/redis.js";
 
 /** Credentials, ACL permissions, TLS verification, db selection and a caller-owned client, on real servers. */
 
@@ -68,7 +67,7 @@ describe("wrong credentials", () => {
   });
 
   it("names the ACL user of a caller's ioredis client in AUTH errors", async () => {
-    const client = new Redis({ host: "127.0.0.1", port: withAcl.port, username: "alice", password: "nope-111", lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0 });
+    const client = testClient({ host: "127.0.0.1", port: withAcl.port, username: "alice", password: "nope-111", lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0 });
     client.on("error", () => undefined);
     try {
       const store = open({ backend: redisBackend({ client }) });
@@ -166,8 +165,8 @@ describe("database selection and caller-owned clients", () => {
   it("writes into the database named in the URL path", async () => {
     const store = open({ url: `${plain.url}/3` });
     await store.set("in-db-3", { a: 1 });
-    const db3 = new Redis({ host: "127.0.0.1", port: plain.port, db: 3 });
-    const db0 = new Redis({ host: "127.0.0.1", port: plain.port, db: 0 });
+    const db3 = testClient({ host: "127.0.0.1", port: plain.port, db: 3 });
+    const db0 = testClient({ host: "127.0.0.1", port: plain.port, db: 0 });
     try {
       const prefix = store.options.prefix;
       expect(await db3.exists(`${prefix}in-db-3`)).toBe(1);
@@ -187,7 +186,7 @@ describe("database selection and caller-owned clients", () => {
     expect(failure.message).toContain("databases 0–15");
     expect(failure.message).toContain("/99");
     for (const operation of [store.get("in-db-99"), store.set("other", { b: 2 }), store.ping()]) expect((await rejection(operation)).code).toBe("CONFIG");
-    const db0 = new Redis({ host: "127.0.0.1", port: plain.port, db: 0 });
+    const db0 = testClient({ host: "127.0.0.1", port: plain.port, db: 0 });
     try {
       expect(await db0.keys(`${store.options.prefix}*`)).toEqual([]);
     } finally {
@@ -199,7 +198,7 @@ describe("database selection and caller-owned clients", () => {
   });
 
   it("connects a lazy ioredis client it is given on first use", async () => {
-    const client = new Redis({ host: "127.0.0.1", port: plain.port, lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0 });
+    const client = testClient({ host: "127.0.0.1", port: plain.port, lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0 });
     try {
       const store = open({ backend: redisBackend({ client }) });
       await store.set("lazy", { a: 1 });
@@ -210,7 +209,7 @@ describe("database selection and caller-owned clients", () => {
   });
 
   it("uses an ioredis client it is given and leaves it open on close", async () => {
-    const client = new Redis({ host: "127.0.0.1", port: plain.port, enableOfflineQueue: false, maxRetriesPerRequest: 0 });
+    const client = testClient({ host: "127.0.0.1", port: plain.port, enableOfflineQueue: false, maxRetriesPerRequest: 0 });
     try {
       const store = open({ backend: redisBackend({ client }) });
       await store.set("someone", { a: 1 });

@@ -3,7 +3,7 @@ import { afterAll, beforeAll } from "vitest";
 import { redisBackend } from "@sessionbridge/core";
 import { backendContract } from "../src/contract.js";
 import { limitsContract } from "../src/contract-limits.js";
-import { startRedis, type RedisServer } from "../src/redis.js";
+import { startRedis, testClient, type RedisServer } from "../src/redis.js";
 
 // One server per variant for the whole file; the suite uses a unique prefix per test.
 const servers: Partial<Record<"plain" | "requirepass" | "acl" | "aclMinimal" | "tls", RedisServer>> = {};
@@ -39,7 +39,7 @@ backendContract({ name: "redis over TLS", backend: () => redisBackend({ url: ser
 backendContract({
   name: "redis through a caller's ioredis client speaking RESP2",
   backend: () => {
-    const client = new Redis({ host: "127.0.0.1", port: servers.plain!.port, protocol: 2, enableOfflineQueue: false, maxRetriesPerRequest: 0 });
+    const client = testClient({ host: "127.0.0.1", port: servers.plain!.port, protocol: 2, enableOfflineQueue: false, maxRetriesPerRequest: 0 });
     ownClients.push(client);
     return redisBackend({ client });
   },

@@ -3,7 +3,7 @@ import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createSessionStore, redisBackend, type SessionStore } from "@sessionbridge/core";
 import { uniquePrefix } from "../src/contract.js";
-import { startRedis, type RedisServer } from "../src/redis.js";
+import { startRedis, testClient, type RedisServer } from "../src/redis.js";
 
 /**
  * The Redis backend coalesces the commands of one event-loop turn into one socket write (as node-redis
@@ -17,7 +17,7 @@ describe("redis backend: write batching", () => {
 
   beforeAll(async () => {
     server = await startRedis();
-    client = new Redis({ host: server.host, port: server.port, lazyConnect: true, enableOfflineQueue: false });
+    client = testClient({ host: server.host, port: server.port, lazyConnect: true, enableOfflineQueue: false });
     await client.connect();
     const socket = (client as unknown as { stream: Socket & { _write: (...args: unknown[]) => void; _writev: (...args: unknown[]) => void } }).stream;
     for (const method of ["_write", "_writev"] as const) {

@@ -1,4 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createServer, type AddressInfo } from "node:net";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createSessionStore, redisBackend } from "@sessionbridge/core";
 import { backendContract, rejection, uniquePrefix } from "../src/contract.js";
 import { makeTlsFiles, type TlsFiles } from "../src/redis.js";
@@ -77,6 +78,36 @@ describe("sentinel specifics", () => {
       expect(failure.message).not.toContain(password);
     } finally {
       await store.close();
+    }
+  });
+
+  it("never leaves an ioredis 'Unhandled error event' behind when a sentinel resets the failover detector's connection", async () => {
+    // A "sentinel" that resets every connection. Listed second, the master is resolved through the real
+    // one; only ioredis's failover detector, which subscribes on every sentinel, connects here.
+    let reset!: () => void;
+    const wasReset = new Promise<void>((resolve) => (reset = resolve));
+    const resetting = createServer((socket) => {
+      socket.on("error", () => undefined);
+      socket.resetAndDestroy();
+      reset();
+    });
+    await new Promise<void>((resolve) => resetting.listen(0, "127.0.0.1", resolve));
+    const port = (resetting.address() as AddressInfo).port;
+    const printed = vi.spyOn(console, "error");
+    const store = createSessionStore({ timeoutMs: 2000, backend: redisBackend({ sentinels: [...plain.sentinelAddresses(), { host: "127.0.0.1", port }], name: plain.name, password, sentinelPassword }) });
+    try {
+      await store.set("detector", { a: 1 });
+      await wasReset;
+      // The reset was pending on the socket before these round trips began, so its error event has been
+      // handled once they are done.
+      expect(await store.get("detector")).toEqual({ a: 1 });
+      expect(await store.get("detector")).toEqual({ a: 1 });
+      const unhandled = printed.mock.calls.filter((args) => String(args[0]).includes("Unhandled error event"));
+      expect(unhandled).toEqual([]);
+    } finally {
+      printed.mockRestore();
+      await store.close();
+      await new Promise((resolve) => resetting.close(resolve));
     }
   });
 });

@@ -25,6 +25,7 @@ afterAll(async () => {
 
 async function open(options: Omit<Parameters<typeof createSessionStore>[0], "backend" | "url"> = {}): Promise<SessionStore> {
   const client = new Cluster(cluster.seeds(), { enableOfflineQueue: false });
+  client.on("error", () => undefined);
   clients.push(client);
   await new Promise((resolve) => client.once("ready", resolve));
   const store = createSessionStore({ timeoutMs: 3000, userIdFrom: (data) => data.userId, ...options, backend: redisBackend({ client }) });

@@ -41,6 +41,17 @@ export function failFastOptions(timeoutMs: number): RedisOptions {
   };
 }
 
+/**
+ * Every ioredis client this backend creates gets an 'error' listener at once, for its whole life. Its
+ * errors reach the backend through RedisConnection's own listener, but that one goes away on close, and
+ * a socket error after that (a TLS alert on a connection still closing, say) would otherwise be printed
+ * by ioredis as "[ioredis] Unhandled error event".
+ */
+export function withErrorListener<T extends RedisClient>(client: T): T {
+  client.on("error", () => undefined);
+  return client;
+}
+
 /** A client this backend owns, configured for the store's deadline. */
 export function createClient(endpoint: RedisEndpoint, timeoutMs: number): Redis {
   const options: RedisOptions = {
@@ -52,7 +63,7 @@ export function createClient(endpoint: RedisEndpoint, timeoutMs: number): Redis 
   if (endpoint.username !== undefined) options.username = endpoint.username;
   if (endpoint.password !== undefined) options.password = endpoint.password;
   if (endpoint.tls !== undefined) options.tls = { ...endpoint.tls };
-  return new Redis(options);
+  return withErrorListener(new Redis(options));
 }
 
 /** Applies a new deadline to a client we own (ioredis reads these options on every connect and command). */

@@ -1,5 +1,5 @@
 import { Cluster, type ClusterOptions, type Redis } from "ioredis";
-import { failFastOptions, MAX_RECONNECT_DELAY_MS } from "./client.js";
+import { failFastOptions, MAX_RECONNECT_DELAY_MS, withErrorListener } from "./client.js";
 import type { RedisEndpoint } from "./options.js";
 import type { HighAvailabilityOptions, ReadFrom, RedisAddress } from "./topology.js";
 
@@ -64,7 +64,7 @@ export function createClusterClient(seeds: RedisAddress[], endpoint: RedisEndpoi
     ...retryOptions(timeoutMs),
   };
   if (dnsLookup !== undefined) options.dnsLookup = dnsLookup;
-  return new Cluster(seeds, options);
+  return withErrorListener(new Cluster(seeds, options));
 }
 
 /** Applies the store's deadline to the cluster and to node connections it creates from now on. */

@@ -138,9 +138,7 @@ export class RedisConnection {
     for (const waiter of [...this.waiters]) this.settle(waiter, this.closedError());
     for (const off of this.detach) off();
     this.client.release?.();
-    if (!this.owned) return; // the caller's client: theirs to close
-    // Register a listener again so a late socket error cannot crash the process as an unhandled 'error'.
-    this.client.on("error", () => undefined);
+    if (!this.owned) return; // the caller's client: theirs to close (ours keep an 'error' listener: client.ts)
     if (this.client.status === "ready") {
       await Promise.race([this.client.quit().catch(() => undefined), new Promise((resolve) => setTimeout(resolve, this.timeoutMs).unref())]);
     }
