@@ -174,6 +174,8 @@ describe("moving connect-redis sessions, store level", () => {
   it("lists the incumbent's ids and moves them one by one (the bulk API), reporting what it did", async () => {
     await redisCommand("SET", "bulk:junk", "not json");
     await redisCommand("SET", "bulk:other", JSON.stringify({ some: "cache entry" }));
+    // Another type of value under the incumbent's prefix (a queue: koa-redis's default prefix is "").
+    await redisCommand("RPUSH", "bulk:queue", "job");
     const bulk = store({ prefix: "bulkours:", migrateFrom: { format: "connect-redis", prefix: "bulk:" } });
     const client = testClient(backend.url as string);
     const writer = new ConnectRedis8({ client, prefix: "bulk:" });
@@ -181,9 +183,9 @@ describe("moving connect-redis sessions, store level", () => {
     client.disconnect();
     const ids: string[] = [];
     for await (const id of bulk.migrateSource!.ids()) ids.push(id);
-    expect(ids.sort()).toEqual(["b1", "b2", "b3", "junk", "other"]);
+    expect(ids.sort()).toEqual(["b1", "b2", "b3", "junk", "other", "queue"]);
     const outcomes = Object.fromEntries(await Promise.all(ids.map(async (id) => [id, await bulk.migrate(id)] as const)));
-    expect(outcomes).toEqual({ b1: "moved", b2: "moved", b3: "moved", junk: "unreadable", other: "unreadable" });
+    expect(outcomes).toEqual({ b1: "moved", b2: "moved", b3: "moved", junk: "unreadable", other: "unreadable", queue: "unreadable" });
     expect(await bulk.migrate("b1")).toBe("present");
     expect(await bulk.migrate("nobody")).toBe("absent");
     // Read through a request, a value that is not a session is "no session" and a 'corrupt' event.
@@ -191,7 +193,10 @@ describe("moving connect-redis sessions, store level", () => {
     bulk.on("corrupt", (error) => corrupt.push(error));
     expect(await bulk.load("junk")).toBeNull();
     expect(corrupt).toHaveLength(1);
+    expect(await bulk.load("queue")).toBeNull();
+    expect(corrupt).toHaveLength(2);
     expect(await redisCommand("GET", "bulk:junk")).toBe("not json");
+    expect(await redisCommand("LRANGE", "bulk:queue", "0", "-1")).toEqual(["job"]);
     // Values that are not sessions are left alone.
     expect(await redisCommand("GET", "bulk:other")).toBe(JSON.stringify({ some: "cache entry" }));
     expect((await bulk.load("b2"))?.data).toEqual({ user: "b2" });

@@ -1,6 +1,6 @@
 import type { Backend } from "../backend.js";
 import { tooDeep } from "../depth.js";
-import { SessionStoreError } from "../errors.js";
+import { isSessionStoreError, SessionStoreError } from "../errors.js";
 import type { SourceRead, MigrationSource, SourceSession } from "./source.js";
 
 /** How one incumbent package stores a session: its default key prefix and how to read its value. */
@@ -42,7 +42,15 @@ export function incumbentSource(settings: IncumbentSourceSettings): MigrationSou
     label: `${format.name} on ${where} (prefix "${prefix}")`,
     keepSource,
     async read(id: string): Promise<SourceRead> {
-      const texts = await Promise.all(backends.map((b) => b.get(prefix + id)));
+      let texts: Array<string | null>;
+      try {
+        texts = await Promise.all(backends.map((b) => b.get(prefix + id)));
+      } catch (error) {
+        // Another type of value under the prefix (Redis WRONGTYPE: a queue or a hash under koa-redis's
+        // default prefix "") is no session of this format: left alone, never a failed read or migrate.
+        if (isSessionStoreError(error) && error.code === "CORRUPT") return "unreadable";
+        throw error;
+      }
       const text = texts.find((t) => t !== null) ?? null;
       if (text === null) return "absent";
       let value: unknown;
