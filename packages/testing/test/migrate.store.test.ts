@@ -54,8 +54,20 @@ describe("moving from a sessionbridge store on Memcached to one on Redis", () =>
     expect((await browser.me(oldApp)).user).toBeNull();
   });
 
-  it("cannot list a Memcached source (it moves sessions on their next read instead), and says so", async () => {
-    const store = track(createSessionStore({ url: redis.url as string, prefix: "new2:", migrateFrom: { store: memcached.createStore() } }));
+  it("lists a Memcached source through lru_crawler metadump and moves each session (sessionbridge migrate's loop)", async () => {
+    const old = memcached.createStore({ prefix: "bulk:" });
+    for (const id of ["m1", "m2", "m3"]) await old.set(id, { user: id }, { ttlMs: 120_000 });
+    const store = track(createSessionStore({ url: redis.url as string, prefix: "new2:", migrateFrom: { store: old } }));
+    const ids: string[] = [];
+    for await (const id of store.migrateSource!.ids()) ids.push(id);
+    expect(ids.sort()).toEqual(["m1", "m2", "m3"]);
+    expect(await Promise.all(ids.map((id) => store.migrate(id)))).toEqual(["moved", "moved", "moved"]);
+    expect(await old.load("m2")).toBeNull();
+    expect((await store.load("m2"))?.data).toEqual({ user: "m2" });
+  });
+
+  it("cannot list a source whose keys are hashed (keySecret), and says so", async () => {
+    const store = track(createSessionStore({ url: redis.url as string, prefix: "new3:", migrateFrom: { store: memcached.createStore({ keySecret: "k".repeat(32) }) } }));
     const listing = (async () => {
       for await (const _ of store.migrateSource!.ids());
     })();

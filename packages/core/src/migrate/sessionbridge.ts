@@ -1,5 +1,6 @@
 import { SessionStoreError } from "../errors.js";
 import type { SessionStore } from "../store.js";
+import { storedKeys } from "../tools.js";
 import type { MigrationSource, SourceRead } from "./source.js";
 
 /**
@@ -22,7 +23,13 @@ export function sessionbridgeSource(old: SessionStore<object>, keepSource: boole
       if (old.options.hashedKeys) {
         throw new SessionStoreError("UNSUPPORTED", "the source store hashes its keys (keySecret), so its session ids cannot be listed; its sessions move on their next read instead");
       }
-      yield* old.ids();
+      if (old.backend.capabilities.scan || old.backend.listWithExpiry === undefined) {
+        yield* old.ids(); // SCAN, or UNSUPPORTED where the backend cannot list at all
+        return;
+      }
+      // Memcached cannot SCAN: the same metadump listing as `sessionbridge count` and `export` (where the
+      // server allows it). Unhashed keys are prefix + id.
+      for await (const batch of storedKeys(old)) for (const { key } of batch) yield key;
     },
     close: async () => undefined,
   };
