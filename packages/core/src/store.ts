@@ -275,12 +275,14 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
     // With the default serializer the data is stringified once, here: that text tells an unchanged
     // session and is the body a write sends.
     const dataText = this.serializer === jsonSerializer && isPlainObject(data) ? jsonOrUndefined(data) : undefined;
-    const unchanged = dataText === undefined ? undefined : this.unchangedSave(id, data, dataText, options);
+    const body = dataText === undefined || options?.previous == null ? undefined : bodyOf(options.previous);
+    const sameData = body !== undefined && sameJsonData(body, dataText as string);
+    const unchanged = sameData ? this.unchangedSave(id, data, body, options) : undefined;
     if (unchanged !== undefined) {
       takeBudgetDeadline(); // answered at once: no deadline to run under
       return Promise.resolve(unchanged);
     }
-    return this.operation("save", (traced) => this.saveSession(id, data, wholeTtl(options), traced, dataText));
+    return this.operation("save", (traced) => this.saveSession(id, data, wholeTtl(options), traced, dataText === undefined ? undefined : { text: dataText, sameAsBody: sameData }));
   }
 
   destroy(id: string): Promise<boolean> {
@@ -385,18 +387,17 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
   }
 
   /**
-   * A save of a session exactly as it was loaded — the same data, TTL, user and kind of cookie, within
+   * A save of a session exactly as it was loaded (`body`: its stored body, which the data's JSON text
+   * matches) — the same data, TTL, user and kind of cookie, within
    * its absolute lifetime — answered without a deadline, a promise chain or a backend command: rolling
    * frameworks (@fastify/session, koa-session with `rolling`) save every session they read. Undefined
    * for anything else, which `saveOnce` decides (it also validates what this skips: only a session this
    * store loaded or wrote has a body, and its id passed the checks then). Traced saves take the full path
    * so observers see them.
    */
-  private unchangedSave(id: string, data: SessionData, dataText: string, options: SaveOptions): SaveOutcome | undefined {
-    const previous = options?.previous;
+  private unchangedSave(id: string, data: SessionData, body: string, options: SaveOptions): SaveOutcome | undefined {
+    const previous = options.previous;
     if (previous == null || previous.id !== id || this.closed || isTraced(tracingChannels.save)) return undefined;
-    const body = bodyOf(previous);
-    if (body === undefined || !sameJsonData(body, dataText)) return undefined;
     if (options.ttlMs !== undefined && options.ttlMs !== previous.ttlMs) return undefined;
     if ((options.browserSession ?? previous.browserSession === true) !== (previous.browserSession === true)) return undefined;
     if (this.lifetimeLeft(previous.createdAtMs, Date.now()) <= 0) return undefined;
@@ -412,13 +413,13 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
     return unchangedOutcome(previous, id, body);
   }
 
-  private async saveSession(id: string, data: SessionData, options: SaveOptions, traced: OperationContext | undefined, dataText: string | undefined): Promise<SaveOutcome> {
+  private async saveSession(id: string, data: SessionData, options: SaveOptions, traced: OperationContext | undefined, dataText: DataText | undefined): Promise<SaveOutcome> {
     const outcome = await this.saveOnce(id, data, options, traced, dataText);
     if (traced !== undefined) traced.outcome = outcome.status === "written" && outcome.merged ? "merged" : outcome.status;
     return outcome;
   }
 
-  private async saveOnce(id: string, data: SessionData, options: SaveOptions, traced: OperationContext | undefined, givenDataText: string | undefined): Promise<SaveOutcome> {
+  private async saveOnce(id: string, data: SessionData, options: SaveOptions, traced: OperationContext | undefined, given: DataText | undefined): Promise<SaveOutcome> {
     assertValidId(id);
     this.assertOpen();
     assertData(data);
@@ -438,8 +439,8 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
     const unchanged = (held: LoadedSession<object>): SaveOutcome => unchangedOutcome(held, id, previousBody);
     // With the default serializer the data is stringified once (by `save`): that text tells an unchanged
     // session and is the body written.
-    const dataText = this.serializer === jsonSerializer ? (givenDataText ?? this.dataText(data)) : undefined;
-    if (previous !== null && previousBody !== undefined && !metaChanged && dataText !== undefined && sameJsonData(previousBody, dataText)) return unchanged(previous);
+    const dataText = this.serializer === jsonSerializer ? (given?.text ?? this.dataText(data)) : undefined;
+    if (previous !== null && previousBody !== undefined && !metaChanged && dataText !== undefined && (given?.sameAsBody ?? sameJsonData(previousBody, dataText))) return unchanged(previous);
     // The fields this request changed, against the session as stored (never against objects this request
     // may have changed in place). Needed to merge after a lost compare-and-set; on the JSON fast path the
     // first write needs neither it nor a second parse of the stored body.
@@ -455,17 +456,14 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
       const { delta } = changesOf();
       if (delta.set.length === 0 && delta.unset.length === 0 && !metaChanged) return unchanged(previous);
     }
-    const base: Omit<SessionRecord, "data" | "version"> = {
-      createdAtMs,
-      expiresAtMs: now + ttl,
-      ttlMs: options.ttlMs ?? previous?.ttlMs ?? ttl,
-      ...(userId !== undefined ? { userId } : {}),
-      ...(options.meta ?? previous?.meta) !== undefined ? { meta: cleanMeta(options.meta) ?? (previous?.meta as Record<string, string>) } : {},
-      ...(previous?.indexedUntilMs !== undefined && userId === previous.userId ? { indexedUntilMs: previous.indexedUntilMs } : {}),
-      ...(browserSession ? { browserSession: true as const } : {}),
-    };
+    // Field by field: spreads of conditional objects took V8's slow path (~12 % of a write's CPU).
+    const base: Omit<SessionRecord, "data" | "version"> = { createdAtMs, expiresAtMs: now + ttl, ttlMs: options.ttlMs ?? previous?.ttlMs ?? ttl };
+    if (userId !== undefined) base.userId = userId;
+    if ((options.meta ?? previous?.meta) !== undefined) base.meta = cleanMeta(options.meta) ?? (previous?.meta as Record<string, string>);
+    if (previous?.indexedUntilMs !== undefined && userId === previous.userId) base.indexedUntilMs = previous.indexedUntilMs;
+    if (browserSession) base.browserSession = true;
     await this.indexBeforeWrite(key, base, previous?.userId);
-    let record: SessionRecord = { ...base, data, version: newVersion() };
+    let record: SessionRecord = withData(base, data);
     let condition: SetCondition = previous === null ? { kind: "absent" } : this.updateCondition(previous.version);
     let merged = false;
     for (let attempt = 1; ; attempt++) {
@@ -1045,6 +1043,22 @@ function unchangedOutcome(held: LoadedSession<object>, id: string, body: string 
   const session = loadedSession(held as LoadedSession, id, held.refreshed, held.writtenExpiresAtMs);
   if (body !== undefined) rememberBody(session, body);
   return { status: "unchanged", session };
+}
+
+/** The data's JSON text from `save`, and whether it matched the stored body (so `saveOnce` does not compare again). */
+interface DataText {
+  text: string;
+  sameAsBody: boolean;
+}
+
+/** A record of `base`'s metadata with `data` and a new version, built field by field (see saveOnce). */
+function withData(base: Omit<SessionRecord, "data" | "version">, data: SessionData): SessionRecord {
+  const record: SessionRecord = { data, createdAtMs: base.createdAtMs, expiresAtMs: base.expiresAtMs, ttlMs: base.ttlMs, version: newVersion() };
+  if (base.userId !== undefined) record.userId = base.userId;
+  if (base.meta !== undefined) record.meta = base.meta;
+  if (base.indexedUntilMs !== undefined) record.indexedUntilMs = base.indexedUntilMs;
+  if (base.browserSession === true) record.browserSession = true;
+  return record;
 }
 
 /** The data's JSON text, or undefined when JSON cannot hold it (the full save path then says why). */

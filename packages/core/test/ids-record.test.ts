@@ -70,6 +70,12 @@ describe("mayBeReordered", () => {
     expect(mayBeReordered(stored, dataJson({ user: "ada", views: 6, tags: ["a"] }))).toBe(false);
     expect(mayBeReordered(stored, dataJson({ user: "ada", views: 5, tags: ["a"], x: 1 }))).toBe(false);
   });
+
+  it("counts characters outside ASCII by their UTF-8 bytes: reordered still yes, a changed accent no", () => {
+    const stored = body({ name: "Zoë", city: "Łódź", note: "日本" });
+    expect(mayBeReordered(stored, dataJson({ city: "Łódź", note: "日本", name: "Zoë" }))).toBe(true);
+    expect(mayBeReordered(stored, dataJson({ name: "Zoé", city: "Łódź", note: "日本" }))).toBe(false);
+  });
 });
 
 describe("record envelope", () => {
