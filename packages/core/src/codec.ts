@@ -16,8 +16,18 @@ export interface Serializer {
 
 export const jsonSerializer: Serializer = {
   stringify: (value) => JSON.stringify(value),
-  parse: (text) => sjson.parse(text, undefined, { protoAction: "remove", constructorAction: "remove" }),
+  parse: (text) => (mayPollute(text) ? sjson.parse(text, undefined, { protoAction: "remove", constructorAction: "remove" }) : JSON.parse(text)),
 };
+
+/**
+ * False when `text` cannot hold a `__proto__` or `constructor` key, so plain `JSON.parse` is as safe as
+ * secure-json-parse (whose two regular expressions over every stored session cost more than the parse).
+ * A key can only be spelled differently with a `\u` escape, and a byte order mark is stripped by
+ * secure-json-parse only: any of these goes the secure way.
+ */
+function mayPollute(text: string): boolean {
+  return text.includes("__proto__") || text.includes("constructor") || text.includes("\\u") || text.charCodeAt(0) === 0xfeff;
+}
 
 /** True for a plain JSON object (not an array, not null, not a class instance other than Object). */
 export function isPlainObject(value: unknown): value is Record<string, unknown> {

@@ -349,7 +349,7 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
     if (!lazy) {
       // The read already reset the TTL to the hint; correct it when this session's own TTL differs
       // (a "remember me" session, or one close to its absolute lifetime).
-      if (wantTtl !== found.ttlSetMs) await this.run("touch", () => this.backend.touch(key, backendTtlMs(wantTtl)));
+      if (wantTtl !== found.ttlSetMs) await this.command("touch", () => this.backend.touch(key, backendTtlMs(wantTtl)));
       loaded.expiresAtMs = now + wantTtl;
       loaded.refreshed = true;
       // The TTL slid without a write: move the per-user index entry before the session can outlive it.
@@ -680,7 +680,7 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
    */
   private async find(id: string, refreshTtlMs: number | undefined): Promise<Found | null> {
     const [key, ...older] = this.keysOf(id);
-    const read = () => this.run("get", () => this.backend.get(key, refreshTtlMs === undefined ? undefined : { refreshTtlMs }));
+    const read = () => this.command("get", () => this.backend.get(key, refreshTtlMs === undefined ? undefined : { refreshTtlMs }));
     // A key holding another type of value (Redis WRONGTYPE) is corrupt data: no session, never a failed read.
     const text = await read().catch((error: unknown) => (isSessionStoreError(error) && error.code === "CORRUPT" ? CORRUPT_VALUE : Promise.reject(error)));
     if (text === CORRUPT_VALUE) return { key, record: null, ttlSetMs: undefined };
@@ -880,7 +880,7 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
     if (bytes > this.options.maxBytes) {
       throw new SessionStoreError("TOO_LARGE", `a session of ${bytes} bytes exceeds maxBytes (${this.options.maxBytes}); nothing was written — keep large data out of the session`, { backend: this.backend.label });
     }
-    return this.run("set", () => this.backend.set(key, text, backendTtlMs(ttl), condition));
+    return this.command("set", () => this.backend.set(key, text, backendTtlMs(ttl), condition));
   }
 
   private ttlFor(requested: number | undefined, createdAtMs: number, now: number): number {
@@ -975,7 +975,26 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
 
   /** Runs one backend command under the store's deadline and maps every failure to a SessionStoreError. */
   private run<R>(what: string, operation: () => Promise<R>): Promise<R> {
-    return this.deadlines.run(what, operation).then(
+    return this.settleCommand(what, this.deadlines.run(what, operation));
+  }
+
+  /**
+   * One backend command of the hot paths (`find`'s read, `write`, a read's TTL correction), which only
+   * run inside an operation (`operation`): that deadline covers it, so it gets no deadline entry of its
+   * own — one per operation, not one per command as well. Failures are mapped as in `run`.
+   */
+  private command<R>(what: string, operation: () => Promise<R>): Promise<R> {
+    let work: Promise<R>;
+    try {
+      work = operation();
+    } catch (error) {
+      work = Promise.reject(error);
+    }
+    return this.settleCommand(what, work);
+  }
+
+  private settleCommand<R>(what: string, work: Promise<R>): Promise<R> {
+    return work.then(
       (result) => {
         // A success proves the backend is back even when its connection never dropped (a slow reply that
         // timed out), so the backend would have no 'available' to report.
