@@ -9,7 +9,7 @@ export type { SessionStoreOptions } from "./options.js";
 export type { IncumbentFormatName, MigrateFrom, MigrateFromIncumbent, MigrateFromStore } from "./migrate/options.js";
 export type { MigrationSource, SourceRead, SourceSession } from "./migrate/source.js";
 export { AVAILABILITY_CHANNEL, TRACING_CHANNELS } from "./tracing.js";
-export type { AvailabilityMessage, OperationContext, OperationOutcome, TracedOperation } from "./tracing.js";
+export type { AvailabilityMessage, OperationContext, OperationOutcome, ServedBy, TracedOperation } from "./tracing.js";
 export { SessionStoreError, isSessionStoreError } from "./errors.js";
 export type { SessionStoreErrorCode } from "./errors.js";
 export type { ReadinessAnswer, ReadinessOptions } from "./readiness.js";

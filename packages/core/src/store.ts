@@ -16,6 +16,7 @@ import { bodyOf, rememberBody } from "./snapshot.js";
 import { createMigrationSource } from "./migrate/options.js";
 import type { MigrationSource, SourceSession } from "./migrate/source.js";
 import { backendTtlMs, storedTtlMs, ttlMsOption } from "./ttl.js";
+import { observed } from "./served.js";
 import { availabilityChannel, isTraced, trace, tracingChannels, type AvailabilityMessage, type OperationContext, type OperationOutcome, type TracedOperation } from "./tracing.js";
 import { backendFromUrl } from "./url.js";
 import { UserIndex, type UserSession } from "./users.js";
@@ -914,7 +915,7 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
     const channel = tracingChannels[what];
     if (!isTraced(channel)) return this.underDeadline(what, work, undefined, budget);
     const context = this.traceContext(what);
-    return trace(channel, context, () => this.underDeadline(what, work, context, budget));
+    return trace(channel, context, () => observed(context, () => this.underDeadline(what, work, context, budget)));
   }
 
   private underDeadline<R>(what: string, work: (traced: OperationContext | undefined) => Promise<R>, traced: OperationContext | undefined, budget: BudgetDeadline | undefined): Promise<R> {
@@ -965,7 +966,8 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
   private traced<R>(what: TracedOperation, work: () => Promise<R>): Promise<R> {
     const channel = tracingChannels[what];
     if (!isTraced(channel)) return this.counted(work);
-    return trace(channel, this.traceContext(what), () => this.counted(work));
+    const context = this.traceContext(what);
+    return trace(channel, context, () => observed(context, () => this.counted(work)));
   }
 
   /** What an observer of the tracing channels learns about an operation: never the id, data or a secret. */

@@ -35,6 +35,21 @@ export type TracedOperation =
  */
 export type OperationOutcome = "hit" | "miss" | "expired" | "corrupt" | "written" | "unchanged" | "merged" | "gone";
 
+/** The server a traced operation reached (see `OperationContext.node`). */
+export interface ServedBy {
+  /**
+   * `primary` (a standalone server, a Sentinel master, a Cluster master), `replica` (a `readers` URL, a
+   * Sentinel replica, a Cluster replica through `readFrom`) or `node` (one of several equal Memcached nodes).
+   */
+  readonly role: "primary" | "replica" | "node";
+  /**
+   * `host:port` (`[ipv6]:port`) of that server as the client is connected to it: the socket's peer when
+   * known (an IP where a name was configured), else the configured address. Never credentials. Unset where
+   * the client does not tell (a node-redis client, a Cluster replica chosen by the client).
+   */
+  readonly address?: string;
+}
+
 /** The context object every sub-channel of `sessionbridge:<operation>` publishes. */
 export interface OperationContext {
   /** The operation, the channel name's suffix. */
@@ -53,6 +68,12 @@ export interface OperationContext {
   conflicts?: number;
   /** Extra write rounds a `save` needed after losing a compare-and-set to a concurrent request. */
   retries?: number;
+  /**
+   * The server the operation's last command went to (a read that missed on a replica and was answered by
+   * the primary says `primary`); unset for the memory backend and operations that sent no command.
+   * It names an address: keep it out of anything a visitor sees.
+   */
+  node?: ServedBy;
   /** The `SessionStoreError` the operation failed with (set before the `error` sub-channel publishes). */
   error?: unknown;
 }

@@ -10,12 +10,35 @@ export const ATTR = {
   system: "db.system.name",
   operation: "db.operation.name",
   errorType: "error.type",
+  serverAddress: "server.address",
+  serverPort: "server.port",
+  nodeRole: "sessionbridge.node.role",
   outcome: "sessionbridge.outcome",
   prefix: "sessionbridge.prefix",
   backend: "sessionbridge.backend",
   bytes: "sessionbridge.bytes",
   retries: "sessionbridge.retries",
 } as const;
+
+/**
+ * The server that served the operation (`OperationContext.node`): its role (`primary`, `replica`, `node`)
+ * and, only with `withAddress` (includeBackend), its address as the database client conventions name it,
+ * `server.address` and `server.port`.
+ */
+export function serverAttributes(context: OperationContext, withAddress: boolean): Attributes {
+  const node = context.node;
+  if (node === undefined) return {};
+  const attributes: Attributes = { [ATTR.nodeRole]: node.role };
+  if (!withAddress || node.address === undefined) return attributes;
+  const colon = node.address.lastIndexOf(":");
+  const host = node.address.slice(0, colon).replace(/^\[(.*)\]$/, "$1");
+  const port = Number(node.address.slice(colon + 1));
+  if (colon > 0 && Number.isInteger(port)) {
+    attributes[ATTR.serverAddress] = host;
+    attributes[ATTR.serverPort] = port;
+  }
+  return attributes;
+}
 
 /** `error.type`: the SessionStoreError's code (TIMEOUT, UNAVAILABLE, …), else the error's name. */
 export function errorType(error: unknown): string | undefined {

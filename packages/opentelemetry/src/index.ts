@@ -2,7 +2,7 @@ import diagnosticsChannel from "node:diagnostics_channel";
 import { performance } from "node:perf_hooks";
 import { metrics, SpanKind, SpanStatusCode, trace, type MeterProvider, type Span, type TracerProvider } from "@opentelemetry/api";
 import { AVAILABILITY_CHANNEL, TRACING_CHANNELS, type AvailabilityMessage, type OperationContext } from "@sessionbridge/core";
-import { ATTR, baseAttributes, errorType } from "./attributes.js";
+import { ATTR, baseAttributes, errorType, serverAttributes } from "./attributes.js";
 import { StoreMetrics } from "./metrics.js";
 
 export { ATTR } from "./attributes.js";
@@ -13,8 +13,9 @@ export interface SessionbridgeInstrumentationOptions {
   /** Where metrics go. Default: the global meter provider. */
   meterProvider?: MeterProvider;
   /**
-   * Add the backend's label (`sessionbridge.backend`, e.g. `redis 10.0.0.5:6379`) to spans and metric
-   * points. It names hosts and ports (never credentials) and multiplies metric series per node. Default false.
+   * Add the backend's label (`sessionbridge.backend`, e.g. `redis 10.0.0.5:6379`) and the address of the
+   * node that served each operation (`server.address`, `server.port`) to spans and metric points. It names
+   * hosts and ports (never credentials) and multiplies metric series per node. Default false.
    */
   includeBackend?: boolean;
 }
@@ -56,7 +57,7 @@ export function registerSessionbridgeInstrumentation(options: SessionbridgeInstr
       if (entry === undefined) return; // started before we subscribed
       running.delete(context);
       const { span } = entry;
-      const attributes = baseAttributes(context, withBackend);
+      const attributes = { ...baseAttributes(context, withBackend), ...serverAttributes(context, withBackend) };
       if (context.bytes !== undefined) attributes[ATTR.bytes] = context.bytes;
       if (context.retries !== undefined) attributes[ATTR.retries] = context.retries;
       span.setAttributes(attributes);

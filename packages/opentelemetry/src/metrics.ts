@@ -1,6 +1,6 @@
 import type { Attributes, Counter, Histogram, Meter } from "@opentelemetry/api";
 import type { AvailabilityMessage, OperationContext } from "@sessionbridge/core";
-import { ATTR, baseAttributes } from "./attributes.js";
+import { ATTR, baseAttributes, serverAttributes } from "./attributes.js";
 
 /** Bucket boundaries in seconds, as the database client conventions advise for `db.client.operation.duration`. */
 const DURATION_BUCKETS_S = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10];
@@ -42,7 +42,8 @@ export class StoreMetrics {
   }
 
   operation(context: OperationContext, seconds: number): void {
-    const attributes = baseAttributes(context, this.withBackend);
+    // The node (role, server.address / server.port) only with includeBackend: per node, it multiplies the series.
+    const attributes = this.withBackend ? { ...baseAttributes(context, true), ...serverAttributes(context, true) } : baseAttributes(context, false);
     this.duration.record(seconds, attributes);
     this.known(context);
     const common: Attributes = { [ATTR.system]: context.system, [ATTR.operation]: context.operation, [ATTR.prefix]: context.prefix };

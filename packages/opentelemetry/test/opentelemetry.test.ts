@@ -89,6 +89,8 @@ describe("redis", () => {
     expect(set?.attributes).toMatchObject({ "db.system.name": "redis", "db.operation.name": "set" });
     expect(set?.attributes["sessionbridge.bytes"]).toBeGreaterThan(0);
     expect(merged?.attributes["sessionbridge.retries"]).toBe(1);
+    // The node that served each operation: its role always, its address only with includeBackend.
+    for (const span of finished) expect(span.attributes["sessionbridge.node.role"]).toBe("primary");
     // No host or port unless asked (includeBackend), no id, no data, no password.
     for (const span of finished) {
       const text = JSON.stringify({ name: span.name, attributes: span.attributes, events: span.events });
@@ -146,7 +148,14 @@ describe("redis", () => {
       const store = createSessionStore({ url: server.url, prefix: uniquePrefix("otel"), timeoutMs: 1000 });
       stores.push(store);
       await store.get("anyone");
-      expect(own.getFinishedSpans()[0]?.attributes["sessionbridge.backend"]).toBe(`redis 127.0.0.1:${server.port}`);
+      expect(own.getFinishedSpans()[0]?.attributes).toMatchObject({
+        "sessionbridge.backend": `redis 127.0.0.1:${server.port}`,
+        "server.address": "127.0.0.1",
+        "server.port": server.port,
+        "sessionbridge.node.role": "primary",
+      });
+      const durations = points((await reader.collect()).resourceMetrics, "db.client.operation.duration", { "server.address": "127.0.0.1", "server.port": server.port });
+      expect(durations.length).toBeGreaterThan(0);
     } finally {
       labelled.unregister();
     }

@@ -1,7 +1,8 @@
+import diagnosticsChannel from "node:diagnostics_channel";
 import type { Socket } from "node:net";
 import { Cluster } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createSessionStore, redisBackend } from "@sessionbridge/core";
+import { createSessionStore, redisBackend, TRACING_CHANNELS, type OperationContext } from "@sessionbridge/core";
 import { backendContract, eventually, uniquePrefix } from "../src/contract.js";
 import { tempDir } from "../src/process.js";
 import { makeTlsFiles, type TlsFiles } from "../src/redis.js";
@@ -111,6 +112,28 @@ describe("cluster specifics", () => {
     } finally {
       await store.close();
       client.disconnect();
+    }
+  });
+
+  it("names the key's master as the node of an operation on the tracing channels", async () => {
+    const prefix = uniquePrefix("node");
+    const store = createSessionStore({ prefix, backend: redisBackend({ cluster: plain.seeds() }) });
+    const nodes: unknown[] = [];
+    const channel = diagnosticsChannel.tracingChannel<unknown, OperationContext>(TRACING_CHANNELS.set);
+    const handlers = { start() {}, end() {}, asyncStart() {}, asyncEnd: (context: OperationContext) => void nodes.push(context.node), error() {} };
+    channel.subscribe(handlers);
+    try {
+      for (const id of ["a", "b", "c", "d"]) await store.set(id, { id });
+      const roles = await plain.roles();
+      const holders = await Promise.all(["a", "b", "c", "d"].map(async (id) => {
+        const holder = await Promise.all(roles.map(async ({ master }) => // Another master answers MOVED: not its slot.
+          ((await master.command("EXISTS", `${prefix}${id}`).catch(() => 0)) === 1 ? master.port : undefined)));
+        return { role: "primary", address: `127.0.0.1:${holder.find((port) => port !== undefined)}` };
+      }));
+      expect(nodes).toEqual(holders);
+    } finally {
+      channel.unsubscribe(handlers);
+      await store.close();
     }
   });
 

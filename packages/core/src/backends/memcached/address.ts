@@ -1,8 +1,9 @@
 import { configError } from "../../errors.js";
+import { hostPort } from "../host-port.js";
 
 /** How a node is named in labels, messages and the hash ring: `host:port`, IPv6 in brackets. */
 export function nodeName(node: { host: string; port: number }): string {
-  return node.host.includes(":") ? `[${node.host}]:${node.port}` : `${node.host}:${node.port}`;
+  return hostPort(node.host, node.port);
 }
 
 /** Parses `"host"`, `"host:port"` or `"[ipv6]:port"`, or checks a `{ host, port }` object. */

@@ -7,6 +7,7 @@ import { Opcode, send, singleNodeClient } from "./commands.js";
 import { NodeConnection, type ConnectionSettings } from "./connection.js";
 import { isBrokenConnection, isNodeFailure, nodeError } from "./errors.js";
 import { createHashRing, type HashRing } from "./ketama.js";
+import { noteServed } from "../../served.js";
 
 /** Most keys remembered per dead node for clean-up when it returns (see `Node.dirty`). */
 const MAX_DIRTY_KEYS = 10_000;
@@ -76,6 +77,7 @@ export class NodePool {
       const node = this.nodes[index] as Node;
       if (node.down) continue;
       if (changes && node !== home && home.down) this.remember(home, key, node);
+      noteServed("node", () => node.name);
       try {
         const result = await this.attempt(node, work);
         this.succeeded();

@@ -1,6 +1,8 @@
 import type { Redis } from "ioredis";
 import { SessionStoreError } from "../../errors.js";
+import { noteServed } from "../../served.js";
 import { BackendEmitter } from "../emitter.js";
+import { hostPort } from "../host-port.js";
 import { applyTimeout, type RedisClient } from "./client.js";
 import { ioredisCommands, type RedisCommands } from "./client-commands.js";
 import { answersPlain, answersTls, isPlainReplyToTls, tlsMismatchError } from "../tls-mismatch.js";
@@ -75,6 +77,8 @@ export class RedisConnection {
 
   /** The commands, sent only through `run`. */
   readonly commands: RedisCommands;
+  /** What this connection is to the tracing channels' `node` (a reader connection is a `replica`). */
+  role: "primary" | "replica" = "primary";
 
   constructor(
     readonly client: ClientLifecycle,
@@ -118,6 +122,8 @@ export class RedisConnection {
       const sentOn = this.epoch;
       try {
         this.batching.beforeSend(this.client);
+        // A Cluster's node depends on the key: topology-backend.ts names the key's master instead.
+        if (!this.commands.isCluster) noteServed(this.role, () => this.address());
         return await send(this.commands);
       } catch (error) {
         if (attempt === 1 && isRetryableReply(error) && Date.now() < deadlineAt) {
@@ -130,6 +136,18 @@ export class RedisConnection {
         throw mapRedisError(error, this.context(what));
       }
     }
+  }
+
+  /**
+   * The address this connection talks to: the socket's peer when connected (Sentinel resolves it), else
+   * the one in its label. Undefined for a Cluster (each command picks its node) and clients that do not say.
+   */
+  address(): string | undefined {
+    if (this.commands.isCluster) return undefined;
+    const stream = (this.client as unknown as { stream?: { remoteAddress?: string; remotePort?: number } }).stream;
+    if (stream?.remoteAddress !== undefined && stream.remotePort !== undefined) return hostPort(stream.remoteAddress, stream.remotePort);
+    const configured = /^redis (\S+:\d+)/.exec(this.label)?.[1];
+    return configured;
   }
 
   async close(): Promise<void> {

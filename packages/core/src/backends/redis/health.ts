@@ -74,11 +74,9 @@ async function clusterHealth(cluster: Cluster, timeoutMs: number): Promise<NodeH
   );
 }
 
-/** The address the connection talks to: the socket's peer when connected (Sentinel resolves it), else its label. */
+/** The address the connection talks to (see RedisConnection.address), else what its label says. */
 function addressOf(connection: RedisConnection): string {
-  const stream = (connection.client as unknown as { stream?: { remoteAddress?: string; remotePort?: number } }).stream;
-  if (stream?.remoteAddress !== undefined && stream.remotePort !== undefined) return `${stream.remoteAddress}:${stream.remotePort}`;
-  return connection.label.replace(/^redis /, "").replace(/ \(reader\)$/, "");
+  return connection.address() ?? connection.label.replace(/^redis /, "").replace(/ \(reader\)$/, "");
 }
 
 function elapsed(started: number): number {

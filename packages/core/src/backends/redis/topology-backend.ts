@@ -10,6 +10,8 @@ import { redisHealth } from "./health.js";
 import { createReadRouter, type ReadRoutes, type ReplicaRead } from "./readers.js";
 import { nodeRedisConnection } from "./node-redis-connection.js";
 import { createSentinelClient } from "./sentinel.js";
+import { noteServed } from "../../served.js";
+import { hostPort } from "../host-port.js";
 import { assertWaitFitsDeadline, replicaTouchAfter, type ResolvedHighAvailability } from "./topology.js";
 
 /**
@@ -38,7 +40,7 @@ export function connectTopology(resolved: ResolvedRedisOptions, ha: ResolvedHigh
       const primary = new RedisConnection(createClient(endpoint, 1000), true, resolved.label, endpoint.username);
       const readers = topology.readers.map((url) => {
         const reader = readerEndpoint(url, endpoint);
-        return new RedisConnection(createClient(reader, 1000), true, `${endpointLabel(reader)} (reader)`, reader.username);
+        return asReplica(new RedisConnection(createClient(reader, 1000), true, `${endpointLabel(reader)} (reader)`, reader.username));
       });
       return {
         label: resolved.label,
@@ -53,7 +55,7 @@ export function connectTopology(resolved: ResolvedRedisOptions, ha: ResolvedHigh
       const label = `redis sentinel "${topology.name}"`;
       const sentinelClient = (role: "master" | "slave") => createSentinelClient(topology.sentinels, topology.name, role, endpoint, options);
       const primary = new RedisConnection(sentinelClient("master"), true, `${label} master`, endpoint.username);
-      const readers = ha.readFrom === "primary" ? [] : [new RedisConnection(sentinelClient("slave"), true, `${label} replica`, endpoint.username)];
+      const readers = ha.readFrom === "primary" ? [] : [asReplica(new RedisConnection(sentinelClient("slave"), true, `${label} replica`, endpoint.username))];
       return {
         label,
         primary,
@@ -84,6 +86,18 @@ export function connectTopology(resolved: ResolvedRedisOptions, ha: ResolvedHigh
       };
     }
   }
+}
+
+function asReplica(connection: RedisConnection): RedisConnection {
+  connection.role = "replica";
+  return connection;
+}
+
+/** `host:port` of a Cluster master as `masterOf` gives it (an ioredis node, or node-redis's address). */
+function masterAddress(master: unknown): string | undefined {
+  if (typeof master === "string") return master;
+  const options = (master as { options?: { host?: string; port?: number } } | undefined)?.options;
+  return options?.host !== undefined && options.port !== undefined ? hostPort(options.host, options.port) : undefined;
 }
 
 /** A reader URL inherits the primary's credentials, TLS settings and db unless it names its own. */
@@ -138,15 +152,29 @@ export function withTopology(base: Backend, connections: TopologyConnections, ha
 
   const replicaRead = (connection: RedisConnection, key: string): Promise<ReplicaRead> => connection.run("get", (client) => client.getWithPttl(key));
 
+  // For the tracing channels' `node`: in a Cluster the connection cannot tell which node a command went
+  // to, the key's slot can (its master; a replica chosen by scaleReads stays unnamed).
+  const noteMaster = <T>(key: string, result: T): T => {
+    if (cluster) noteServed("primary", () => masterAddress(primary.commands.masterOf(key)));
+    return result;
+  };
+  const settledOn = <T>(key: string, operation: Promise<T>): Promise<T> =>
+    !cluster ? operation : operation.then((result) => noteMaster(key, result), (error: unknown) => Promise.reject(noteMaster(key, error)));
+
   const routes: ReadRoutes = {
     // In a Cluster, GET and PTTL are routed to a replica of the key's slot by scaleReads (cluster.ts).
-    replica: async (key) => replicaRead(cluster ? primary : readerFor(), key),
+    replica: async (key) => {
+      if (!cluster) return replicaRead(readerFor(), key);
+      const read = await replicaRead(primary, key);
+      noteServed("replica");
+      return read;
+    },
     primary: (key, refreshTtlMs) =>
       !cluster
         ? commands.get(primary, key, refreshTtlMs === undefined ? undefined : { refreshTtlMs })
         : // GETEX is a write command, so the Cluster sends it to the slot's master even with replica reads.
-          primary.run("get", (client) => client.getex(key, refreshTtlMs)),
-    expire: (key, ttlMs) => primary.run("touch", (client) => client.pexpire(key, ttlMs)),
+          settledOn(key, primary.run("get", (client) => client.getex(key, refreshTtlMs))),
+    expire: (key, ttlMs) => settledOn(key, primary.run("touch", (client) => client.pexpire(key, ttlMs))),
   };
   const router = createReadRouter(ha.readFrom, routes, (ttlMs) => replicaTouchAfter(ha, ttlMs));
 
@@ -193,11 +221,11 @@ export function withTopology(base: Backend, connections: TopologyConnections, ha
       connections.configure(timeoutMs);
       router.setTimeoutMs(timeoutMs);
     },
-    get: (key, options) => (ha.readFrom === "primary" ? base.get(key, options) : router.get(key, options)),
+    get: (key, options) => (ha.readFrom === "primary" ? settledOn(key, base.get(key, options)) : router.get(key, options)),
     async set(key, value, ttlMs, condition) {
       let result: Awaited<ReturnType<Backend["set"]>> = "ok";
       try {
-        await waitForReplicas(key, async () => (result = await base.set(key, value, ttlMs, condition)) === "ok");
+        await waitForReplicas(key, async () => (result = await settledOn(key, base.set(key, value, ttlMs, condition))) === "ok");
       } finally {
         router.wrote(key);
       }
@@ -205,7 +233,7 @@ export function withTopology(base: Backend, connections: TopologyConnections, ha
     },
     async touch(key, ttlMs) {
       try {
-        return await base.touch(key, ttlMs);
+        return await settledOn(key, base.touch(key, ttlMs));
       } finally {
         router.wrote(key);
       }
