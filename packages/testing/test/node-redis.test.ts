@@ -122,6 +122,68 @@ describe("node-redis client guarantees", () => {
   });
 });
 
+describe("node-redis: a wrong database or TLS on one side only fails with CONFIG, as with ioredis", () => {
+  let tlsServer: RedisServer;
+  const stores: SessionStore[] = [];
+  beforeAll(async () => {
+    tlsServer = await startRedis({ kind: "tls" });
+  });
+  afterEach(async () => {
+    await Promise.all(stores.splice(0).map((store) => store.close()));
+  });
+  afterAll(async () => {
+    await tlsServer?.dispose();
+  });
+  /**
+   * A client whose connect cannot succeed: node-redis's connect() never resolves then (it retries the
+   * handshake forever), so it is started, not awaited, as an app that does not await it would.
+   */
+  const failingClient = (url: string, options: Parameters<typeof createClient>[0] = {}): NodeRedis => {
+    const client = createClient({ url, disableOfflineQueue: true, socket: { reconnectStrategy: (retries: number) => Math.min(20 * 2 ** retries, 500) }, ...options });
+    client.on("error", () => undefined);
+    clients.push(client);
+    client.connect().catch(() => undefined);
+    return client;
+  };
+  const open = (client: NodeRedis) => {
+    const store = createSessionStore({ backend: redisBackend({ client }), timeoutMs: 2000, prefix: uniquePrefix("nrc") });
+    stores.push(store);
+    return store;
+  };
+
+  it("fails every operation with CONFIG naming a database the server does not have, and writes nothing to db 0", async () => {
+    const store = open(failingClient(`${server.url}/99`));
+    const failure = await rejection(store.set("in-db-99", { a: 1 }));
+    expect(failure.code, failure.message).toBe("CONFIG");
+    expect(failure.message).toContain("database 99 cannot be selected");
+    expect(failure.message).toContain("/99");
+    for (const operation of [() => store.get("in-db-99"), () => store.set("other", { b: 2 }), () => store.ping()]) expect((await rejection(operation)).code).toBe("CONFIG");
+    expect(await server.command("KEYS", `${store.options.prefix}*`)).toEqual([]);
+  });
+
+  it("says the server speaks plain TCP when a rediss:// client meets a plain port", async () => {
+    const store = open(failingClient(`rediss://127.0.0.1:${server.port}`, { socket: { tls: true, ca: tlsServer.tls!.caPem, reconnectStrategy: (retries: number) => Math.min(20 * 2 ** retries, 500) } }));
+    const failure = await rejection(store.get("x"));
+    expect(failure.code, failure.message).toBe("CONFIG");
+    expect(failure.message).toMatch(/TLS is on, but the server speaks plain TCP/);
+    expect((await rejection(store.set("x", { a: 1 }))).code).toBe("CONFIG");
+  });
+
+  it("says the port expects TLS when a redis:// client meets a TLS-only port", async () => {
+    const store = open(failingClient(`redis://127.0.0.1:${tlsServer.port}`));
+    const failure = await rejection(store.get("x"));
+    expect(failure.code, failure.message).toBe("CONFIG");
+    expect(failure.message).toMatch(/expects TLS on this port/);
+    expect((await rejection(store.set("x", { a: 1 }))).code).toBe("CONFIG");
+  });
+
+  it("works over TLS with the server's CA (rediss://)", async () => {
+    const store = open(await nodeRedis(`rediss://127.0.0.1:${tlsServer.port}`, { socket: { tls: true, ca: tlsServer.tls!.caPem } }));
+    await store.set("secure", { a: 1 });
+    expect(await store.get("secure")).toEqual({ a: 1 });
+  });
+});
+
 describe("node-redis: a server that stops, or freezes, and comes back", () => {
   let own: RedisServer;
   beforeAll(async () => {

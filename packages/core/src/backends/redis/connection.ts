@@ -40,6 +40,8 @@ export interface ClientLifecycle {
   setTimeoutMs?(timeoutMs: number): void;
   /** Called once when the backend closes: remove what the adapter added to a caller's client. */
   release?(): void;
+  /** node-redis: a failed SELECT fails the connect handshake and no 'ready' follows (ioredis goes on in db 0 and is 'ready'). */
+  readonly selectFailsConnect?: boolean;
 }
 
 interface Waiter {
@@ -182,6 +184,7 @@ export class RedisConnection {
   private whenReady(what: string, deadlineAt: number, afterEpoch: number): Promise<void> {
     this.start();
     if (isAuthError(this.lastError)) return Promise.reject(authError(this.lastError, this.context("connect")));
+    if (this.wrongDb !== undefined) return Promise.reject(this.wrongDb);
     if (this.tlsMismatch !== undefined) return Promise.reject(this.tlsMismatch);
     if (this.endpoint()?.tls === true) this.probeTls(isConnectionError(this.lastError) ? 0 : TLS_PROBE_DELAY_MS);
     if (this.client.status === "end" && !this.owned) {
@@ -229,6 +232,8 @@ export class RedisConnection {
   private onError(error: unknown): void {
     if (isSelectError(error)) {
       this.selectFailure = error;
+      // No 'ready' will come to report it: the client retries the handshake (and fails) by itself.
+      if (this.client.selectFailsConnect === true) this.onWrongDb();
       return;
     }
     this.lastError = error;
@@ -259,6 +264,8 @@ export class RedisConnection {
         this.events.emit("unavailable", this.wrongDb);
       }
     };
+    // A node-redis client whose handshake failed cannot ask the server anything.
+    if (typeof (this.client as Partial<Redis>).config !== "function") return announce();
     // Ask how many databases the server has, for the message (best effort: ElastiCache refuses CONFIG).
     const epoch = this.epoch;
     (this.client as unknown as Redis)

@@ -39,9 +39,14 @@ export function isCertificateError(error: unknown): boolean {
   return typeof code === "string" && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/.test(code);
 }
 
-/** ioredis reports a failed SELECT of its connect handshake as an 'error' event and then carries on in db 0. */
+/**
+ * A failed SELECT of the connect handshake. ioredis reports it as an 'error' event naming the command
+ * and then carries on in db 0; node-redis fails the handshake with the bare reply (and retries), and
+ * only SELECT answers with these two messages.
+ */
 export function isSelectError(error: unknown): boolean {
-  return (error as { command?: { name?: unknown } } | null)?.command?.name === "select";
+  if ((error as { command?: { name?: unknown } } | null)?.command?.name === "select") return true;
+  return error instanceof Error && /^ERR (DB index is out of range|SELECT is not allowed in cluster mode)/.test(error.message);
 }
 
 /**

@@ -19,6 +19,8 @@ export class NodeRedisLifecycle extends EventEmitter implements ClientLifecycle 
   /** For the TLS probe and labels (connection.ts reads ioredis-style options): standalone clients only. */
   readonly options: { host: string; port: number; tls: true | undefined; db: number; username: string | undefined } | undefined;
   readonly watch: HangWatch;
+  /** node-redis fails its connect handshake when SELECT fails, and retries it: no 'ready' follows. */
+  readonly selectFailsConnect = true;
   /** The store's deadline (set through configure). */
   timeoutMs = 1000;
   private readonly timeoutListeners: Array<(timeoutMs: number) => void> = [];
