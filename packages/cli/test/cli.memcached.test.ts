@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { once } from "node:events";
 import { mkdtempSync, readFileSync } from "node:fs";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import memjs from "memjs";
@@ -70,6 +72,33 @@ describe("sessionbridge on Memcached", () => {
     expect(run.stderr).toBe("");
     expect(run.code).toBe(0);
     expect(JSON.parse(run.stdout)).toMatchObject({ moved: 1700, failed: 0 });
+  });
+
+  it("counts the sessions of a node that also holds a large cache: the listing is not bound by one operation's deadline", async () => {
+    const node = nodes[1] as MemcachedServer;
+    // 200,000 cache items in one pipelined write (text protocol, noreply), then 12 sessions.
+    const socket = connect(node.port, "127.0.0.1");
+    await once(socket, "connect");
+    for (let i = 0; i < 200_000; i += 10_000) {
+      const chunk = Array.from({ length: 10_000 }, (_, j) => `set cache:item:${i + j} 0 3600 5 noreply\r\nhello\r\n`).join("");
+      if (!socket.write(chunk)) await once(socket, "drain");
+    }
+    // The server answers VERSION once every set before it is stored, then closes on our end of input.
+    socket.resume();
+    socket.end("version\r\n");
+    await once(socket, "close");
+    const store = track(createSessionStore({ url: node.url, prefix: "few:" }));
+    for (let i = 0; i < 12; i++) await store.set(`f${i}`, { n: i });
+    // The metadump streams all 200,000 items; a 100 ms operation deadline is far shorter than that.
+    const count = await sessionbridge(["--url", node.url, "--prefix", "few:", "--timeout-ms", "100", "count"]);
+    expect(count.stderr).toBe("");
+    expect(count).toMatchObject({ code: 0, stdout: "12\n" });
+    // A server that stops answering still fails the listing, by the listing's own silence deadline.
+    await node.pause();
+    const hung = await sessionbridge(["--url", node.url, "--prefix", "few:", "--timeout-ms", "100", "count"]);
+    await node.resume();
+    expect(hung.code).toBe(1);
+    expect(hung.stderr).toMatch(/TIMEOUT: memcached .*: no answer to "lru_crawler metadump all"/);
   });
 
   it("pings every node and says which one is down", async () => {

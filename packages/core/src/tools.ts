@@ -47,7 +47,10 @@ export async function* storedKeys(store: SessionStore<object>, unlisted?: { coun
   }
   const iterator = (source as AsyncIterable<Array<string | { key: string; expiresAtMs: number | null }>>)[Symbol.asyncIterator]();
   for (;;) {
-    const step = await run("scan", () => iterator.next());
+    // A SCAN step is one command, under the operation's deadline. A metadump step is not: the crawler may
+    // walk millions of cache items before the next session under the prefix, and the listing has its own
+    // deadline for a silent server (metadump.ts), so a node shared with a large cache can still be listed.
+    const step = backend.capabilities.scan ? await run("scan", () => iterator.next()) : await iterator.next();
     if (step.done) return;
     const batch: ListedKey[] = [];
     for (const item of step.value) {
