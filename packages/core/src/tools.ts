@@ -46,18 +46,25 @@ export async function* storedKeys(store: SessionStore<object>, unlisted?: { coun
     throw new SessionStoreError("UNSUPPORTED", `${backend.label} cannot list keys, so sessions cannot be exported or counted`, { backend: backend.label });
   }
   const iterator = (source as AsyncIterable<Array<string | { key: string; expiresAtMs: number | null }>>)[Symbol.asyncIterator]();
-  for (;;) {
-    // A SCAN step is one command, under the operation's deadline. A metadump step is not: the crawler may
-    // walk millions of cache items before the next session under the prefix, and the listing has its own
-    // deadline for a silent server (metadump.ts), so a node shared with a large cache can still be listed.
-    const step = backend.capabilities.scan ? await run("scan", () => iterator.next()) : await iterator.next();
-    if (step.done) return;
-    const batch: ListedKey[] = [];
-    for (const item of step.value) {
-      const listed = typeof item === "string" ? { key: item } : item;
-      if (!keys.isIndexKey(listed.key)) batch.push(typeof item === "string" ? { key: listed.key.slice(keys.prefix.length) } : { key: listed.key.slice(keys.prefix.length), expiresAtMs: item.expiresAtMs });
+  try {
+    for (;;) {
+      // A SCAN step is one command, under the operation's deadline. A metadump step is not: the crawler may
+      // walk millions of cache items before the next session under the prefix, and the listing has its own
+      // deadline for a silent server (metadump.ts), so a node shared with a large cache can still be listed.
+      const step = backend.capabilities.scan ? await run("scan", () => iterator.next()) : await iterator.next();
+      if (step.done) return;
+      const batch: ListedKey[] = [];
+      for (const item of step.value) {
+        const listed = typeof item === "string" ? { key: item } : item;
+        if (!keys.isIndexKey(listed.key)) batch.push(typeof item === "string" ? { key: listed.key.slice(keys.prefix.length) } : { key: listed.key.slice(keys.prefix.length), expiresAtMs: item.expiresAtMs });
+      }
+      if (batch.length > 0) yield batch;
     }
-    if (batch.length > 0) yield batch;
+  } finally {
+    // A consumer that stops early (a failed export, a break) ends the listing too: the metadump's own
+    // connection is closed instead of staying open and keeping the process alive. Not awaited: a SCAN
+    // step abandoned by its deadline may still be pending, and the caller should not wait for it.
+    iterator.return?.()?.catch(() => undefined);
   }
 }
 

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { randomBytes } from "node:crypto";
 import { createSessionStore, type SessionStore } from "@sessionbridge/core";
 import { readStored, storedKeys, writeStored, type ListedKey } from "@sessionbridge/core/tools";
-import { startMemcached, startRedis, type MemcachedServer, type RedisServer } from "../src/index.js";
+import { eventually, startMemcached, startRedis, type MemcachedServer, type RedisServer } from "../src/index.js";
 
 /**
  * The raw access the `sessionbridge` export / import commands use (@sessionbridge/core/tools), on a real
@@ -105,6 +105,19 @@ describe("raw access to stored sessions on Memcached", () => {
       expect(entry.expiresAtMs).toBeLessThanOrEqual(Date.now() + HOUR + 1000);
       expect((await readStored(store, entry))?.state).toBe("clear");
     }
+  });
+
+  it("closes the listing's connection when its consumer stops early (an export that fails half way)", async () => {
+    const store = track(createSessionStore({ url: memcached.url, prefix: "m2:" }));
+    for (let i = 0; i < 1200; i += 100) await Promise.all(Array.from({ length: 100 }, (_, j) => store.set(`s${i + j}`, { n: i + j }, { ttlMs: HOUR })));
+    const connections = async () => (await memcached.stats()).curr_connections as number;
+    const idle = await connections();
+    for await (const batch of storedKeys(store)) {
+      expect(batch.length).toBeGreaterThan(0);
+      expect(await connections()).toBe(idle + 1); // the metadump's own connection
+      break;
+    }
+    await eventually("the metadump connection is closed", async () => (await connections()) === idle);
   });
 
   it("says plainly that a SASL server cannot list its keys", async () => {
