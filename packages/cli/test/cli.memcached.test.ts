@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { once } from "node:events";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -108,6 +108,23 @@ describe("sessionbridge on Memcached", () => {
       expect(run.code).toBe(1);
       expect(run.stdout).toMatch(new RegExp(`memcached ${nodes[0]?.address}: up, [\\d.]+ ms`));
       expect(run.stdout).toMatch(new RegExp(`memcached ${nodes[1]?.address}: down`));
+    } finally {
+      await nodes[1]?.restart();
+    }
+  });
+
+  it("leaves no incomplete export file behind when a node fails half way (a partial backup would restore a subset)", async () => {
+    const store = track(createSessionStore({ url: both(), prefix: "half:" }));
+    for (let i = 0; i < 40; i++) await store.set(`h${i}`, { n: i }, { ttlMs: 3_600_000 });
+    const file = join(dir, "half.jsonl");
+    await nodes[1]?.stop();
+    try {
+      // The first node is listed and written; the second cannot be reached.
+      const run = await sessionbridge(["--url", both(), "--prefix", "half:", "--timeout-ms", "500", "export", file]);
+      expect(run.code).toBe(1);
+      expect(run.stderr).toMatch(/UNAVAILABLE/);
+      expect(run.stderr).toMatch(/incomplete export .* removed/);
+      expect(existsSync(file)).toBe(false);
     } finally {
       await nodes[1]?.restart();
     }

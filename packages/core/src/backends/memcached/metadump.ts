@@ -30,6 +30,7 @@ export async function* metadump(node: MetadumpNode, prefix: string, unlisted?: {
   const name = nodeName(node);
   const socket: Socket = node.tls === undefined ? netConnect({ host: node.host, port: node.port }) : tlsConnect({ host: node.host, port: node.port, servername: node.tls.servername ?? node.host, ...node.tls });
   const failed = (why: string) => new SessionStoreError("UNSUPPORTED", `memcached ${name}: cannot list keys with "lru_crawler metadump all" (${why}); sessions on this node cannot be listed — they expire by TTL or are destroyed by id`);
+  const unreachable = (cause: Error) => new SessionStoreError("UNAVAILABLE", `memcached ${name}: listing keys failed: ${cause.message} — is the server running and reachable?`, { cause });
   let error: Error | undefined;
   socket.on("timeout", () => socket.destroy(new SessionStoreError("TIMEOUT", `memcached ${name}: no answer to "lru_crawler metadump all" within ${node.idleTimeoutMs} ms`)));
   socket.setTimeout(node.idleTimeoutMs);
@@ -78,9 +79,12 @@ export async function* metadump(node: MetadumpNode, prefix: string, unlisted?: {
     if (!ended) {
       if (error instanceof SessionStoreError) throw error;
       if (error === undefined) throw failed("the server closed the connection (a server with SASL speaks only the binary protocol)");
-      throw new SessionStoreError("UNAVAILABLE", `memcached ${name}: listing keys failed: ${error.message}`, { cause: error });
+      throw unreachable(error);
     }
     if (batch.length > 0) yield batch;
+  } catch (caught) {
+    // The socket's own error (ECONNREFUSED: the node is down) surfaces through the line reader as it is.
+    throw caught instanceof SessionStoreError ? caught : unreachable(caught as Error);
   } finally {
     lines.close();
     socket.destroy();
