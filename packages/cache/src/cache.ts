@@ -1,6 +1,6 @@
 import { EventEmitter } from "node:events";
-import { jsonSerializer, SessionStoreError, type Backend, type Serializer, type SetCondition } from "@sessionbridge/core";
-import { backendFromUrl, createEncryption, Deadlines, withDeadline, type BodyTransform } from "@sessionbridge/core/adapter";
+import { jsonSerializer, SessionStoreError, type Backend, type CacheOperation, type CacheOperationContext, type CacheOutcome, type Serializer, type SetCondition } from "@sessionbridge/core";
+import { backendFromUrl, cacheTracingChannels, createEncryption, Deadlines, isTraced, trace, withDeadline, type BodyTransform } from "@sessionbridge/core/adapter";
 import { decodeEntry, encodeEntry, headerOf, type Entry } from "./entry.js";
 import { FirstTier } from "./first-tier.js";
 import { Health } from "./health.js";
@@ -81,6 +81,8 @@ export class Cache<V = unknown> {
   private readonly instanceId = newGeneration();
   private readonly channel: string;
   private readonly unsubscribe: (() => void) | undefined;
+  /** The backend's kind (`redis`, `memcached`, `memory`), for the tracing channels. */
+  private readonly system: string;
   private closed = false;
 
   constructor(options: CacheOptions<V>) {
@@ -91,6 +93,7 @@ export class Cache<V = unknown> {
     this.backend = options.backend ?? backendFromUrl(options.url as string);
     this.backend.configure?.({ timeoutMs: this.options.timeoutMs });
     this.deadlines = new Deadlines(this.options.timeoutMs, this.backend.label);
+    this.system = this.backend.label.split(" ")[0] ?? "unknown";
     this.health = new Health(
       this.options.probeIntervalMs,
       () => this.op("ping", () => this.backend.ping()),
@@ -130,6 +133,12 @@ export class Cache<V = unknown> {
     if (typeof loader !== "function") throw new SessionStoreError("CONFIG", 'cache: the loader must be a function ({ key, signal }) => value, or undefined for "not found"');
     const settings = checkLoadOptions(options, this.options);
     this.assertOpen();
+    // The hit path: no closure unless someone listens.
+    if (!isTraced(cacheTracingChannels.lookup)) return this.find(key, loader, settings);
+    return this.traced("lookup", () => this.find(key, loader, settings), (found) => found.source);
+  }
+
+  private find(key: string, loader: Loader<V>, settings: LoadSettings): Promise<Lookup<V>> {
     if (this.local !== undefined) {
       const held = this.local.get(key, Date.now());
       if (held !== undefined) return Promise.resolve({ value: held.value, source: "local" });
@@ -163,6 +172,10 @@ export class Cache<V = unknown> {
     const version = options?.version ?? this.versionOf?.(value) ?? Date.now();
     if (!Number.isSafeInteger(version) || version < 0) throw new SessionStoreError("CONFIG", `cache: option "version" must be a whole number of at least 0 (got ${String(version)})`);
     this.assertOpen();
+    return this.traced("set", () => this.writeThrough(key, value, version, settings), (outcome) => outcome);
+  }
+
+  private async writeThrough(key: string, value: V, version: number, settings: LoadSettings): Promise<WriteOutcome> {
     if (!this.health.up) return this.remember([key]);
     try {
       const generations = await this.currentGenerations(settings.tags);
@@ -184,6 +197,10 @@ export class Cache<V = unknown> {
   async delete(keys: string | readonly string[]): Promise<number> {
     const list = (typeof keys === "string" ? [keys] : [...keys]).map(checkKey);
     this.assertOpen();
+    return this.traced("delete", () => this.deleteKeys(list));
+  }
+
+  private async deleteKeys(list: string[]): Promise<number> {
     if (!this.health.up) {
       this.remember(list);
       return 0;
@@ -205,6 +222,10 @@ export class Cache<V = unknown> {
   async invalidateTag(tags: string | readonly string[]): Promise<void> {
     const list = checkTags(typeof tags === "string" ? [tags] : tags);
     this.assertOpen();
+    return this.traced("invalidateTag", () => this.invalidateTags(list));
+  }
+
+  private async invalidateTags(list: readonly string[]): Promise<void> {
     if (!this.health.up) {
       this.rememberTags(list);
       return;
@@ -325,7 +346,7 @@ export class Cache<V = unknown> {
     }
     let value: V | undefined;
     try {
-      value = await runLoader(key, loader, settings.loaderTimeoutMs);
+      value = await this.load(key, loader, settings);
     } catch (error) {
       if (previous !== null && Date.now() < previous.graceUntilMs) return { value: previous.value, source: "grace" };
       throw error;
@@ -370,7 +391,12 @@ export class Cache<V = unknown> {
   }
 
   private async bypass(key: string, loader: Loader<V>, settings: LoadSettings): Promise<Lookup<V>> {
-    return { value: await runLoader(key, loader, settings.loaderTimeoutMs), source: "bypass" };
+    return { value: await this.load(key, loader, settings), source: "bypass" };
+  }
+
+  /** One loader call (the database query a miss costs), traced on `sessionbridge:cache.load`. */
+  private load(key: string, loader: Loader<V>, settings: LoadSettings): Promise<V | undefined> {
+    return this.traced("load", () => runLoader(key, loader, settings.loaderTimeoutMs), (value) => (value === undefined ? "notFound" : "found"));
   }
 
   // ---- reading -----------------------------------------------------------------------------------
@@ -549,6 +575,22 @@ export class Cache<V = unknown> {
   }
 
   // ---- helpers -----------------------------------------------------------------------------------
+
+  /**
+   * Runs a public operation inside its `sessionbridge:cache.<operation>` trace when anyone listens (APM
+   * tools, @sessionbridge/opentelemetry), else as it is: one `hasSubscribers` check on the hit path.
+   */
+  private traced<R>(operation: CacheOperation, work: () => Promise<R>, outcome?: (result: R) => CacheOutcome): Promise<R> {
+    const channel = cacheTracingChannels[operation];
+    if (!isTraced(channel)) return work();
+    const context: CacheOperationContext = { operation, system: this.system, backend: this.backend.label, prefix: this.options.prefix };
+    return trace(channel, context, () =>
+      work().then((result) => {
+        if (outcome !== undefined) context.outcome = outcome(result);
+        return result;
+      }),
+    );
+  }
 
   private op<T>(what: string, work: () => Promise<T>): Promise<T> {
     return this.deadlines.run(what, work);

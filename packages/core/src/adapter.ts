@@ -27,5 +27,7 @@ export { backendFromUrl } from "./url.js";
 export { createEncryption } from "./crypto.js";
 export type { EncryptionSettings } from "./crypto.js";
 export type { BodyTransform } from "./record.js";
+/** The cache's tracing channels, and the helpers the store traces its own operations with (see tracing.ts). */
+export { cacheTracingChannels, isTraced, trace } from "./tracing.js";
 /** A CONFIG error naming the option and what it accepts, never echoing a string's content. */
 export { configError } from "./errors.js";

@@ -108,18 +108,64 @@ export interface AvailabilityMessage {
 export const AVAILABILITY_CHANNEL = "sessionbridge:availability";
 export const availabilityChannel = diagnosticsChannel.channel(AVAILABILITY_CHANNEL);
 
-type Channel = TracingChannel<unknown, OperationContext>;
+/**
+ * `@sessionbridge/cache` publishes on tracing channels of its own, `sessionbridge:cache.<operation>`, with
+ * the same sub-channels and the same rules (no key, no value, no secret; nothing allocated while nobody
+ * listens). Its hits and misses are not the session store's, so they do not go on `sessionbridge:get`.
+ * - `lookup` (`getOrLoad` / `lookup`): outcome is where the value came from (`hit`, `stale`, `grace`,
+ *   `miss`, `joined`, `waited`, `bypass`, `local`);
+ * - `load`: one loader call (the database query a miss costs); outcome `found` or `notFound`, or `error`
+ *   when the loader failed or passed `loaderTimeoutMs`;
+ * - `set` (write-through, each entry of a `setMany`): outcome `written`, `older` or `unavailable`;
+ * - `delete`, `invalidateTag`: no outcome.
+ */
+export type CacheOperation = "lookup" | "load" | "set" | "delete" | "invalidateTag";
+
+export type CacheOutcome = "hit" | "stale" | "grace" | "miss" | "joined" | "waited" | "bypass" | "local" | "found" | "notFound" | "written" | "older" | "unavailable";
+
+/** The context object every sub-channel of `sessionbridge:cache.<operation>` publishes. */
+export interface CacheOperationContext {
+  readonly operation: CacheOperation;
+  /** The backend's kind: `redis`, `memcached`, `memory`. */
+  readonly system: string;
+  /** The backend's label (never credentials). */
+  readonly backend: string;
+  /** The cache's key prefix. */
+  readonly prefix: string;
+  /** See {@link CacheOperation}; set before `asyncEnd`. */
+  outcome?: CacheOutcome;
+  /** What the operation failed with (set before the `error` sub-channel publishes). */
+  error?: unknown;
+}
+
+export const CACHE_TRACING_CHANNELS: { readonly [O in CacheOperation]: `sessionbridge:cache.${O}` } = {
+  lookup: "sessionbridge:cache.lookup",
+  load: "sessionbridge:cache.load",
+  set: "sessionbridge:cache.set",
+  delete: "sessionbridge:cache.delete",
+  invalidateTag: "sessionbridge:cache.invalidateTag",
+};
+
+/** A tracing channel whose sub-channels publish `C`. */
+export type TracedChannel<C extends object> = TracingChannel<unknown, C>;
+
+type Channel = TracedChannel<OperationContext>;
 
 /** The tracing channel of each operation, created once per process (diagnostics_channel keeps them by name). */
 export const tracingChannels = Object.fromEntries(
   Object.entries(TRACING_CHANNELS).map(([operation, name]) => [operation, diagnosticsChannel.tracingChannel(name) as unknown as Channel]),
 ) as { readonly [O in TracedOperation]: Channel };
 
+/** The cache's tracing channels (for `@sessionbridge/cache`, through `@sessionbridge/core/adapter`). */
+export const cacheTracingChannels = Object.fromEntries(
+  Object.entries(CACHE_TRACING_CHANNELS).map(([operation, name]) => [operation, diagnosticsChannel.tracingChannel(name) as unknown as TracedChannel<CacheOperationContext>]),
+) as { readonly [O in CacheOperation]: TracedChannel<CacheOperationContext> };
+
 /**
  * True when anyone listens on the channel. `TracingChannel.hasSubscribers` exists from Node 20.13; on
  * older releases the sub-channels are asked.
  */
-export function isTraced(channel: Channel): boolean {
+export function isTraced<C extends object>(channel: TracedChannel<C>): boolean {
   const own = (channel as { hasSubscribers?: boolean }).hasSubscribers;
   if (own !== undefined) return own;
   return channel.start.hasSubscribers || channel.end.hasSubscribers || channel.asyncStart.hasSubscribers || channel.asyncEnd.hasSubscribers || channel.error.hasSubscribers;
@@ -131,7 +177,7 @@ export function isTraced(channel: Channel): boolean {
  * observer). `start` runs the bound stores (AsyncLocalStorage), so a span opened on `start` is the parent
  * of whatever the operation does.
  */
-export function trace<R>(channel: Channel, context: OperationContext, work: () => Promise<R>): Promise<R> {
+export function trace<R, C extends { error?: unknown }>(channel: TracedChannel<C>, context: C, work: () => Promise<R>): Promise<R> {
   const { start, end, asyncStart, asyncEnd, error } = channel;
   const finish = (): void => {
     asyncStart.publish(context);

@@ -1,5 +1,5 @@
 import type { Attributes } from "@opentelemetry/api";
-import type { OperationContext } from "@sessionbridge/core";
+import type { CacheOperationContext, OperationContext } from "@sessionbridge/core";
 
 /**
  * Attribute names. Where OpenTelemetry's database client conventions have one, it is used
@@ -52,7 +52,7 @@ export function errorType(error: unknown): string | undefined {
  * The low-cardinality attributes shared by spans and metric points: system, operation, prefix, outcome
  * or error type, and the backend's label only when asked (it names a host and port).
  */
-export function baseAttributes(context: OperationContext, withBackend: boolean): Attributes {
+export function baseAttributes(context: OperationContext | CacheOperationContext, withBackend: boolean): Attributes {
   const attributes: Attributes = { [ATTR.system]: context.system, [ATTR.operation]: context.operation, [ATTR.prefix]: context.prefix };
   if (withBackend) attributes[ATTR.backend] = context.backend;
   if (context.outcome !== undefined) attributes[ATTR.outcome] = context.outcome;

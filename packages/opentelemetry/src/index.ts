@@ -1,8 +1,9 @@
 import diagnosticsChannel from "node:diagnostics_channel";
 import { performance } from "node:perf_hooks";
-import { metrics, SpanKind, SpanStatusCode, trace, type MeterProvider, type Span, type TracerProvider } from "@opentelemetry/api";
-import { AVAILABILITY_CHANNEL, TRACING_CHANNELS, type AvailabilityMessage, type OperationContext } from "@sessionbridge/core";
+import { metrics, SpanKind, SpanStatusCode, trace, type Attributes, type MeterProvider, type Span, type TracerProvider } from "@opentelemetry/api";
+import { AVAILABILITY_CHANNEL, CACHE_TRACING_CHANNELS, TRACING_CHANNELS, type AvailabilityMessage, type CacheOperationContext, type OperationContext } from "@sessionbridge/core";
 import { ATTR, baseAttributes, errorType, serverAttributes } from "./attributes.js";
+import { CacheMetrics } from "./cache-metrics.js";
 import { StoreMetrics } from "./metrics.js";
 
 export { ATTR } from "./attributes.js";
@@ -28,8 +29,9 @@ export interface SessionbridgeInstrumentation {
 const NAME = "@sessionbridge/opentelemetry";
 
 /**
- * Records a span and metric points for every operation of every sessionbridge store in the process,
- * from the core's diagnostics_channel tracing channels: nothing to change in the stores themselves.
+ * Records a span and metric points for every operation of every sessionbridge store and
+ * `@sessionbridge/cache` cache in the process, from the core's diagnostics_channel tracing channels:
+ * nothing to change in the stores or caches themselves.
  *
  * ```js
  * import { registerSessionbridgeInstrumentation } from "@sessionbridge/opentelemetry";
@@ -40,39 +42,65 @@ export function registerSessionbridgeInstrumentation(options: SessionbridgeInstr
   const withBackend = options.includeBackend ?? false;
   if (typeof withBackend !== "boolean") throw new TypeError(`@sessionbridge/opentelemetry: option "includeBackend" must be true or false (got ${typeof withBackend})`);
   const tracer = (options.tracerProvider ?? trace.getTracerProvider()).getTracer(NAME);
-  const storeMetrics = new StoreMetrics((options.meterProvider ?? metrics.getMeterProvider()).getMeter(NAME), withBackend);
+  const meter = (options.meterProvider ?? metrics.getMeterProvider()).getMeter(NAME);
+  const storeMetrics = new StoreMetrics(meter, withBackend);
+  const cacheMetrics = new CacheMetrics(meter);
   // A Map, not a WeakMap: unregister ends what is still open (contexts leave it when they finish).
-  const running = new Map<OperationContext, { span: Span; startedAt: number }>();
+  const running = new Map<OperationContext | CacheOperationContext, { span: Span; startedAt: number }>();
+
+  const begin = (context: OperationContext | CacheOperationContext, name: string) => {
+    const attributes = { [ATTR.system]: context.system, [ATTR.operation]: context.operation, [ATTR.prefix]: context.prefix, ...(withBackend ? { [ATTR.backend]: context.backend } : {}) };
+    const span = tracer.startSpan(name, { kind: SpanKind.CLIENT, attributes });
+    running.set(context, { span, startedAt: performance.now() });
+  };
+  /** Ends the operation's span with its outcome or error; the seconds it took, or undefined when it started before we subscribed. */
+  const finish = (context: OperationContext | CacheOperationContext, attributes: Attributes): number | undefined => {
+    const entry = running.get(context);
+    if (entry === undefined) return undefined;
+    running.delete(context);
+    const { span } = entry;
+    span.setAttributes(attributes);
+    if (context.error !== undefined) {
+      span.setStatus({ code: SpanStatusCode.ERROR, message: errorType(context.error) });
+      // The message names the backend's host and port: only with includeBackend.
+      if (withBackend && context.error instanceof Error) span.recordException(context.error);
+    }
+    span.end();
+    return (performance.now() - entry.startedAt) / 1000;
+  };
 
   const handlers = {
     start(context: OperationContext) {
-      const attributes = { [ATTR.system]: context.system, [ATTR.operation]: context.operation, [ATTR.prefix]: context.prefix, ...(withBackend ? { [ATTR.backend]: context.backend } : {}) };
-      const span = tracer.startSpan(`sessionbridge ${context.operation}`, { kind: SpanKind.CLIENT, attributes });
-      running.set(context, { span, startedAt: performance.now() });
+      begin(context, `sessionbridge ${context.operation}`);
     },
     end() {},
     asyncStart() {},
     asyncEnd(context: OperationContext) {
-      const entry = running.get(context);
-      if (entry === undefined) return; // started before we subscribed
-      running.delete(context);
-      const { span } = entry;
       const attributes = { ...baseAttributes(context, withBackend), ...serverAttributes(context, withBackend) };
       if (context.bytes !== undefined) attributes[ATTR.bytes] = context.bytes;
       if (context.retries !== undefined) attributes[ATTR.retries] = context.retries;
-      span.setAttributes(attributes);
-      if (context.error !== undefined) {
-        span.setStatus({ code: SpanStatusCode.ERROR, message: errorType(context.error) });
-        // The message names the backend's host and port: only with includeBackend.
-        if (withBackend && context.error instanceof Error) span.recordException(context.error);
-      }
-      span.end();
-      storeMetrics.operation(context, (performance.now() - entry.startedAt) / 1000);
+      const seconds = finish(context, attributes);
+      if (seconds !== undefined) storeMetrics.operation(context, seconds);
+    },
+    error() {},
+  };
+  const cacheHandlers = {
+    start(context: CacheOperationContext) {
+      begin(context, `sessionbridge cache.${context.operation}`);
+    },
+    end() {},
+    asyncStart() {},
+    asyncEnd(context: CacheOperationContext) {
+      const attributes = baseAttributes(context, withBackend);
+      const seconds = finish(context, attributes);
+      if (seconds !== undefined) cacheMetrics.operation(context, seconds, attributes);
     },
     error() {},
   };
   const channels = Object.values(TRACING_CHANNELS).map((name) => diagnosticsChannel.tracingChannel<unknown, OperationContext>(name));
   for (const channel of channels) channel.subscribe(handlers);
+  const cacheChannels = Object.values(CACHE_TRACING_CHANNELS).map((name) => diagnosticsChannel.tracingChannel<unknown, CacheOperationContext>(name));
+  for (const channel of cacheChannels) channel.subscribe(cacheHandlers);
   const onAvailability = (message: unknown) => storeMetrics.availability(message as AvailabilityMessage);
   diagnosticsChannel.subscribe(AVAILABILITY_CHANNEL, onAvailability);
 
@@ -82,6 +110,7 @@ export function registerSessionbridgeInstrumentation(options: SessionbridgeInstr
       if (!registered) return;
       registered = false;
       for (const channel of channels) channel.unsubscribe(handlers);
+      for (const channel of cacheChannels) channel.unsubscribe(cacheHandlers);
       diagnosticsChannel.unsubscribe(AVAILABILITY_CHANNEL, onAvailability);
       for (const { span } of running.values()) span.end();
       running.clear();

@@ -3,6 +3,7 @@ import { SpanKind, SpanStatusCode } from "@opentelemetry/api";
 import { AggregationTemporality, DataPointType, MeterProvider, MetricReader, type ResourceMetrics } from "@opentelemetry/sdk-metrics";
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from "@opentelemetry/sdk-trace";
 import { createSessionStore, type SessionStore } from "@sessionbridge/core";
+import { createCache } from "@sessionbridge/cache";
 import { registerSessionbridgeInstrumentation, type SessionbridgeInstrumentation } from "../src/index.js";
 import { eventually, rejection, startMemcached, startRedis, uniquePrefix, type MemcachedServer, type RedisServer } from "@sessionbridge/testing";
 
@@ -110,6 +111,52 @@ describe("redis", () => {
     expect(await counter("sessionbridge.misses", { "sessionbridge.prefix": prefix })).toBe(1);
     expect(await counter("sessionbridge.merges", { "sessionbridge.prefix": prefix })).toBe(1);
     expect(await counter("sessionbridge.conflicts", { "sessionbridge.prefix": prefix })).toBe(0);
+  });
+
+  it("records @sessionbridge/cache lookups by source, loader calls with their duration, write-throughs and invalidations", async () => {
+    const prefix = uniquePrefix("otel-cache");
+    const cache = createCache<{ id: number; name: string }>({ url: server.url, prefix, timeoutMs: 1000 });
+    try {
+      const rows = new Map([[1, { id: 1, name: "Teapot" }]]); // the application's data; the loader reads it
+      let loaderCalls = 0;
+      const load = async () => {
+        loaderCalls++;
+        return rows.get(1);
+      };
+      await Promise.all([cache.lookup("product:1", load), cache.lookup("product:1", load)]); // a miss and a joined
+      await cache.lookup("product:1", load); // a hit
+      await cache.set("product:1", { id: 1, name: "Kettle" }, { version: 2 });
+      await cache.set("product:1", { id: 1, name: "Teapot" }, { version: 1 }); // older: not written
+      await cache.invalidateTag("products");
+      await cache.delete("product:1");
+      expect(loaderCalls).toBe(1);
+
+      const at = { "sessionbridge.prefix": prefix };
+      expect(await counter("sessionbridge.cache.lookups", { ...at, "sessionbridge.outcome": "miss" })).toBe(1);
+      expect(await counter("sessionbridge.cache.lookups", { ...at, "sessionbridge.outcome": "joined" })).toBe(1);
+      expect(await counter("sessionbridge.cache.lookups", { ...at, "sessionbridge.outcome": "hit" })).toBe(1);
+      expect(await counter("sessionbridge.cache.loads", { ...at, "sessionbridge.outcome": "found" })).toBe(1);
+      expect(await counter("sessionbridge.cache.writes", { ...at, "sessionbridge.outcome": "written" })).toBe(1);
+      expect(await counter("sessionbridge.cache.writes", { ...at, "sessionbridge.outcome": "older" })).toBe(1);
+      expect(await counter("sessionbridge.cache.invalidations", { ...at, "db.operation.name": "invalidateTag" })).toBe(1);
+      expect(await counter("sessionbridge.cache.invalidations", { ...at, "db.operation.name": "delete" })).toBe(1);
+      const loadDurations = points((await reader.collect()).resourceMetrics, "sessionbridge.cache.load.duration", at);
+      expect((loadDurations[0]?.value as { count: number }).count).toBe(1);
+      // The store's own session counters are untouched by the cache.
+      expect(await counter("sessionbridge.hits", at)).toBe(0);
+
+      const finished = spansOf(prefix);
+      expect(finished.map((span) => span.name)).toContain("sessionbridge cache.load");
+      expect(finished.find((span) => span.name === "sessionbridge cache.lookup")?.attributes).toMatchObject({ "db.system.name": "redis", "db.operation.name": "lookup" });
+      for (const span of finished) {
+        const text = JSON.stringify({ name: span.name, attributes: span.attributes });
+        expect(text).not.toContain("product:1");
+        expect(text).not.toContain("Teapot");
+        expect(text).not.toContain(String(server.port));
+      }
+    } finally {
+      await cache.close();
+    }
   });
 
   it("records an outage (error spans, unavailable or timeout counts, the state gauge at 0) and the recovery", async () => {
