@@ -27,8 +27,11 @@ export interface RedisCommands {
   evaluate(script: RedisScript, key: string, args: ReadonlyArray<string | number>): Promise<unknown>;
   zrem(key: string, members: readonly string[]): Promise<number>;
   ping(): Promise<void>;
-  /** GET + PTTL in one round trip (a replica read). */
-  getWithPttl(key: string): Promise<{ value: string | null; pttlMs: number }>;
+  /**
+   * GET + PTTL in one round trip (a replica read). `onReplica`: send them as read-only commands, for a
+   * client that picks replicas for those itself (node-redis); an ioredis connection is already chosen.
+   */
+  getWithPttl(key: string, onReplica?: boolean): Promise<{ value: string | null; pttlMs: number }>;
   /** WAIT replicas timeoutMs on the connection that took the last write of `key` (its master in a Cluster). */
   wait(key: string, replicas: number, timeoutMs: number): Promise<number>;
   /** The master serving `key` right now (compared by identity), or undefined when unknown; Clusters only. */

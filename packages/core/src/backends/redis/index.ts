@@ -20,7 +20,7 @@ export type { HighAvailabilityOptions, ReadFrom, RedisAddress, WaitForReplicas }
 export function redisBackend(options: RedisBackendOptions): Backend {
   const resolved = resolveRedisOptions(options, HIGH_AVAILABILITY_OPTIONS);
   // Replicas, Sentinel and Cluster (topology*.ts): which connections exist, and how reads and writes use them.
-  const ha = resolveHighAvailability(options);
+  const ha = resolveHighAvailability(options, resolved.kind === "node-redis" && resolved.nodeRedis !== "client");
   const topology = connectTopology(resolved, ha, options);
   const connection = topology.primary;
   const subscriber = createSubscriber(connection);

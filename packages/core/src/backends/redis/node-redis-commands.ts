@@ -59,8 +59,14 @@ export function nodeRedisCommands(lifecycle: NodeRedisLifecycle, label: string):
     for (const watch of nodeWatches.values()) watch.setTimeoutMs(timeoutMs);
   });
 
-  /** One command on the master that holds `key` (any master when key is undefined). */
-  const send = (key: string | undefined, args: string[]): Promise<unknown> => {
+  /**
+   * One command on the master that holds `key` (any master when key is undefined). A `readOnly` one goes
+   * where node-redis sends read-only commands (a replica or the master of the key's slot with useReplicas,
+   * the replica pool of a Sentinel with replicaPoolSize); the read router bounds it and falls back to
+   * the master, so it is not counted against the master's hang watch.
+   */
+  const send = (key: string | undefined, args: string[], readOnly = false): Promise<unknown> => {
+    if (readOnly && key !== undefined) return cluster !== undefined ? cluster.sendCommand(key, true, args) : kind === "sentinel" ? client.sendCommand(true, args) : lifecycle.watch.track(client.sendCommand(args));
     if (cluster !== undefined) {
       if (key === undefined) return lifecycle.watch.track(cluster.sendCommand(undefined, false, args));
       const master = clusterMaster(key);
@@ -117,8 +123,9 @@ export function nodeRedisCommands(lifecycle: NodeRedisLifecycle, label: string):
     ping: async () => {
       await send(undefined, ["PING"]);
     },
-    getWithPttl: async (key) => {
-      const [value, pttl] = await Promise.all([send(key, ["GET", key]), send(key, ["PTTL", key])]);
+    getWithPttl: async (key, onReplica) => {
+      // On replicas the two may be answered by different nodes: the PTTL only decides whether the TTL is pushed to the master.
+      const [value, pttl] = await Promise.all([send(key, ["GET", key], onReplica), send(key, ["PTTL", key], onReplica)]);
       return { value: str(value), pttlMs: Number(pttl) };
     },
     wait: async (key, replicas, timeoutMs) => Number(await send(key, ["WAIT", String(replicas), String(timeoutMs)])),

@@ -22,16 +22,23 @@ export interface TopologyConnections {
   label: string;
   primary: RedisConnection;
   readers: RedisConnection[];
+  /** The primary's client sends GET/PTTL to replicas itself (ioredis Cluster scaleReads, node-redis useReplicas / replicaPoolSize). */
+  replicasInClient: boolean;
   configure(timeoutMs: number): void;
 }
 
 export function connectTopology(resolved: ResolvedRedisOptions, ha: ResolvedHighAvailability, options: RedisBackendOptions): TopologyConnections {
   if (resolved.kind === "client" || resolved.kind === "node-redis") {
-    if (ha.topology.kind !== "standalone" || ha.topology.readers.length > 0 || ha.readFrom !== "primary") {
+    // A node-redis Cluster or Sentinel client reads replicas itself (readFrom was checked in topology.ts).
+    const replicasInClient = resolved.kind === "node-redis" && ha.readFrom !== "primary";
+    if (ha.topology.kind !== "standalone" || ha.topology.readers.length > 0 || (ha.readFrom !== "primary" && !replicasInClient)) {
       throw configError("client", "used without readers, sentinels, cluster and readFrom (configure your own client's Sentinel, Cluster or scaleReads settings instead)");
     }
+    if (replicasInClient && resolved.nodeRedis === "cluster" && (resolved.client as { _options?: { useReplicas?: unknown } })._options?.useReplicas !== true) {
+      throw configError("readFrom", `"primary" with a node-redis Cluster made without useReplicas: true (it sends every command to the masters)`, ha.readFrom);
+    }
     const primary = resolved.kind === "client" ? new RedisConnection(resolved.client, false, resolved.label, undefined) : nodeRedisConnection(resolved.client, resolved.nodeRedis, resolved.label);
-    return { label: resolved.label, primary, readers: [], configure: (timeoutMs) => primary.configure(timeoutMs) };
+    return { label: resolved.label, primary, readers: [], replicasInClient, configure: (timeoutMs) => primary.configure(timeoutMs) };
   }
   const { endpoint } = resolved;
   const { topology } = ha;
@@ -46,6 +53,7 @@ export function connectTopology(resolved: ResolvedRedisOptions, ha: ResolvedHigh
         label: resolved.label,
         primary,
         readers,
+        replicasInClient: false,
         configure(timeoutMs) {
           for (const connection of [primary, ...readers]) connection.configure(timeoutMs);
         },
@@ -60,6 +68,7 @@ export function connectTopology(resolved: ResolvedRedisOptions, ha: ResolvedHigh
         label,
         primary,
         readers,
+        replicasInClient: false,
         configure(timeoutMs) {
           for (const connection of [primary, ...readers]) {
             (connection.client as Redis).options.sentinelCommandTimeout = timeoutMs;
@@ -79,6 +88,7 @@ export function connectTopology(resolved: ResolvedRedisOptions, ha: ResolvedHigh
         label,
         primary,
         readers: [],
+        replicasInClient: true,
         configure(timeoutMs) {
           applyClusterTimeout(cluster, endpoint, timeoutMs);
           primary.configure(timeoutMs);
@@ -150,7 +160,7 @@ export function withTopology(base: Backend, connections: TopologyConnections, ha
     return readers[next] as RedisConnection;
   };
 
-  const replicaRead = (connection: RedisConnection, key: string): Promise<ReplicaRead> => connection.run("get", (client) => client.getWithPttl(key));
+  const replicaRead = (connection: RedisConnection, key: string): Promise<ReplicaRead> => connection.run("get", (client) => client.getWithPttl(key, true));
 
   // For the tracing channels' `node`: in a Cluster the connection cannot tell which node a command went
   // to, the key's slot can (its master; a replica chosen by scaleReads stays unnamed).
@@ -162,9 +172,10 @@ export function withTopology(base: Backend, connections: TopologyConnections, ha
     !cluster ? operation : operation.then((result) => noteMaster(key, result), (error: unknown) => Promise.reject(noteMaster(key, error)));
 
   const routes: ReadRoutes = {
-    // In a Cluster, GET and PTTL are routed to a replica of the key's slot by scaleReads (cluster.ts).
+    // In an ioredis Cluster, GET and PTTL are routed to a replica of the key's slot by scaleReads
+    // (cluster.ts); a node-redis Cluster or Sentinel client picks the node of read-only commands itself.
     replica: async (key) => {
-      if (!cluster) return replicaRead(readerFor(), key);
+      if (!connections.replicasInClient) return replicaRead(readerFor(), key);
       const read = await replicaRead(primary, key);
       noteServed("replica");
       return read;

@@ -130,7 +130,11 @@ function optionalString(option: string, value: unknown): void {
 }
 
 /** Validates the high-availability options once, at construction. */
-export function resolveHighAvailability(options: HighAvailabilityOptions): ResolvedHighAvailability {
+/**
+ * `replicasInClient`: the caller's client sends read-only commands to replicas itself (a node-redis
+ * Cluster made with useReplicas, a node-redis Sentinel with replicaPoolSize), so readFrom may use it.
+ */
+export function resolveHighAvailability(options: HighAvailabilityOptions, replicasInClient = false): ResolvedHighAvailability {
   const given = (["readers", "sentinels", "cluster"] as const).filter((name) => options[name] !== undefined);
   if (given.length > 1) throw configError(given.join(" / "), "used one at a time: readers (primary + reader endpoints), sentinels, or cluster");
 
@@ -168,8 +172,18 @@ export function resolveHighAvailability(options: HighAvailabilityOptions): Resol
 
   const readFrom = options.readFrom ?? (topology.kind === "standalone" && topology.readers.length > 0 ? "replica-preferred" : "primary");
   if (!READ_FROM.includes(readFrom)) throw configError("readFrom", `one of ${READ_FROM.map((value) => `"${value}"`).join(", ")}`, readFrom);
-  if (readFrom !== "primary" && topology.kind === "standalone" && topology.readers.length === 0) {
-    throw configError("readFrom", `"primary" unless there are replicas to read from: give readers, sentinels or cluster with readFrom "${readFrom}"`, readFrom);
+  if (readFrom !== "primary" && topology.kind === "standalone" && topology.readers.length === 0 && !replicasInClient) {
+    const hasClient = (options as { client?: unknown }).client !== undefined;
+    throw configError(
+      "readFrom",
+      hasClient
+        ? `"primary" with this client: replica reads need a node-redis Cluster made with useReplicas: true or a node-redis Sentinel with replicaPoolSize, or connections sessionbridge opens (readers, sentinels, cluster)`
+        : `"primary" unless there are replicas to read from: give readers, sentinels or cluster with readFrom "${readFrom}"`,
+      readFrom,
+    );
+  }
+  if (replicasInClient && readFrom === "replica") {
+    throw configError("readFrom", `"replica-preferred" (or "primary") with a node-redis client: node-redis picks the node of each read itself (a replica or the master), so "only replicas" cannot be promised`, readFrom);
   }
 
   let replicaTouchAfterMs: number | undefined;
