@@ -482,9 +482,15 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
         return { status: "written", session, merged };
       }
       // Someone else wrote or destroyed the session while this request ran.
-      const current = await this.loadRaw(key);
+      const unreadable = { seen: false };
+      const current = await this.loadRaw(key, unreadable);
       if (current === null) {
-        if (previous === null && result === "exists") continue; // it vanished between our write and read: retry the create
+        if (previous === null && result === "exists") {
+          // What holds the id is no session (sealed with a key no longer configured, or not ours): the
+          // create replaces it, instead of retrying until the deadline (a TIMEOUT, and a false outage).
+          if (unreadable.seen) condition = { kind: "always" };
+          continue; // or it vanished between our write and read: retry the create
+        }
         return { status: "gone" };
       }
       if (attempt >= MAX_MERGE_ATTEMPTS || Date.now() - now > this.options.timeoutMs) {
@@ -654,10 +660,13 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
     return record;
   }
 
-  private async loadRaw(key: string): Promise<SessionRecord | null> {
+  /** The record under `key`; null when there is none or it cannot be decoded (then `unreadable.seen`). */
+  private async loadRaw(key: string, unreadable?: { seen: boolean }): Promise<SessionRecord | null> {
     if (this.keys.isIndexKey(key)) return null;
     const text = await this.run("get", () => this.backend.get(key));
-    return text === null ? null : this.decode(text, key);
+    const record = text === null ? null : this.decode(text, key);
+    if (text !== null && record === null && unreadable !== undefined) unreadable.seen = true;
+    return record;
   }
 
   /** Stored bytes are untrusted: anything larger than we would ever write is refused unread. */

@@ -55,6 +55,7 @@ interface Row {
   misses: number;
   timeouts: number;
   unavailable: number;
+  corrupt: number;
   outages: number;
   reconnects: number;
   available: string;
@@ -88,7 +89,7 @@ async function sample(second: number, event: string): Promise<Row> {
     }
   }
   const gauge = metrics.find((m) => m.descriptor.name === "sessionbridge.backend.available")?.dataPoints.map((point) => point.value as number) ?? [];
-  return { second, event, ops, p99Ms: p99, hits: sum("sessionbridge.hits"), misses: sum("sessionbridge.misses"), timeouts: sum("sessionbridge.timeouts"), unavailable: sum("sessionbridge.unavailable"), outages: sum("sessionbridge.outages"), reconnects: sum("sessionbridge.reconnects"), available: gauge.length === 0 ? "—" : gauge.join(",") };
+  return { second, event, ops, p99Ms: p99, hits: sum("sessionbridge.hits"), misses: sum("sessionbridge.misses"), timeouts: sum("sessionbridge.timeouts"), unavailable: sum("sessionbridge.unavailable"), corrupt: sum("sessionbridge.corrupt"), outages: sum("sessionbridge.outages"), reconnects: sum("sessionbridge.reconnects"), available: gauge.length === 0 ? "—" : gauge.join(",") };
 }
 
 /** Runs a load for `seconds`, calling `incidents[second]` at that second, and prints the timeline. */
@@ -110,9 +111,9 @@ async function timeline(title: string, store: SessionStore, seconds: number, inc
   }
   await stop();
   console.log(`\n### ${title}\n`);
-  console.log("| s | event | operations | p99 ms | hits | misses | timeouts | unavailable | outages | reconnects | available |");
-  console.log("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|");
-  for (const r of rows) console.log(`| ${r.second} | ${r.event} | ${r.ops} | ${r.p99Ms} | ${r.hits} | ${r.misses} | ${r.timeouts} | ${r.unavailable} | ${r.outages} | ${r.reconnects} | ${r.available} |`);
+  console.log("| s | event | operations | p99 ms | hits | misses | timeouts | unavailable | corrupt | outages | reconnects | available |");
+  console.log("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+  for (const r of rows) console.log(`| ${r.second} | ${r.event} | ${r.ops} | ${r.p99Ms} | ${r.hits} | ${r.misses} | ${r.timeouts} | ${r.unavailable} | ${r.corrupt} | ${r.outages} | ${r.reconnects} | ${r.available} |`);
 }
 
 const only = process.argv[2];
@@ -123,6 +124,18 @@ if (only === undefined || only === "outage") {
   await timeline("Redis stopped for 3 s, then restarted (timeoutMs 500)", store, 8, {
     2: ["redis-server stopped", () => redis.kill()],
     5: ["redis-server restarted", () => redis.restart()],
+  });
+  await store.close();
+  await redis.dispose();
+}
+
+if (only === undefined || only === "pause") {
+  // A hung server (SIGSTOP: connections stay open, nothing answers), what the demo's "Pause Redis" does.
+  const redis = await startRedis();
+  const store = createSessionStore({ url: redis.url, prefix: "runbook-pause:", timeoutMs: 500 });
+  await timeline("Redis paused (SIGSTOP) for 3 s, then resumed (timeoutMs 500)", store, 8, {
+    2: ["redis-server paused", async () => redis.pause()],
+    5: ["redis-server resumed", async () => redis.resume()],
   });
   await store.close();
   await redis.dispose();
@@ -171,6 +184,35 @@ if (only === undefined || only === "rotation") {
   console.log("| s | event | operations | p99 ms | hits | misses |\n|---:|---|---:|---:|---:|---:|");
   for (const r of rows) console.log(`| ${r.second} | ${r.event} | ${r.ops} | ${r.p99Ms} | ${r.hits} | ${r.misses} |`);
   await store.close();
+  await redis.dispose();
+}
+
+if (only === undefined || only === "encryption") {
+  // encryptionKeys rotation over sessions sealed with the old key: [new, old] (the documented way), and
+  // [new] alone, the old key dropped while sessions sealed with it still live (the corrupt counter's case).
+  const redis = await startRedis();
+  const oldKey = { id: "old", key: Buffer.alloc(32, 1) };
+  const newKey = { id: "new", key: Buffer.alloc(32, 2) };
+  const prefix = "runbook-encryption:";
+  const rows: Row[] = [];
+  for (const [event, keys, seconds] of [["encryptionKeys [new, old]", [newKey, oldKey], 3], ["encryptionKeys [new] (old dropped)", [newKey], 3]] as const) {
+    // Each phase starts from sessions sealed with the old key only (a read under [new, old] seals again).
+    const before = createSessionStore({ url: redis.url, prefix, encryptionKeys: [oldKey], timeoutMs: 500 });
+    for (let i = 0; i < SESSIONS; i++) await before.set(`runbook-session-${i}`, { n: i });
+    await before.close();
+    const store = createSessionStore({ url: redis.url, prefix, encryptionKeys: [...keys], timeoutMs: 500 });
+    await reader.collect();
+    const stop = load(store);
+    for (let second = 1; second <= seconds; second++) {
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      rows.push(await sample(rows.length + 1, second === 1 ? event : ""));
+    }
+    await stop();
+    await store.close();
+  }
+  console.log("\n### encryptionKeys rotation over 200 sessions sealed with the old key\n");
+  console.log("| s | event | operations | p99 ms | hits | misses | corrupt | timeouts | unavailable | outages |\n|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+  for (const r of rows) console.log(`| ${r.second} | ${r.event} | ${r.ops} | ${r.p99Ms} | ${r.hits} | ${r.misses} | ${r.corrupt} | ${r.timeouts} | ${r.unavailable} | ${r.outages} |`);
   await redis.dispose();
 }
 
