@@ -1,4 +1,5 @@
 import { createCluster, createSentinel } from "redis";
+import { createCluster as createCluster6, createSentinel as createSentinel6 } from "redis-6";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createSessionStore, redisBackend, type SessionStore } from "@sessionbridge/core";
 import { backendContract, eventually, uniquePrefix } from "../src/contract.js";
@@ -43,6 +44,27 @@ async function nodeRedisSentinel() {
 
 backendContract({ name: "redis cluster 3+3 through a caller's node-redis cluster client", backend: async () => redisBackend({ client: await nodeRedisCluster() }) });
 backendContract({ name: "redis sentinel through a caller's node-redis sentinel client", backend: async () => redisBackend({ client: await nodeRedisSentinel() }) });
+// node-redis 6 (RESP3 by default) on the same two topologies.
+backendContract({
+  name: "redis cluster 3+3 through a caller's node-redis 6 cluster client",
+  backend: async () => {
+    const client = createCluster6({ rootNodes: cluster.seeds().map(({ host, port }) => ({ url: `redis://${host}:${port}` })), defaults: { socket: { reconnectStrategy } } });
+    client.on("error", () => undefined);
+    await client.connect();
+    closers.push(() => client.destroy());
+    return redisBackend({ client });
+  },
+});
+backendContract({
+  name: "redis sentinel through a caller's node-redis 6 sentinel client",
+  backend: async () => {
+    const client = createSentinel6({ name: sentinel.name, sentinelRootNodes: sentinel.sentinelAddresses(), nodeClientOptions: { socket: { reconnectStrategy } } });
+    client.on("error", () => undefined);
+    await client.connect();
+    closers.push(() => client.destroy());
+    return redisBackend({ client });
+  },
+});
 
 const FAST = ["UNAVAILABLE", "TIMEOUT"];
 type Outcome = { ok: true } | { ok: false; code: string; message: string };
