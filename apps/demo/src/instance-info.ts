@@ -7,8 +7,11 @@ export interface InstanceInfo {
   framework: Framework;
   port: number;
   pid: number;
-  /** The session backend's label (e.g. `redis 127.0.0.1:6379`); never contains credentials. */
-  backendLabel: string;
+  /**
+   * What kind of store holds the sessions (`redis`, `memcached`, `memory`), for the page's footer. Never the
+   * backend's label: that names hosts and ports, which an HTTP response must not carry.
+   */
+  backendKind: string;
   /** The backend keeps a per-user index (Redis, memory; not Memcached): the active-sessions page works. */
   listsUserSessions: boolean;
 }

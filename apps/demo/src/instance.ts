@@ -45,7 +45,7 @@ export function openStore(url: string, ttlMs: number, timeoutMs: number): Sessio
  * products from the shared database through `catalogue` (closed with the instance).
  */
 export async function startInstance(name: string, framework: Framework, store: SessionStore, cookie: CookieSettings, port: number, catalogue: Catalogue): Promise<RunningInstance> {
-  const info: InstanceInfo = { name, framework, port, pid: process.pid, backendLabel: store.backend.label, listsUserSessions: store.backend.capabilities.userIndex };
+  const info: InstanceInfo = { name, framework, port, pid: process.pid, backendKind: backendKind(store.backend.label), listsUserSessions: store.backend.capabilities.userIndex };
   const app: DemoApp = { instance: info, users: new UserRepository(store.backend, store.options.timeoutMs), sessions: createSessionDirectory(store), catalogue };
   const start = await FRAMEWORKS[framework]();
   const listening = await start(app, store, cookie, port).catch(async (error: unknown) => {
@@ -58,4 +58,9 @@ export async function startInstance(name: string, framework: Framework, store: S
     await catalogue.close();
   };
   return { port: listening.port, close, info };
+}
+
+/** `redis 127.0.0.1:6379` → `redis`; `redis sentinel "mymaster"` → `redis`; `memory` → `memory`. */
+function backendKind(label: string): string {
+  return label.split(" ", 1)[0] ?? "store";
 }

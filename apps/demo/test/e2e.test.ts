@@ -168,6 +168,20 @@ describe("the demo over plain HTTP", () => {
   }
   const csrfOf = (body: string) => /name="_csrf" value="([^"]+)"/.exec(body)?.[1] ?? "";
 
+  it("names no host or port of the session store on any framework's pages (the footer says only which kind of store)", async () => {
+    const address = /\b(\d{1,3}(?:\.\d{1,3}){3}:\d+)/.exec(demo.storeDescription)?.[1];
+    expect(address, demo.storeDescription).toBeTruthy();
+    for (const instance of demo.instances) {
+      const visitor = client(`http://127.0.0.1:${instance.port}/`);
+      for (const path of ["/", "/login", "/signup"]) {
+        const page = await visitor.request(path);
+        expect(page.status, `${instance.name} ${path}`).toBe(200);
+        expect(page.body, `${instance.name} ${path}`).toContain("Sessions live in redis;");
+        expect(page.body, `${instance.name} ${path}`).not.toContain(address);
+      }
+    }
+  });
+
   it("refuses a state-changing form without the session's CSRF token, on every framework", async () => {
     const visitor = client();
     const { body } = await visitor.request("/signup");
@@ -342,8 +356,8 @@ describe("the demo over plain HTTP", () => {
         expect(response.status, instance.name).toBe(503);
         expect(await response.text()).toContain("Session store unavailable");
         // A visitor without a cookie: their first page writes a new session (its CSRF token), which
-        // fails. Every framework shows the same page, with no error text in it (the footer names the
-        // store on purpose, on every page).
+        // fails. Every framework shows the same page, with no error text in it (the footer names only the
+        // kind of store).
         const newcomer = await fetch(`http://127.0.0.1:${instance.port}/`);
         const page = await newcomer.text();
         expect(newcomer.status, `${instance.name}, no cookie`).toBe(503);

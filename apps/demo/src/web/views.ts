@@ -40,7 +40,7 @@ Served by <strong>${instance.name}</strong> <span class="badge ${instance.framew
 · pid ${instance.pid} · port ${instance.port} · visit <strong id="visits">${ctx.visits}</strong>
 · ${user ? html`signed in as <strong id="whoami">${user.username}</strong>` : html`<span id="whoami-anon">not signed in</span>`}</p></section>
 <main>${body}</main>
-<footer><p>Sessions live in ${instance.backendLabel}; this instance keeps none. Reload to be served by the next instance. <a href="/operations">Operations</a></p></footer>
+<footer><p>Sessions live in ${instance.backendKind}; this instance keeps none. Reload to be served by the next instance. <a href="/operations">Operations</a></p></footer>
 </body></html>`}`;
 }
 
