@@ -48,13 +48,19 @@ export function errorType(error: unknown): string | undefined {
   return error instanceof Error ? error.name : "_OTHER";
 }
 
-/**
- * The low-cardinality attributes shared by spans and metric points: system, operation, prefix, outcome
- * or error type, and the backend's label only when asked (it names a host and port).
- */
-export function baseAttributes(context: OperationContext | CacheOperationContext, withBackend: boolean): Attributes {
+/** What an operation is, known when it starts: system, operation, prefix, and the backend's label only when asked (it names a host and port). */
+export function operationAttributes(context: OperationContext | CacheOperationContext, withBackend: boolean): Attributes {
   const attributes: Attributes = { [ATTR.system]: context.system, [ATTR.operation]: context.operation, [ATTR.prefix]: context.prefix };
   if (withBackend) attributes[ATTR.backend] = context.backend;
+  return attributes;
+}
+
+/**
+ * The low-cardinality attributes shared by spans and metric points: the operation's (operationAttributes),
+ * then its outcome or error type.
+ */
+export function baseAttributes(context: OperationContext | CacheOperationContext, withBackend: boolean): Attributes {
+  const attributes = operationAttributes(context, withBackend);
   if (context.outcome !== undefined) attributes[ATTR.outcome] = context.outcome;
   const type = errorType(context.error);
   if (type !== undefined) attributes[ATTR.errorType] = type;

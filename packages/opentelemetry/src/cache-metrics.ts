@@ -1,8 +1,6 @@
 import type { Attributes, Counter, Histogram, Meter } from "@opentelemetry/api";
 import type { CacheOperationContext } from "@sessionbridge/core";
-
-/** Loader calls are database queries: the same bucket boundaries (seconds) as the store's operations. */
-const LOAD_BUCKETS_S = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10];
+import { counterMaker, durationHistogram } from "./instruments.js";
 
 /**
  * `@sessionbridge/cache`'s metrics, from its `sessionbridge:cache.<operation>` tracing channels: lookups
@@ -17,10 +15,10 @@ export class CacheMetrics {
   private readonly invalidations: Counter;
 
   constructor(meter: Meter) {
-    const counter = (name: string, description: string) => meter.createCounter(`sessionbridge.cache.${name}`, { description, unit: "{event}" });
+    const counter = counterMaker(meter, "sessionbridge.cache.");
     this.lookups = counter("lookups", "Cache reads (getOrLoad, lookup), by sessionbridge.outcome: hit, local, stale, grace, miss, joined, waited, bypass");
     this.loads = counter("loads", "Loader calls (one database read per miss), by sessionbridge.outcome found / notFound, or error.type");
-    this.loadDuration = meter.createHistogram("sessionbridge.cache.load.duration", { description: "Duration of loader calls", unit: "s", advice: { explicitBucketBoundaries: LOAD_BUCKETS_S } });
+    this.loadDuration = durationHistogram(meter, "sessionbridge.cache.load.duration", "Duration of loader calls");
     this.writes = counter("writes", "Write-throughs (set, each entry of setMany), by sessionbridge.outcome: written, older, unavailable");
     this.invalidations = counter("invalidations", "Deletions and tag invalidations, by db.operation.name: delete, invalidateTag");
   }

@@ -2,7 +2,7 @@ import diagnosticsChannel from "node:diagnostics_channel";
 import { performance } from "node:perf_hooks";
 import { metrics, SpanKind, SpanStatusCode, trace, type Attributes, type MeterProvider, type Span, type TracerProvider } from "@opentelemetry/api";
 import { AVAILABILITY_CHANNEL, CACHE_TRACING_CHANNELS, TRACING_CHANNELS, type AvailabilityMessage, type CacheOperationContext, type OperationContext } from "@sessionbridge/core";
-import { ATTR, baseAttributes, errorType, serverAttributes } from "./attributes.js";
+import { ATTR, baseAttributes, errorType, operationAttributes, serverAttributes } from "./attributes.js";
 import { CacheMetrics } from "./cache-metrics.js";
 import { StoreMetrics } from "./metrics.js";
 
@@ -49,8 +49,7 @@ export function registerSessionbridgeInstrumentation(options: SessionbridgeInstr
   const running = new Map<OperationContext | CacheOperationContext, { span: Span; startedAt: number }>();
 
   const begin = (context: OperationContext | CacheOperationContext, name: string) => {
-    const attributes = { [ATTR.system]: context.system, [ATTR.operation]: context.operation, [ATTR.prefix]: context.prefix, ...(withBackend ? { [ATTR.backend]: context.backend } : {}) };
-    const span = tracer.startSpan(name, { kind: SpanKind.CLIENT, attributes });
+    const span = tracer.startSpan(name, { kind: SpanKind.CLIENT, attributes: operationAttributes(context, withBackend) });
     running.set(context, { span, startedAt: performance.now() });
   };
   /** Ends the operation's span with its outcome or error; the seconds it took, or undefined when it started before we subscribed. */

@@ -1,9 +1,7 @@
 import type { Attributes, Counter, Histogram, Meter } from "@opentelemetry/api";
 import type { AvailabilityMessage, OperationContext } from "@sessionbridge/core";
-import { ATTR, baseAttributes, serverAttributes } from "./attributes.js";
-
-/** Bucket boundaries in seconds, as the database client conventions advise for `db.client.operation.duration`. */
-const DURATION_BUCKETS_S = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10];
+import { ATTR, baseAttributes, operationAttributes, serverAttributes } from "./attributes.js";
+import { counterMaker, durationHistogram } from "./instruments.js";
 
 /** The instruments, created once per registration from the meter. */
 export class StoreMetrics {
@@ -16,12 +14,8 @@ export class StoreMetrics {
     meter: Meter,
     private readonly withBackend: boolean,
   ) {
-    this.duration = meter.createHistogram("db.client.operation.duration", {
-      description: "Duration of sessionbridge store operations (each may be several backend commands)",
-      unit: "s",
-      advice: { explicitBucketBoundaries: DURATION_BUCKETS_S },
-    });
-    const counter = (name: string, description: string) => meter.createCounter(`sessionbridge.${name}`, { description, unit: "{event}" });
+    this.duration = durationHistogram(meter, "db.client.operation.duration", "Duration of sessionbridge store operations (each may be several backend commands)");
+    const counter = counterMaker(meter, "sessionbridge.");
     this.counters = {
       hits: counter("hits", "Reads (get, touch) that found a live session"),
       misses: counter("misses", "Reads that found no session"),
@@ -46,8 +40,7 @@ export class StoreMetrics {
     const attributes = this.withBackend ? { ...baseAttributes(context, true), ...serverAttributes(context, true) } : baseAttributes(context, false);
     this.duration.record(seconds, attributes);
     this.known(context);
-    const common: Attributes = { [ATTR.system]: context.system, [ATTR.operation]: context.operation, [ATTR.prefix]: context.prefix };
-    if (this.withBackend) common[ATTR.backend] = context.backend;
+    const common = operationAttributes(context, this.withBackend);
     switch (context.outcome) {
       case "hit":
         if (context.operation === "get" || context.operation === "touch") this.counters.hits.add(1, common);
@@ -72,8 +65,7 @@ export class StoreMetrics {
   }
 
   availability(message: AvailabilityMessage): void {
-    const attributes: Attributes = { [ATTR.system]: message.system, [ATTR.prefix]: message.prefix };
-    if (this.withBackend) attributes[ATTR.backend] = message.backend;
+    const attributes = this.storeAttributes(message);
     this.state.set(`${message.backend}\u0000${message.prefix}`, { value: message.available ? 1 : 0, attributes });
     (message.available ? this.counters.reconnects : this.counters.outages).add(1, attributes);
   }
@@ -82,8 +74,13 @@ export class StoreMetrics {
   private known(context: OperationContext): void {
     const id = `${context.backend}\u0000${context.prefix}`;
     if (context.error !== undefined || this.state.has(id)) return;
-    const attributes: Attributes = { [ATTR.system]: context.system, [ATTR.prefix]: context.prefix };
-    if (this.withBackend) attributes[ATTR.backend] = context.backend;
-    this.state.set(id, { value: 1, attributes });
+    this.state.set(id, { value: 1, attributes: this.storeAttributes(context) });
+  }
+
+  /** A store's attributes (the availability gauge and counters): system, prefix, and its backend's label with includeBackend. */
+  private storeAttributes(store: Pick<OperationContext, "system" | "prefix" | "backend">): Attributes {
+    const attributes: Attributes = { [ATTR.system]: store.system, [ATTR.prefix]: store.prefix };
+    if (this.withBackend) attributes[ATTR.backend] = store.backend;
+    return attributes;
   }
 }
