@@ -1,3 +1,5 @@
+import type { ServedBy } from "./tracing.js";
+
 /**
  * The one small contract every backend implements. A backend executes commands and reports typed
  * failures; it holds no policy (TTLs, codecs, retries on bad data are the store's business).
@@ -48,6 +50,16 @@ export type SetCondition =
   /** Write only when the stored value starts with `prefix` (compare-and-set on the envelope header). */
   | { kind: "version"; prefix: string };
 
+/**
+ * The last argument of `get`, `set`, `touch` and `delete` while someone listens on the store's tracing
+ * channels (tracing.ts), and only then: the backend sets `node` to the server it sent the command to (the
+ * last one when it tried several: a replica that missed and then the primary, a node that failed and then
+ * the next). A backend that cannot tell leaves it unset. Untraced commands get no observer and pay nothing.
+ */
+export interface CommandObserver {
+  node?: ServedBy;
+}
+
 export interface GetOptions {
   /** Also reset the key's TTL to this many milliseconds in the same round trip. */
   refreshTtlMs?: number;
@@ -85,12 +97,12 @@ export interface Backend {
    * bound its own connect and command timeouts by it (a backend must never hang past it).
    */
   configure?(settings: { timeoutMs: number }): void;
-  get(key: string, options?: GetOptions): Promise<string | null>;
-  set(key: string, value: string, ttlMs: number, condition?: SetCondition): Promise<SetResult>;
+  get(key: string, options?: GetOptions, observer?: CommandObserver): Promise<string | null>;
+  set(key: string, value: string, ttlMs: number, condition?: SetCondition, observer?: CommandObserver): Promise<SetResult>;
   /** Resets the TTL. Resolves false when there is no such key. */
-  touch(key: string, ttlMs: number): Promise<boolean>;
+  touch(key: string, ttlMs: number, observer?: CommandObserver): Promise<boolean>;
   /** Deletes the keys; resolves how many existed. */
-  delete(keys: readonly string[]): Promise<number>;
+  delete(keys: readonly string[], observer?: CommandObserver): Promise<number>;
   /** Yields batches of keys that start with `prefix`. Rejects UNSUPPORTED when `capabilities.scan` is false. */
   scan(prefix: string): AsyncIterable<string[]>;
   ping(): Promise<void>;

@@ -13,7 +13,7 @@ export type { AvailabilityMessage, CacheOperation, CacheOperationContext, CacheO
 export { SessionStoreError, isSessionStoreError } from "./errors.js";
 export type { SessionStoreErrorCode } from "./errors.js";
 export type { ReadinessAnswer, ReadinessOptions } from "./readiness.js";
-export type { Backend, BackendCapabilities, BackendEvents, GetOptions, NodeHealth, SetCondition, SetResult, SubscriptionListener } from "./backend.js";
+export type { Backend, BackendCapabilities, BackendEvents, CommandObserver, GetOptions, NodeHealth, SetCondition, SetResult, SubscriptionListener } from "./backend.js";
 export type { SessionRecord } from "./record.js";
 export { jsonSerializer } from "./codec.js";
 export type { Serializer } from "./codec.js";

@@ -1,6 +1,6 @@
 import { EventEmitter } from "node:events";
 import { performance } from "node:perf_hooks";
-import type { Backend, NodeHealth, SetCondition, SetResult } from "./backend.js";
+import type { Backend, CommandObserver, NodeHealth, SetCondition, SetResult } from "./backend.js";
 import { isPlainObject, jsonSerializer, type Serializer } from "./codec.js";
 import { createEncryption } from "./crypto.js";
 import { Deadlines, withDeadline } from "./deadline.js";
@@ -16,7 +16,6 @@ import { bodyOf, rememberBody } from "./snapshot.js";
 import { createMigrationSource } from "./migrate/options.js";
 import type { MigrationSource, SourceSession } from "./migrate/source.js";
 import { backendTtlMs, storedTtlMs, ttlMsOption } from "./ttl.js";
-import { observed } from "./served.js";
 import { availabilityChannel, isTraced, trace, tracingChannels, type AvailabilityMessage, type OperationContext, type OperationOutcome, type TracedOperation } from "./tracing.js";
 import { backendFromUrl } from "./url.js";
 import { UserIndex, type UserSession } from "./users.js";
@@ -293,7 +292,7 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
       // Under every secret: a session may still live under an older one (key rotation). And in the
       // migration source: a kept (or not yet moved) copy must not bring a logged-out session back.
       const source = this.migrateSource;
-      const [deleted, removed] = await Promise.all([this.deleteKeys(this.keysOf(id)), source === undefined ? false : this.runSource(() => source.remove(id))]);
+      const [deleted, removed] = await Promise.all([this.deleteKeys(this.keysOf(id), traced), source === undefined ? false : this.runSource(() => source.remove(id))]);
       if (traced !== undefined) traced.outcome = deleted > 0 || removed ? "hit" : "miss";
       return deleted > 0 || removed;
     });
@@ -307,10 +306,10 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
       if (source === undefined) throw new SessionStoreError("CONFIG", 'migrate(id) needs the store option "migrateFrom"');
       const key = this.keysOf(id)[0];
       let outcome: MigrateOutcome;
-      if ((await this.run("get", () => this.backend.get(key))) !== null) {
+      if ((await this.run("get", () => this.backend.get(key, undefined, traced))) !== null) {
         if (!source.keepSource) await this.runSource(() => source.remove(id));
         outcome = "present";
-      } else outcome = (await this.takeOver(id, key, false)).outcome;
+      } else outcome = (await this.takeOver(id, key, false, traced)).outcome;
       if (traced !== undefined) traced.outcome = MIGRATE_OUTCOMES[outcome];
       return outcome;
     });
@@ -323,7 +322,7 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
     this.assertOpen();
     const hintTtl = options?.ttlMs === undefined ? this.options.ttlMs : ttlMsOption("ttlMs", options.ttlMs);
     const lazy = this.options.touchAfterMs > 0;
-    const found = await this.find(id, lazy ? undefined : hintTtl);
+    const found = await this.find(id, lazy ? undefined : hintTtl, traced);
     const now = Date.now();
     if (found === null) {
       if (traced !== undefined) traced.outcome = "miss";
@@ -341,7 +340,7 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
     const lifetimeLeft = this.lifetimeLeft(record.createdAtMs, now);
     if (lifetimeLeft <= 0 || (lazy && record.expiresAtMs <= now)) {
       if (traced !== undefined) traced.outcome = "expired";
-      await this.run("delete", () => this.backend.delete([key]));
+      await this.run("delete", () => this.backend.delete([key], traced));
       return null;
     }
     const wantTtl = Math.min(record.ttlMs, lifetimeLeft);
@@ -350,15 +349,15 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
     if (!lazy) {
       // The read already reset the TTL to the hint; correct it when this session's own TTL differs
       // (a "remember me" session, or one close to its absolute lifetime).
-      if (wantTtl !== found.ttlSetMs) await this.command("touch", () => this.backend.touch(key, backendTtlMs(wantTtl)));
+      if (wantTtl !== found.ttlSetMs) await this.command("touch", () => this.backend.touch(key, backendTtlMs(wantTtl), traced));
       loaded.expiresAtMs = now + wantTtl;
       loaded.refreshed = true;
       // The TTL slid without a write: move the per-user index entry before the session can outlive it.
       // A record sealed with an older key is sealed again, so key rotation ends.
-      if (found.stale === true || (this.users.supported && UserIndex.due(record, now + wantTtl))) await this.refresh(key, record, loaded, now, wantTtl);
+      if (found.stale === true || (this.users.supported && UserIndex.due(record, now + wantTtl))) await this.refresh(key, record, loaded, now, wantTtl, traced);
     } else if (found.stale === true || record.expiresAtMs - now < wantTtl - this.options.touchAfterMs || (this.users.supported && UserIndex.due(record, record.expiresAtMs))) {
       // Lazy touch is due: rewrite the record with its new expiry, only if nobody changed it meanwhile.
-      await this.refresh(key, record, loaded, now, wantTtl);
+      await this.refresh(key, record, loaded, now, wantTtl, traced);
     } else {
       loaded.refreshed = true; // fresh enough: nothing to do for this read
     }
@@ -376,7 +375,7 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
     const ttl = this.ttlFor(options.ttlMs, createdAtMs, now);
     if (ttl <= 0) {
       if (traced !== undefined) traced.outcome = "gone";
-      await this.deleteKeys(this.keysOf(id));
+      await this.deleteKeys(this.keysOf(id), traced);
       return;
     }
     const key = this.keysOf(id)[0];
@@ -430,7 +429,7 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
     const createdAtMs = previous?.createdAtMs ?? now;
     const ttl = this.ttlFor(options.ttlMs ?? previous?.ttlMs, createdAtMs, now);
     if (ttl <= 0) {
-      await this.deleteKeys(this.keysOf(id));
+      await this.deleteKeys(this.keysOf(id), traced);
       return { status: "gone" };
     }
     const userId = this.userIdFor(data, options.userId, previous?.userId);
@@ -473,7 +472,7 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
       let result = await this.write(key, record, ttl, condition, body, traced);
       if (result === "missing" && previous !== null && this.keys.candidates(id).length > 1) {
         // Loaded from an older secret's key and not moved yet (the move failed): move it, then retry.
-        if ((await this.find(id, undefined)) !== null) result = await this.write(key, record, ttl, condition, body, traced);
+        if ((await this.find(id, undefined, traced)) !== null) result = await this.write(key, record, ttl, condition, body, traced);
       }
       if (result === "ok") {
         await this.afterTagged(key, record.userId, merged ? undefined : previous?.userId);
@@ -483,7 +482,7 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
       }
       // Someone else wrote or destroyed the session while this request ran.
       const unreadable = { seen: false };
-      const current = await this.loadRaw(key, unreadable);
+      const current = await this.loadRaw(key, unreadable, traced);
       if (current === null) {
         if (previous === null && result === "exists") {
           // What holds the id is no session (sealed with a key no longer configured, or not ours): the
@@ -661,9 +660,9 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
   }
 
   /** The record under `key`; null when there is none or it cannot be decoded (then `unreadable.seen`). */
-  private async loadRaw(key: string, unreadable?: { seen: boolean }): Promise<SessionRecord | null> {
+  private async loadRaw(key: string, unreadable?: { seen: boolean }, observer?: CommandObserver): Promise<SessionRecord | null> {
     if (this.keys.isIndexKey(key)) return null;
-    const text = await this.run("get", () => this.backend.get(key));
+    const text = await this.run("get", () => this.backend.get(key, undefined, observer));
     const record = text === null ? null : this.decode(text, key);
     if (text !== null && record === null && unreadable !== undefined) unreadable.seen = true;
     return record;
@@ -686,22 +685,23 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
 
   /**
    * Reads a session under its newest key; on a miss, under each older secret's key, moving a session
-   * found there to the newest key. A read that refreshes (GETEX) passes `refreshTtlMs`.
+   * found there to the newest key. A read that refreshes (GETEX) passes `refreshTtlMs`. `observer`: the
+   * traced operation's context (see backend.ts), for every command on this store's keys.
    */
-  private async find(id: string, refreshTtlMs: number | undefined): Promise<Found | null> {
+  private async find(id: string, refreshTtlMs: number | undefined, observer: CommandObserver | undefined): Promise<Found | null> {
     const [key, ...older] = this.keysOf(id);
-    const read = () => this.command("get", () => this.backend.get(key, refreshTtlMs === undefined ? undefined : { refreshTtlMs }));
+    const read = () => this.command("get", () => this.backend.get(key, refreshTtlMs === undefined ? undefined : { refreshTtlMs }, observer));
     // A key holding another type of value (Redis WRONGTYPE) is corrupt data: no session, never a failed read.
     const text = await read().catch((error: unknown) => (isSessionStoreError(error) && error.code === "CORRUPT" ? CORRUPT_VALUE : Promise.reject(error)));
     if (text === CORRUPT_VALUE) return { key, record: null, ttlSetMs: undefined };
     if (text !== null) return this.found(key, text, refreshTtlMs);
     if (older.length === 0 && this.migrateSource === undefined) return null;
     for (const oldKey of older) {
-      const oldText = await this.run("get", () => this.backend.get(oldKey));
-      if (oldText !== null) return this.moveFromOlderKey(key, oldKey, oldText);
+      const oldText = await this.run("get", () => this.backend.get(oldKey, undefined, observer));
+      if (oldText !== null) return this.moveFromOlderKey(key, oldKey, oldText, observer);
     }
     if (this.migrateSource !== undefined) {
-      const taken = await this.takeOver(id, key, refreshTtlMs !== undefined);
+      const taken = await this.takeOver(id, key, refreshTtlMs !== undefined, observer);
       if (taken.found !== undefined) return taken.found;
     }
     // A concurrent request may have moved it between our two reads: its copy lands before the old key goes.
@@ -726,7 +726,7 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
   }
 
   /** Moves a session from an older secret's key to the newest one (key rotation), see `move`. */
-  private async moveFromOlderKey(key: string, oldKey: string, oldText: string): Promise<Found | null> {
+  private async moveFromOlderKey(key: string, oldKey: string, oldText: string, observer: CommandObserver | undefined): Promise<Found | null> {
     const record = this.decode(oldText, oldKey);
     if (record === null) return { key: oldKey, record: null, ttlSetMs: undefined };
     const now = Date.now();
@@ -734,7 +734,7 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
     if (ttl <= 0) return { key: oldKey, record, ttlSetMs: undefined };
     // The copy keeps its version, so requests that loaded the old copy still save with compare-and-set.
     const copy: SessionRecord = { ...record, expiresAtMs: now + ttl };
-    const moved = await this.move(key, copy, ttl, async () => (await this.run("delete", () => this.backend.delete([oldKey]))) > 0);
+    const moved = await this.move(key, copy, ttl, async () => (await this.run("delete", () => this.backend.delete([oldKey], observer))) > 0, observer);
     if (moved?.record === copy && record.userId !== undefined && this.users.supported) {
       await this.users.add(record.userId, key, record.indexedUntilMs ?? UserIndex.scoreFor(copy.expiresAtMs, record.ttlMs));
       await this.users.remove(record.userId, [oldKey]).catch((error: unknown) => this.report(this.wrap(error, "indexRemove")));
@@ -749,7 +749,7 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
    * `slide`: this read slides the TTL anyway (no lazy touch), so the copy is written with the slid TTL
    * (the state a GETEX leaves) instead of being written and then slid by a second command.
    */
-  private async takeOver(id: string, key: string, slide: boolean): Promise<{ outcome: MigrateOutcome; found?: Found | null }> {
+  private async takeOver(id: string, key: string, slide: boolean, observer: CommandObserver | undefined): Promise<{ outcome: MigrateOutcome; found?: Found | null }> {
     const source = this.migrateSource as MigrationSource;
     const session = await this.runSource(() => source.read(id));
     if (session === "absent") return { outcome: "absent" };
@@ -764,7 +764,7 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
     await this.indexBeforeWrite(key, copy, undefined);
     // With keepSource the copy stays; whether it is still there tells a logout during the move apart.
     const release = source.keepSource ? async () => typeof (await this.runSource(() => source.read(id))) === "object" : () => this.runSource(() => source.remove(id));
-    const found = await this.move(key, copy, slide ? Math.min(copy.ttlMs, lifetimeLeft) : ttl, release);
+    const found = await this.move(key, copy, slide ? Math.min(copy.ttlMs, lifetimeLeft) : ttl, release, observer);
     return { outcome: found === null ? "gone" : found.record === copy ? "moved" : "present", found };
   }
 
@@ -784,14 +784,14 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
    * was destroyed (or expired) while we copied it, so the copy is deleted too: a logout during a move
    * sticks. Two readers moving at once: one create wins, the other reads the winner's copy.
    */
-  private async move(key: string, copy: SessionRecord, ttl: number, release: () => Promise<boolean>): Promise<Found | null> {
-    const created = await this.write(key, copy, ttl, { kind: "absent" });
+  private async move(key: string, copy: SessionRecord, ttl: number, release: () => Promise<boolean>, observer: CommandObserver | undefined): Promise<Found | null> {
+    const created = await this.write(key, copy, ttl, { kind: "absent" }, undefined, undefined, observer);
     if (created !== "ok") {
-      const text = await this.run("get", () => this.backend.get(key));
+      const text = await this.run("get", () => this.backend.get(key, undefined, observer));
       return text === null ? null : { key, record: this.decode(text, key), ttlSetMs: undefined };
     }
     if (!(await release())) {
-      await this.run("delete", () => this.backend.delete([key]));
+      await this.run("delete", () => this.backend.delete([key], observer));
       return null;
     }
     return { key, record: copy, ttlSetMs: ttl };
@@ -801,11 +801,11 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
    * Rewrites a record with a new expiry (lazy touch) and moves its per-user index entry first, so the
    * index never lists a session for less time than it lives. Keeps the version: a refresh is no change.
    */
-  private async refresh(key: string, record: SessionRecord, loaded: LoadedSession, now: number, ttl: number): Promise<void> {
+  private async refresh(key: string, record: SessionRecord, loaded: LoadedSession, now: number, ttl: number, observer: CommandObserver | undefined): Promise<void> {
     const refreshed: SessionRecord = { ...record, expiresAtMs: now + ttl };
     try {
       await this.indexBeforeWrite(key, refreshed, record.userId);
-      const result = await this.write(key, refreshed, ttl, { kind: "version", prefix: versionPrefix(record.version) });
+      const result = await this.write(key, refreshed, ttl, { kind: "version", prefix: versionPrefix(record.version) }, undefined, undefined, observer);
       if (result === "ok") {
         loaded.expiresAtMs = refreshed.expiresAtMs;
         if (refreshed.indexedUntilMs !== undefined) loaded.indexedUntilMs = refreshed.indexedUntilMs;
@@ -859,9 +859,9 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
   }
 
   /** One delete per key: keys of one session under different secrets may sit on different Cluster slots. */
-  private async deleteKeys(keys: readonly string[]): Promise<number> {
-    if (keys.length === 1) return this.run("delete", () => this.backend.delete(keys));
-    const counts = await Promise.all(keys.map((key) => this.run("delete", () => this.backend.delete([key]))));
+  private async deleteKeys(keys: readonly string[], observer?: CommandObserver): Promise<number> {
+    if (keys.length === 1) return this.run("delete", () => this.backend.delete(keys, observer));
+    const counts = await Promise.all(keys.map((key) => this.run("delete", () => this.backend.delete([key], observer))));
     return counts.reduce((sum, count) => sum + count, 0);
   }
 
@@ -882,15 +882,18 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
     }
   }
 
-  /** Encodes and writes a record (`body`: its body from `encode`, when the caller needs it too). */
-  private async write(key: string, record: SessionRecord, ttl: number, condition: SetCondition, body = this.encode(record), traced?: OperationContext): Promise<SetResult> {
+  /**
+   * Encodes and writes a record (`body`: its body from `encode`, when the caller needs it too). `traced`
+   * learns the size written; `observer` (the operation's tracing context too, when traced) the server.
+   */
+  private async write(key: string, record: SessionRecord, ttl: number, condition: SetCondition, body = this.encode(record), traced?: OperationContext, observer: CommandObserver | undefined = traced): Promise<SetResult> {
     const text = sealRecord(record.version, body, key, this.transform);
     const bytes = Buffer.byteLength(text, "utf8");
     if (traced !== undefined) traced.bytes = bytes;
     if (bytes > this.options.maxBytes) {
       throw new SessionStoreError("TOO_LARGE", `a session of ${bytes} bytes exceeds maxBytes (${this.options.maxBytes}); nothing was written — keep large data out of the session`, { backend: this.backend.label });
     }
-    return this.command("set", () => this.backend.set(key, text, backendTtlMs(ttl), condition));
+    return this.command("set", () => this.backend.set(key, text, backendTtlMs(ttl), condition, observer));
   }
 
   private ttlFor(requested: number | undefined, createdAtMs: number, now: number): number {
@@ -924,7 +927,7 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
     const channel = tracingChannels[what];
     if (!isTraced(channel)) return this.underDeadline(what, work, undefined, budget);
     const context = this.traceContext(what);
-    return trace(channel, context, () => observed(context, () => this.underDeadline(what, work, context, budget)));
+    return trace(channel, context, () => this.underDeadline(what, work, context, budget));
   }
 
   private underDeadline<R>(what: string, work: (traced: OperationContext | undefined) => Promise<R>, traced: OperationContext | undefined, budget: BudgetDeadline | undefined): Promise<R> {
@@ -976,7 +979,7 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
     const channel = tracingChannels[what];
     if (!isTraced(channel)) return this.counted(work);
     const context = this.traceContext(what);
-    return trace(channel, context, () => observed(context, () => this.counted(work)));
+    return trace(channel, context, () => this.counted(work));
   }
 
   /** What an observer of the tracing channels learns about an operation: never the id, data or a secret. */

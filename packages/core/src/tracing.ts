@@ -69,8 +69,10 @@ export interface OperationContext {
   /** Extra write rounds a `save` needed after losing a compare-and-set to a concurrent request. */
   retries?: number;
   /**
-   * The server the operation's last command went to (a read that missed on a replica and was answered by
-   * the primary says `primary`); unset for the memory backend and operations that sent no command.
+   * The server the operation's last command on the session's key went to (a read that missed on a replica
+   * and was answered by the primary says `primary`), told by the backend (backend.ts `CommandObserver`).
+   * Set by the operations on one session (`get`, `touch`, `set`, `save`, `destroy`, `migrate`); unset for
+   * the others (they span several keys or nodes), for the memory backend and when no command was sent.
    * It names an address: keep it out of anything a visitor sees.
    */
   node?: ServedBy;

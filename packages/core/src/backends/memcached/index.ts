@@ -1,4 +1,4 @@
-import type { Backend, SetCondition, SetResult } from "../../backend.js";
+import type { Backend, CommandObserver, SetCondition, SetResult } from "../../backend.js";
 import { SessionStoreError } from "../../errors.js";
 import { BackendEmitter } from "../emitter.js";
 import { nodeName } from "./address.js";
@@ -47,10 +47,10 @@ export function memcachedBackend(options: MemcachedBackendOptions): Backend {
   };
 
   /** Runs one command on the key's node; notes a late answer, which the store has already given up on. */
-  const command = async <T>(key: string, changes: boolean, work: (node: Node) => Promise<T>): Promise<T> => {
+  const command = async <T>(key: string, changes: boolean, work: (node: Node) => Promise<T>, observer: CommandObserver | undefined): Promise<T> => {
     assertOpen();
     const started = Date.now();
-    const reply = await pool.route(key, changes, work);
+    const reply = await pool.route(key, changes, work, observer);
     if (Date.now() - started >= storeTimeoutMs) pool.noteSlow();
     return reply;
   };
@@ -116,7 +116,7 @@ export function memcachedBackend(options: MemcachedBackendOptions): Backend {
       pool.setTimeoutMs(resolved.nodeTimeoutMs ?? Math.max(1, Math.floor(settings.timeoutMs / 2)));
     },
 
-    async get(key, getOptions) {
+    async get(key, getOptions, observer) {
       const k = encodeKey(key);
       const refresh = getOptions?.refreshTtlMs;
       // GAT reads and resets the expiration in one round trip (memcached's GETEX).
@@ -124,34 +124,34 @@ export function memcachedBackend(options: MemcachedBackendOptions): Backend {
         const answer = await (refresh === undefined ? send(node.client, Opcode.get, k) : send(node.client, Opcode.gat, k, expirationExtras(expirationFor(refresh))));
         if (answer.status === Status.ok) tokens.remember(k, node.name, answer.cas, answer.value);
         return answer;
-      });
+      }, observer);
       if (reply.status === Status.notFound) return null;
       if (reply.status !== Status.ok) throw statusError(reply.status, "a read", label);
       return reply.value.toString("utf8");
     },
 
-    async set(key, value, ttlMs, condition = { kind: "always" }) {
+    async set(key, value, ttlMs, condition = { kind: "always" }, observer) {
       const k = encodeKey(key);
       const bytes = Buffer.byteLength(value, "utf8") + k.length + ITEM_OVERHEAD_BYTES;
       if (bytes > resolved.maxItemBytes) throw tooLarge(`a session needing ${bytes} bytes does not fit memcached's item size (maxItemBytes ${resolved.maxItemBytes}); nothing was written`);
       const extras = storeExtras(expirationFor(ttlMs));
-      return command(k, true, (node) => conditionalSet(node, k, value, extras, condition));
+      return command(k, true, (node) => conditionalSet(node, k, value, extras, condition), observer);
     },
 
-    async touch(key, ttlMs) {
+    async touch(key, ttlMs, observer) {
       const k = encodeKey(key);
-      const reply = await command(k, true, (node) => send(node.client, Opcode.touch, k, expirationExtras(expirationFor(ttlMs))));
+      const reply = await command(k, true, (node) => send(node.client, Opcode.touch, k, expirationExtras(expirationFor(ttlMs))), observer);
       if (reply.status === Status.notFound) return false;
       if (reply.status !== Status.ok) throw statusError(reply.status, "a touch", label);
       return true;
     },
 
-    async delete(keys) {
+    async delete(keys, observer) {
       const replies = await Promise.all(
         keys.map((key) => {
           const k = encodeKey(key);
           tokens.forget(k);
-          return command(k, true, (node) => send(node.client, Opcode.delete, k));
+          return command(k, true, (node) => send(node.client, Opcode.delete, k), observer);
         }),
       );
       let count = 0;

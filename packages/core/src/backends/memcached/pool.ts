@@ -1,13 +1,12 @@
 import type memjs from "memjs";
 import { performance } from "node:perf_hooks";
-import type { NodeHealth } from "../../backend.js";
+import type { CommandObserver, NodeHealth } from "../../backend.js";
 import { SessionStoreError } from "../../errors.js";
 import type { BackendEmitter } from "../emitter.js";
 import { Opcode, send, singleNodeClient } from "./commands.js";
 import { NodeConnection, type ConnectionSettings } from "./connection.js";
 import { isBrokenConnection, isNodeFailure, nodeError } from "./errors.js";
 import { createHashRing, type HashRing } from "./ketama.js";
-import { noteServed } from "../../served.js";
 
 /** Most keys remembered per dead node for clean-up when it returns (see `Node.dirty`). */
 const MAX_DIRTY_KEYS = 10_000;
@@ -68,8 +67,9 @@ export class NodePool {
   /**
    * Runs `work` on the key's node; when that node fails to answer, leaves it out and runs `work` on the
    * next live node. `changes` marks writes and deletes, which dead home nodes must forget later.
+   * `observer` (a traced operation's, see backend.ts) learns the node that was asked last.
    */
-  async route<T>(key: string, changes: boolean, work: (node: Node) => Promise<T>): Promise<T> {
+  async route<T>(key: string, changes: boolean, work: (node: Node) => Promise<T>, observer?: CommandObserver): Promise<T> {
     const order = this.ring.candidates(key);
     const home = this.nodes[order[0] as number] as Node;
     const failures: string[] = [];
@@ -77,7 +77,7 @@ export class NodePool {
       const node = this.nodes[index] as Node;
       if (node.down) continue;
       if (changes && node !== home && home.down) this.remember(home, key, node);
-      noteServed("node", () => node.name);
+      if (observer !== undefined) observer.node = { role: "node", address: node.name };
       try {
         const result = await this.attempt(node, work);
         this.succeeded();

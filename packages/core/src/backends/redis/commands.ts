@@ -1,4 +1,4 @@
-import type { GetOptions, SetCondition, SetResult } from "../../backend.js";
+import type { CommandObserver, GetOptions, SetCondition, SetResult } from "../../backend.js";
 import { compareAndSet } from "./compare-and-set.js";
 import type { RedisConnection } from "./connection.js";
 
@@ -7,40 +7,45 @@ const SCAN_COUNT = 1000;
 
 /**
  * The Backend operations as Redis commands, one round trip each. Every command goes through
- * `connection.run`, which owns readiness, the deadline and error mapping.
+ * `connection.run`, which owns readiness, the deadline and error mapping (and tells a traced
+ * operation's `observer` the server it went to).
  */
-export function get(connection: RedisConnection, key: string, options?: GetOptions): Promise<string | null> {
+export function get(connection: RedisConnection, key: string, options?: GetOptions, observer?: CommandObserver): Promise<string | null> {
   const ttlMs = options?.refreshTtlMs;
   // GETEX reads and slides the TTL in one round trip (Redis 6.2+). It is a write command, so it always
   // runs on the primary.
-  if (ttlMs !== undefined) return connection.run("get", (client) => client.getex(key, ttlMs));
-  return connection.run("get", (client) => client.get(key));
+  if (ttlMs !== undefined) return connection.run("get", (client) => client.getex(key, ttlMs), observer);
+  return connection.run("get", (client) => client.get(key), observer);
 }
 
-export function set(connection: RedisConnection, key: string, value: string, ttlMs: number, condition: SetCondition = { kind: "always" }): Promise<SetResult> {
+export function set(connection: RedisConnection, key: string, value: string, ttlMs: number, condition: SetCondition = { kind: "always" }, observer?: CommandObserver): Promise<SetResult> {
   switch (condition.kind) {
     case "always":
-      return connection.run("set", async (client) => {
-        await client.set(key, value, ttlMs);
-        return "ok" as const;
-      });
+      return connection.run(
+        "set",
+        async (client) => {
+          await client.set(key, value, ttlMs);
+          return "ok" as const;
+        },
+        observer,
+      );
     case "absent":
-      return connection.run("set", async (client) => ((await client.set(key, value, ttlMs, "NX")) ? "ok" : "exists"));
+      return connection.run("set", async (client) => ((await client.set(key, value, ttlMs, "NX")) ? "ok" : "exists"), observer);
     case "exists":
-      return connection.run("set", async (client) => ((await client.set(key, value, ttlMs, "XX")) ? "ok" : "missing"));
+      return connection.run("set", async (client) => ((await client.set(key, value, ttlMs, "XX")) ? "ok" : "missing"), observer);
     case "version":
-      return connection.run("set", (client) => compareAndSet(client, key, condition.prefix, value, ttlMs));
+      return connection.run("set", (client) => compareAndSet(client, key, condition.prefix, value, ttlMs), observer);
   }
 }
 
-export function touch(connection: RedisConnection, key: string, ttlMs: number): Promise<boolean> {
-  return connection.run("touch", (client) => client.pexpire(key, ttlMs));
+export function touch(connection: RedisConnection, key: string, ttlMs: number, observer?: CommandObserver): Promise<boolean> {
+  return connection.run("touch", (client) => client.pexpire(key, ttlMs), observer);
 }
 
-export function remove(connection: RedisConnection, keys: readonly string[]): Promise<number> {
+export function remove(connection: RedisConnection, keys: readonly string[], observer?: CommandObserver): Promise<number> {
   if (keys.length === 0) return Promise.resolve(0);
   // UNLINK frees the memory in the background, so deleting a large session never blocks the server.
-  return connection.run("delete", (client) => client.unlink(keys));
+  return connection.run("delete", (client) => client.unlink(keys), observer);
 }
 
 /**

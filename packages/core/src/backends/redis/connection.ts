@@ -1,6 +1,7 @@
 import type { Redis } from "ioredis";
+import type { CommandObserver } from "../../backend.js";
+import type { ServedBy } from "../../tracing.js";
 import { SessionStoreError } from "../../errors.js";
-import { noteServed } from "../../served.js";
 import { BackendEmitter } from "../emitter.js";
 import { hostPort } from "../host-port.js";
 import { applyTimeout, type RedisClient } from "./client.js";
@@ -111,8 +112,11 @@ export class RedisConnection {
     this.start();
   }
 
-  /** Runs one command under the deadline: waits for readiness, sends, maps errors, retries once after READONLY/LOADING. */
-  async run<T>(what: string, send: (client: RedisCommands) => Promise<T>): Promise<T> {
+  /**
+   * Runs one command under the deadline: waits for readiness, sends, maps errors, retries once after
+   * READONLY/LOADING. `observer` (a traced operation's, see backend.ts) learns the server it went to.
+   */
+  async run<T>(what: string, send: (client: RedisCommands) => Promise<T>, observer?: CommandObserver): Promise<T> {
     // End slightly before the store's own deadline so the caller sees our more precise reason.
     const deadlineAt = Date.now() + this.timeoutMs - Math.min(20, Math.floor(this.timeoutMs / 20));
     let afterEpoch = 0;
@@ -125,7 +129,7 @@ export class RedisConnection {
       try {
         this.batching.beforeSend(this.client);
         // A Cluster's node depends on the key: topology-backend.ts names the key's master instead.
-        if (!this.commands.isCluster) noteServed(this.role, () => this.address());
+        if (observer !== undefined && !this.commands.isCluster) observer.node = this.servedBy();
         return await send(this.commands);
       } catch (error) {
         if (attempt === 1 && isRetryableReply(error) && Date.now() < deadlineAt) {
@@ -150,6 +154,12 @@ export class RedisConnection {
     if (stream?.remoteAddress !== undefined && stream.remotePort !== undefined) return hostPort(stream.remoteAddress, stream.remotePort);
     const configured = /^redis (\S+:\d+)/.exec(this.label)?.[1];
     return configured;
+  }
+
+  /** This connection as a tracing context's `node`. */
+  private servedBy(): ServedBy {
+    const address = this.address();
+    return address === undefined ? { role: this.role } : { role: this.role, address };
   }
 
   async close(): Promise<void> {

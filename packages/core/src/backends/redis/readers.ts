@@ -1,5 +1,5 @@
 import { SessionStoreError } from "../../errors.js";
-import type { GetOptions } from "../../backend.js";
+import type { CommandObserver, GetOptions } from "../../backend.js";
 import type { ReadFrom } from "./topology.js";
 
 /**
@@ -14,18 +14,19 @@ export interface ReplicaRead {
   pttlMs: number;
 }
 
+/** Each route tells a traced read's `observer` (backend.ts) the server it asked. */
 export interface ReadRoutes {
   /** GET + PTTL on a replica, one round trip. Must not throw synchronously (return a rejection). */
-  replica(key: string): Promise<ReplicaRead>;
+  replica(key: string, observer: CommandObserver | undefined): Promise<ReplicaRead>;
   /** GET, or GETEX PX when `refreshTtlMs` is given, on the primary. */
-  primary(key: string, refreshTtlMs: number | undefined): Promise<string | null>;
+  primary(key: string, refreshTtlMs: number | undefined, observer: CommandObserver | undefined): Promise<string | null>;
   /** PEXPIRE on the primary; false when the primary no longer has the key. */
-  expire(key: string, ttlMs: number): Promise<boolean>;
+  expire(key: string, ttlMs: number, observer: CommandObserver | undefined): Promise<boolean>;
 }
 
 export interface ReadRouter {
   readonly readFrom: ReadFrom;
-  get(key: string, options?: GetOptions): Promise<string | null>;
+  get(key: string, options?: GetOptions, observer?: CommandObserver): Promise<string | null>;
   /** Call after this process wrote or deleted `key`: its next reads go to the primary for a moment. */
   wrote(key: string): void;
   /** Bounds a replica attempt (called by the backend once it knows the store's deadline). */
@@ -53,10 +54,10 @@ export function createReadRouter(readFrom: ReadFrom, routes: ReadRoutes, touchAf
     return false;
   };
 
-  const askReplica = (key: string): Promise<ReplicaRead> => {
-    if (readFrom !== "replica-preferred") return routes.replica(key);
+  const askReplica = (key: string, observer: CommandObserver | undefined): Promise<ReplicaRead> => {
+    if (readFrom !== "replica-preferred") return routes.replica(key, observer);
     // A hung replica must leave time for the primary within the store's deadline.
-    const attempt = routes.replica(key);
+    const attempt = routes.replica(key, observer);
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new SessionStoreError("TIMEOUT", `replica read did not answer within ${replicaBudgetMs} ms`)), replicaBudgetMs);
@@ -80,21 +81,21 @@ export function createReadRouter(readFrom: ReadFrom, routes: ReadRoutes, touchAf
         if (!oldest.done) pinned.delete(oldest.value);
       }
     },
-    async get(key, options) {
+    async get(key, options, observer) {
       const refreshTtlMs = options?.refreshTtlMs;
-      if (readFrom === "primary" || isPinned(key)) return routes.primary(key, refreshTtlMs);
+      if (readFrom === "primary" || isPinned(key)) return routes.primary(key, refreshTtlMs, observer);
       let read: ReplicaRead;
       try {
-        read = await askReplica(key);
+        read = await askReplica(key, observer);
       } catch (error) {
         if (readFrom === "replica") throw error;
-        return routes.primary(key, refreshTtlMs);
+        return routes.primary(key, refreshTtlMs, observer);
       }
       // A miss may be a session the replica has not received yet: only the primary can say it is gone.
-      if (read.value === null) return routes.primary(key, refreshTtlMs);
+      if (read.value === null) return routes.primary(key, refreshTtlMs, observer);
       if (refreshTtlMs !== undefined && read.pttlMs < refreshTtlMs - touchAfterMs(refreshTtlMs)) {
         // The primary no longer having it means it was destroyed (logout) and the replica lags behind.
-        if (!(await routes.expire(key, refreshTtlMs))) return null;
+        if (!(await routes.expire(key, refreshTtlMs, observer))) return null;
       }
       return read.value;
     },

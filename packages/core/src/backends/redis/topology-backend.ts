@@ -1,5 +1,5 @@
 import type { Cluster, Redis } from "ioredis";
-import type { Backend } from "../../backend.js";
+import type { Backend, CommandObserver } from "../../backend.js";
 import { SessionStoreError, configError } from "../../errors.js";
 import { createClient } from "./client.js";
 import { applyClusterTimeout, createClusterClient } from "./cluster.js";
@@ -10,7 +10,6 @@ import { redisHealth } from "./health.js";
 import { createReadRouter, type ReadRoutes, type ReplicaRead } from "./readers.js";
 import { nodeRedisConnection } from "./node-redis-connection.js";
 import { createSentinelClient } from "./sentinel.js";
-import { noteServed } from "../../served.js";
 import { hostPort } from "../host-port.js";
 import { assertWaitFitsDeadline, replicaTouchAfter, type ResolvedHighAvailability } from "./topology.js";
 
@@ -160,32 +159,39 @@ export function withTopology(base: Backend, connections: TopologyConnections, ha
     return readers[next] as RedisConnection;
   };
 
-  const replicaRead = (connection: RedisConnection, key: string): Promise<ReplicaRead> => connection.run("get", (client) => client.getWithPttl(key, true));
+  const replicaRead = (connection: RedisConnection, key: string, observer: CommandObserver | undefined): Promise<ReplicaRead> =>
+    connection.run("get", (client) => client.getWithPttl(key, true), observer);
 
-  // For the tracing channels' `node`: in a Cluster the connection cannot tell which node a command went
+  // For a traced operation's `node`: in a Cluster the connection cannot tell which node a command went
   // to, the key's slot can (its master; a replica chosen by scaleReads stays unnamed).
-  const noteMaster = <T>(key: string, result: T): T => {
-    if (cluster) noteServed("primary", () => masterAddress(primary.commands.masterOf(key)));
+  const noteMaster = <T>(key: string, observer: CommandObserver, result: T): T => {
+    const address = masterAddress(primary.commands.masterOf(key));
+    observer.node = address === undefined ? { role: "primary" } : { role: "primary", address };
     return result;
   };
-  const settledOn = <T>(key: string, operation: Promise<T>): Promise<T> =>
-    !cluster ? operation : operation.then((result) => noteMaster(key, result), (error: unknown) => Promise.reject(noteMaster(key, error)));
+  const settledOn = <T>(key: string, observer: CommandObserver | undefined, operation: Promise<T>): Promise<T> =>
+    !cluster || observer === undefined
+      ? operation
+      : operation.then(
+          (result) => noteMaster(key, observer, result),
+          (error: unknown) => Promise.reject(noteMaster(key, observer, error)),
+        );
 
   const routes: ReadRoutes = {
     // In an ioredis Cluster, GET and PTTL are routed to a replica of the key's slot by scaleReads
     // (cluster.ts); a node-redis Cluster or Sentinel client picks the node of read-only commands itself.
-    replica: async (key) => {
-      if (!connections.replicasInClient) return replicaRead(readerFor(), key);
-      const read = await replicaRead(primary, key);
-      noteServed("replica");
+    replica: async (key, observer) => {
+      if (!connections.replicasInClient) return replicaRead(readerFor(), key, observer);
+      const read = await replicaRead(primary, key, observer);
+      if (observer !== undefined) observer.node = { role: "replica" };
       return read;
     },
-    primary: (key, refreshTtlMs) =>
+    primary: (key, refreshTtlMs, observer) =>
       !cluster
-        ? commands.get(primary, key, refreshTtlMs === undefined ? undefined : { refreshTtlMs })
+        ? commands.get(primary, key, refreshTtlMs === undefined ? undefined : { refreshTtlMs }, observer)
         : // GETEX is a write command, so the Cluster sends it to the slot's master even with replica reads.
-          settledOn(key, primary.run("get", (client) => client.getex(key, refreshTtlMs))),
-    expire: (key, ttlMs) => settledOn(key, primary.run("touch", (client) => client.pexpire(key, ttlMs))),
+          settledOn(key, observer, primary.run("get", (client) => client.getex(key, refreshTtlMs))),
+    expire: (key, ttlMs, observer) => settledOn(key, observer, primary.run("touch", (client) => client.pexpire(key, ttlMs), observer)),
   };
   const router = createReadRouter(ha.readFrom, routes, (ttlMs) => replicaTouchAfter(ha, ttlMs));
 
@@ -232,30 +238,30 @@ export function withTopology(base: Backend, connections: TopologyConnections, ha
       connections.configure(timeoutMs);
       router.setTimeoutMs(timeoutMs);
     },
-    get: (key, options) => (ha.readFrom === "primary" ? settledOn(key, base.get(key, options)) : router.get(key, options)),
-    async set(key, value, ttlMs, condition) {
+    get: (key, options, observer) => (ha.readFrom === "primary" ? settledOn(key, observer, base.get(key, options, observer)) : router.get(key, options, observer)),
+    async set(key, value, ttlMs, condition, observer) {
       let result: Awaited<ReturnType<Backend["set"]>> = "ok";
       try {
-        await waitForReplicas(key, async () => (result = await settledOn(key, base.set(key, value, ttlMs, condition))) === "ok");
+        await waitForReplicas(key, async () => (result = await settledOn(key, observer, base.set(key, value, ttlMs, condition, observer))) === "ok");
       } finally {
         router.wrote(key);
       }
       return result;
     },
-    async touch(key, ttlMs) {
+    async touch(key, ttlMs, observer) {
       try {
-        return await settledOn(key, base.touch(key, ttlMs));
+        return await settledOn(key, observer, base.touch(key, ttlMs, observer));
       } finally {
         router.wrote(key);
       }
     },
-    async delete(keys) {
+    async delete(keys, observer) {
       let count = 0;
       try {
         // One WAIT covers every key written on one connection; in a Cluster, keys on several masters
         // (a clear() batch) are deleted without it.
-        if (ha.waitForReplicas === undefined || (cluster && keys.length !== 1) || keys.length === 0) count = await base.delete(keys);
-        else await waitForReplicas(keys[0] as string, async () => (count = await base.delete(keys)) >= 0);
+        if (ha.waitForReplicas === undefined || (cluster && keys.length !== 1) || keys.length === 0) count = await base.delete(keys, observer);
+        else await waitForReplicas(keys[0] as string, async () => (count = await base.delete(keys, observer)) >= 0);
       } finally {
         for (const key of keys) router.wrote(key);
       }
