@@ -287,6 +287,30 @@ describe.each([...ADAPTER_BACKENDS, NODE_REDIS_ADAPTER_BACKEND])("express-sessio
       expect(commandsBetween(before, await backend.commandCalls!())).toEqual(oneRead);
     });
 
+    it("sends the response to an unmodified request in one piece (express-session splits it when touch answers later)", async () => {
+      const store = createExpressStore(backend.createStore());
+      const app = express();
+      let writes = 0;
+      app.use((_req, res, next) => {
+        // express-session captures res.write when its middleware runs: count what it writes through it.
+        const write = res.write;
+        res.write = function (this: Response, ...args: unknown[]) {
+          writes++;
+          return (write as (...a: unknown[]) => boolean).apply(this, args);
+        } as Response["write"];
+        next();
+      });
+      app.use(session({ store, secret: SECRET, name: "sid", resave: false, saveUninitialized: false, cookie: { maxAge: 60_000 } }));
+      app.get("/login", (req, res) => void ((req.session.user = "ada"), res.send("ok")));
+      app.get("/me", (req, res) => void res.send(`hello ${req.session.user}`));
+      const agent = request.agent(app);
+      await agent.get("/login").expect(200);
+      await agent.get("/me").expect(200); // warm: the store learns the TTL sessions use
+      writes = 0;
+      expect((await agent.get("/me").expect(200)).text).toBe("hello ada");
+      expect(writes).toBe(0);
+    });
+
     it("with touchAfterMs, an unmodified request costs one plain get", async () => {
       const { app } = makeApp(backend.createStore({ ttlMs: 60_000, touchAfterMs: 30_000 }), { maxAgeMs: 60_000 });
       const agent = request.agent(app);
