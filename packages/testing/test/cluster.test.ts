@@ -137,6 +137,30 @@ describe("cluster specifics", () => {
     }
   });
 
+  it("names the key's master as the node of a destroy", async () => {
+    const prefix = uniquePrefix("node-destroy");
+    const store = createSessionStore({ prefix, backend: redisBackend({ cluster: plain.seeds() }) });
+    const ids = ["a", "b", "c", "d"];
+    const nodes: unknown[] = [];
+    const channel = diagnosticsChannel.tracingChannel<unknown, OperationContext>(TRACING_CHANNELS.destroy);
+    const handlers = { start() {}, end() {}, asyncStart() {}, asyncEnd: (context: OperationContext) => void nodes.push(context.node), error() {} };
+    try {
+      for (const id of ids) await store.set(id, { id });
+      const roles = await plain.roles();
+      const holders = await Promise.all(ids.map(async (id) => {
+        const holder = await Promise.all(roles.map(async ({ master }) => // Another master answers MOVED: not its slot.
+          ((await master.command("EXISTS", `${prefix}${id}`).catch(() => 0)) === 1 ? master.port : undefined)));
+        return { role: "primary", address: `127.0.0.1:${holder.find((port) => port !== undefined)}` };
+      }));
+      channel.subscribe(handlers);
+      for (const id of ids) expect(await store.destroy(id)).toBe(true);
+      expect(nodes).toEqual(holders);
+    } finally {
+      channel.unsubscribe(handlers);
+      await store.close();
+    }
+  });
+
   it("sends a session read to a replica and the TTL refresh to the master", async () => {
     const prefix = uniquePrefix("route");
     const writer = createSessionStore({ prefix, ttlMs: 3_600_000, backend: redisBackend({ cluster: plain.seeds() }) });

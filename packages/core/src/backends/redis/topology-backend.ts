@@ -257,11 +257,13 @@ export function withTopology(base: Backend, connections: TopologyConnections, ha
     },
     async delete(keys, observer) {
       let count = 0;
+      // One key (a destroy) has one master to name; a clear() batch spans several.
+      const remove = () => (keys.length === 1 ? settledOn(keys[0] as string, observer, base.delete(keys, observer)) : base.delete(keys, observer));
       try {
         // One WAIT covers every key written on one connection; in a Cluster, keys on several masters
         // (a clear() batch) are deleted without it.
-        if (ha.waitForReplicas === undefined || (cluster && keys.length !== 1) || keys.length === 0) count = await base.delete(keys, observer);
-        else await waitForReplicas(keys[0] as string, async () => (count = await base.delete(keys, observer)) >= 0);
+        if (ha.waitForReplicas === undefined || (cluster && keys.length !== 1) || keys.length === 0) count = await remove();
+        else await waitForReplicas(keys[0] as string, async () => (count = await remove()) >= 0);
       } finally {
         for (const key of keys) router.wrote(key);
       }
