@@ -1,3 +1,4 @@
+import { constants } from "node:os";
 import { isSessionStoreError } from "@sessionbridge/core";
 import { redact } from "./redact.js";
 
@@ -6,14 +7,13 @@ export class UsageError extends Error {
   override readonly name = "UsageError";
 }
 
-/** Stopped by a signal (Ctrl-C, a TERM from the supervisor): exits 128 + the signal's number, as a shell reports it. */
+/** Stopped by a signal (Ctrl-C, a TERM from the supervisor): exits 128 + the signal's number (130, 143), as a shell reports it. */
 export class Interrupted extends Error {
   override readonly name = "Interrupted";
-  constructor(
-    message: string,
-    readonly exitCode: number,
-  ) {
-    super(message);
+  readonly exitCode: number;
+  constructor(signal: NodeJS.Signals, message: string) {
+    super(`interrupted by ${signal} ${message}`);
+    this.exitCode = 128 + constants.signals[signal];
   }
 }
 

@@ -1,5 +1,6 @@
 import type { MigrateOutcome, SessionStore } from "@sessionbridge/core";
 import { isSessionStoreError } from "@sessionbridge/core";
+import { watchInterrupts } from "../interrupt.js";
 import { Interrupted, note, print, UsageError } from "../output.js";
 import { progressBar } from "../progress.js";
 import { paced } from "../rate.js";
@@ -54,17 +55,10 @@ export async function migrate(store: SessionStore, flags: MigrateFlags): Promise
     if (flags.checkpoint !== undefined && !flags.dryRun) await writeCheckpoint(flags.checkpoint, { source: source.label, counts, finished });
   };
   // Ctrl-C (or a TERM) starts no more moves, lets the ones in flight finish and saves exact totals, so
-  // the next run's summary adds up; a second Ctrl-C ends the process at once (the listeners are once).
-  const stop = new AbortController();
-  let signal: NodeJS.Signals | undefined;
-  const onSignal = (name: NodeJS.Signals) => {
-    signal = name;
-    stop.abort();
-  };
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
+  // the next run's summary adds up; a second Ctrl-C ends the process at once.
+  const interrupts = watchInterrupts();
   try {
-    await paced(source.ids(), { concurrency: flags.concurrency, perSecond: flags.rate, signal: stop.signal }, async (id) => {
+    await paced(source.ids(), { concurrency: flags.concurrency, perSecond: flags.rate, signal: interrupts.signal }, async (id) => {
       let bucket: string;
       try {
         bucket = flags.dryRun ? await wouldMove(store, id) : BUCKET[await store.migrate(id)];
@@ -87,15 +81,15 @@ export async function migrate(store: SessionStore, flags: MigrateFlags): Promise
     if (flags.checkpoint !== undefined && !flags.dryRun) note(`interrupted; run the same command again to resume (checkpoint ${flags.checkpoint})`);
     throw error;
   } finally {
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
+    interrupts.dispose();
   }
+  const signal = interrupts.received;
   bar.stop();
   await save(signal === undefined);
   summarize(flags, { source: source.label, ...(signal === undefined ? {} : { interrupted: true }) }, counts);
   if (signal !== undefined) {
     const resume = flags.checkpoint !== undefined && !flags.dryRun ? `run the same command again to resume (checkpoint ${flags.checkpoint})` : "run it again to move what is left (give --checkpoint to carry the totals over)";
-    throw new Interrupted(`interrupted by ${signal} after the moves in flight finished; ${resume}`, signal === "SIGINT" ? 130 : 143);
+    throw new Interrupted(signal, `after the moves in flight finished; ${resume}`);
   }
   if (firstFailure !== undefined) note(`${counts.failed} session(s) could not be moved; the first: ${firstFailure}`);
   return counts.failed === 0;
