@@ -4,6 +4,8 @@ export interface Interrupts {
   readonly signal: AbortSignal;
   /** The signal that came, if one did. */
   readonly received: NodeJS.Signals | undefined;
+  /** Resolves with the first signal (also when it came before this was called). */
+  readonly arrived: Promise<NodeJS.Signals>;
   /** Stops listening: a signal after this ends the process as it would without us. */
   dispose(): void;
 }
@@ -15,8 +17,11 @@ export interface Interrupts {
 export function watchInterrupts(): Interrupts {
   const stop = new AbortController();
   let received: NodeJS.Signals | undefined;
+  let arrive!: (name: NodeJS.Signals) => void;
+  const arrived = new Promise<NodeJS.Signals>((resolve) => (arrive = resolve));
   const onSignal = (name: NodeJS.Signals) => {
     received ??= name;
+    arrive(received);
     stop.abort();
   };
   process.once("SIGINT", onSignal);
@@ -26,6 +31,7 @@ export function watchInterrupts(): Interrupts {
     get received() {
       return received;
     },
+    arrived,
     dispose() {
       process.off("SIGINT", onSignal);
       process.off("SIGTERM", onSignal);

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, watch, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, watch, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
@@ -216,6 +216,38 @@ describe("export and import", () => {
 
     const again = await sessionbridge(["--prefix", "e2:", "--json", "import", file], { env: env({ SESSIONBRIDGE_ENCRYPTION_KEYS: KEYS }), secrets: SECRETS });
     expect(JSON.parse(again.stdout)).toMatchObject({ imported: 0, exists: 5 });
+  });
+
+  it("removes its file when Ctrl-C stops an export half way, at once even while the server answers nothing", async () => {
+    const source = store({ prefix: "e5:" });
+    for (let i = 0; i < 5; i++) await source.set(`z${i}`, { n: i }, { ttlMs: 3_600_000 });
+    const file = join(dir, "e5.jsonl");
+    const created = new Promise<void>((resolve) => {
+      const watcher = watch(dir, (_event, name) => {
+        if (name === "e5.jsonl") {
+          watcher.close();
+          resolve();
+        }
+      });
+    });
+    // Paused, the server answers nothing: the export has created its file and waits on the listing.
+    redis.pause();
+    const run = startSessionbridge(["--prefix", "e5:", "--timeout-ms", "60000", "export", file], env());
+    try {
+      let said = "";
+      const reported = new Promise<void>((resolve) => run.child.stderr?.on("data", (chunk: Buffer) => (said += chunk.toString()).includes("interrupted by SIGINT") && resolve()));
+      await created;
+      run.child.kill("SIGINT");
+      await Promise.race([reported, run.done]);
+    } finally {
+      // Resumed once the export has stopped: the connection it closed then ends without waiting for the server.
+      redis.resume();
+    }
+    const stopped = await run.done;
+    expect(stopped.code).toBe(130);
+    expect(stopped.stderr).toMatch(/incomplete export \(interrupted\) removed/);
+    expect(stopped.stderr).toMatch(/interrupted by SIGINT before the export finished/);
+    expect(existsSync(file)).toBe(false);
   });
 
   it("decrypts only when asked and given the keys; refuses a file that is not an export", async () => {

@@ -4,7 +4,8 @@ import { once } from "node:events";
 import type { Writable } from "node:stream";
 import type { SessionStore } from "@sessionbridge/core";
 import { readStored, storedKeys, type ListedKey } from "@sessionbridge/core/tools";
-import { note, print, UsageError } from "../output.js";
+import { watchInterrupts } from "../interrupt.js";
+import { Interrupted, note, print, UsageError } from "../output.js";
 import { progressBar } from "../progress.js";
 import { paced } from "../rate.js";
 
@@ -32,39 +33,54 @@ export interface ExportFlags {
  */
 export async function exportSessions(store: SessionStore, flags: ExportFlags): Promise<void> {
   const toStdout = flags.file === "-";
-  const out: Writable = toStdout ? process.stdout : createWriteStream(flags.file, { flags: "wx", mode: 0o600 });
-  if (!toStdout) {
-    // once(…, "open") rejects with the stream's error: both ways end up here.
-    await once(out, "open").then(() => [], (error: unknown) => [error]).then(([error]) => {
-      if (error instanceof Error) throw new UsageError(`${flags.file}: cannot create it (${(error as NodeJS.ErrnoException).code === "EEXIST" ? "it exists: an export never overwrites a file" : ((error as NodeJS.ErrnoException).code ?? error.message)})`);
-    });
-  }
-  const counts = { exported: 0, sealed: 0, corrupt: 0 };
+  const counts: Counts = { exported: 0, sealed: 0, corrupt: 0 };
   const unlisted = { count: 0 };
-  try {
-    await writeAll(store, out, flags, counts, unlisted);
-  } catch (error) {
-    if (!toStdout) {
-      // The file was created by this run (wx): a backup that stops half way would restore a subset
-      // without saying so, so it goes.
-      out.destroy();
-      await unlink(flags.file).catch(() => undefined);
-      note(`${flags.file}: incomplete export (the listing or a read failed) removed; run the export again`);
-    }
-    throw error;
-  }
-  if (!toStdout) {
-    out.end();
-    await once(out, "finish");
-  }
+  // To stdout, Ctrl-C ends the process at once, as usual: there is no file to remove.
+  if (toStdout) await writeAll(store, process.stdout, flags, counts, unlisted);
+  else await exportToFile(store, flags, counts, unlisted);
   const report = toStdout ? note : print;
   if (flags.json) report(JSON.stringify({ ...counts, unlisted: unlisted.count }));
   else report(`exported ${counts.exported} session(s)${counts.sealed > 0 ? ` (${counts.sealed} sealed: import them with the same encryption keys)` : ""}; skipped ${counts.corrupt} corrupt${unlisted.count > 0 ? `; ${unlisted.count} key(s) stored hashed by memcached's key limit could not be listed` : ""}`);
 }
 
-/** The header, then every listed session, as JSON Lines on `out`. */
-async function writeAll(store: SessionStore, out: Writable, flags: ExportFlags, counts: { exported: number; sealed: number; corrupt: number }, unlisted: { count: number }): Promise<void> {
+type Counts = { exported: number; sealed: number; corrupt: number };
+
+/**
+ * Into a file this run creates (never over an existing one), removed again when the export does not
+ * finish — a failed listing or read, Ctrl-C or a TERM: a backup that stops half way would restore a
+ * subset without saying so.
+ */
+async function exportToFile(store: SessionStore, flags: ExportFlags, counts: Counts, unlisted: { count: number }): Promise<void> {
+  // Listening before the file exists: from then on a signal removes it (a second one ends the process).
+  const interrupts = watchInterrupts();
+  try {
+    const out = createWriteStream(flags.file, { flags: "wx", mode: 0o600 });
+    // once(…, "open") rejects with the stream's error: both ways end up here.
+    await once(out, "open").then(() => [], (error: unknown) => [error]).then(([error]) => {
+      if (error instanceof Error) throw new UsageError(`${flags.file}: cannot create it (${(error as NodeJS.ErrnoException).code === "EEXIST" ? "it exists: an export never overwrites a file" : ((error as NodeJS.ErrnoException).code ?? error.message)})`);
+    });
+    try {
+      // Interrupted, the export stops at once: the reads in flight are abandoned (closing the store ends them).
+      const interrupted = interrupts.arrived.then((signal) => Promise.reject(new Interrupted(signal, "before the export finished")));
+      await Promise.race([writeAll(store, out, flags, counts, unlisted, interrupts.signal), interrupted]);
+      out.end();
+      await once(out, "finish");
+    } catch (error) {
+      out.on("error", () => undefined); // a write still pending fails with ERR_STREAM_DESTROYED: the file goes anyway
+      out.destroy();
+      await unlink(flags.file).catch(() => undefined);
+      note(`${flags.file}: incomplete export (${error instanceof Interrupted ? "interrupted" : "the listing or a read failed"}) removed; run the export again`);
+      throw error;
+    }
+  } finally {
+    interrupts.dispose();
+  }
+}
+
+/** The header, then every listed session, as JSON Lines on `out`; with `signal`, nothing more once it aborts. */
+async function writeAll(store: SessionStore, out: Writable, flags: ExportFlags, counts: Counts, unlisted: { count: number }, signal?: AbortSignal): Promise<void> {
   const write = async (line: string) => {
+    signal?.throwIfAborted(); // a read abandoned by Ctrl-C writes nothing more
     if (!out.write(`${line}\n`)) await once(out, "drain");
   };
   const header: ExportHeader = { format: "sessionbridge-export", version: 1, prefix: store.options.prefix, exportedAt: new Date().toISOString() };
@@ -74,7 +90,7 @@ async function writeAll(store: SessionStore, out: Writable, flags: ExportFlags, 
     for await (const batch of storedKeys(store, unlisted)) yield* batch;
   }
   try {
-    await paced(keys(), { concurrency: flags.concurrency }, async (listed) => {
+    await paced(keys(), { concurrency: flags.concurrency, signal }, async (listed) => {
       const read = await readStored(store, listed, { open: flags.decrypt });
       if (read === null) return; // expired or deleted since it was listed
       if (read.state === "corrupt") counts.corrupt++;
