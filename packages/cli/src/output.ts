@@ -20,8 +20,30 @@ export class Interrupted extends Error {
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
+/** stdout's reader went away first (`sessionbridge export | head -1`): 128 + SIGPIPE's number, what a shell reports for cat there. */
+export const EXIT_OUTPUT_CLOSED = 128 + constants.signals.SIGPIPE;
+
+let stdoutError: NodeJS.ErrnoException | undefined;
+
+/**
+ * Listens for errors on stdout and stderr: an 'error' event nobody listens to would crash the process
+ * with a stack trace. EPIPE on stdout means its reader went away (`| head -1`): the command stops
+ * quietly, like cat — nothing more is printed, the store is closed, the exit code is EXIT_OUTPUT_CLOSED.
+ */
+export function watchOutput(): void {
+  process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+    stdoutError ??= error;
+  });
+  process.stderr.on("error", () => undefined); // nowhere left to say anything
+}
+
+/** stdout's reader went away (EPIPE). The event comes a tick after the write that met it. */
+export function outputClosed(): boolean {
+  return stdoutError?.code === "EPIPE";
+}
 
 export function print(line: string): void {
+  if (stdoutError !== undefined) return;
   process.stdout.write(`${redact(line)}\n`);
 }
 

@@ -7,7 +7,7 @@ import { importSessions } from "./commands/import.js";
 import { migrate } from "./commands/migrate.js";
 import { ping } from "./commands/ping.js";
 import { revoke, sessions } from "./commands/users.js";
-import { describeFailure, EXIT_FAILED, EXIT_OK, EXIT_USAGE, note } from "./output.js";
+import { describeFailure, EXIT_FAILED, EXIT_OK, EXIT_OUTPUT_CLOSED, EXIT_USAGE, note, outputClosed } from "./output.js";
 import { redact } from "./redact.js";
 
 const FORMATS = ["connect-redis", "koa-redis", "connect-memjs", "connect-memcached"];
@@ -28,7 +28,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option("-p, --prefix <prefix>", "the store's key prefix (env SESSIONBRIDGE_PREFIX; default sess:)")
     .option("--timeout-ms <ms>", "deadline of each operation in milliseconds (env SESSIONBRIDGE_TIMEOUT_MS)")
     .option("--json", "machine-readable output")
-    .addHelpText("after", "\nSecrets: SESSIONBRIDGE_KEY_SECRET, SESSIONBRIDGE_ENCRYPTION_KEYS (id:key,… newest first), or the config file. Passwords are never printed.\nExit codes: 0 done, 1 failed (backend down, sessions not moved), 2 bad input.")
+    .addHelpText("after", "\nSecrets: SESSIONBRIDGE_KEY_SECRET, SESSIONBRIDGE_ENCRYPTION_KEYS (id:key,… newest first), or the config file. Passwords are never printed.\nExit codes: 0 done, 1 failed (backend down, sessions not moved), 2 bad input, 130 (143) stopped by Ctrl-C (TERM), 141 stdout closed by its reader (| head).")
     .showHelpAfterError("(run sessionbridge --help for usage)")
     .exitOverride()
     .configureOutput({ writeOut: (text) => process.stdout.write(redact(text)), writeErr: (text) => process.stderr.write(redact(text)) });
@@ -114,16 +114,22 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option("--overwrite", "replace sessions the store already has")
     .action((file: string, flags: { overwrite?: boolean }) => withStore((store) => importSessions(store, { file, overwrite: flags.overwrite === true, json: globals().json === true })));
 
+  let failure: { error: unknown } | undefined;
   try {
     await program.parseAsync(argv, { from: "user" });
   } catch (error) {
-    if (error instanceof CommanderError) {
-      // --help and --version end here too, with exit code 0; commander already printed the message.
-      return error.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
-    }
-    const failure = describeFailure(error);
-    note(`sessionbridge: ${failure.message}`);
-    return error instanceof InvalidArgumentError ? EXIT_USAGE : failure.code;
+    failure = { error };
   }
-  return code;
+  // An EPIPE on stdout arrives as an event after the write that met it: let it come before deciding.
+  await new Promise((resolve) => setImmediate(resolve));
+  if (outputClosed()) return EXIT_OUTPUT_CLOSED;
+  if (failure === undefined) return code;
+  const { error } = failure;
+  if (error instanceof CommanderError) {
+    // --help and --version end here too, with exit code 0; commander already printed the message.
+    return error.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
+  }
+  const described = describeFailure(error);
+  note(`sessionbridge: ${described.message}`);
+  return error instanceof InvalidArgumentError ? EXIT_USAGE : described.code;
 }

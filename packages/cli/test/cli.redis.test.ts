@@ -250,6 +250,28 @@ describe("export and import", () => {
     expect(existsSync(file)).toBe(false);
   });
 
+  it("stops quietly, like cat, when its reader closes stdout early (export | head -1): exit 141, nothing on stderr", async () => {
+    const source = store({ prefix: "e6:" });
+    // 300 sessions of 2 kB overfill the pipe: the export is still writing when its reader goes away.
+    for (let i = 0; i < 300; i += 50) await Promise.all(Array.from({ length: 50 }, (_, j) => source.set(`p${i + j}`, { pad: "x".repeat(2000) }, { ttlMs: 3_600_000 })));
+    const exporting = startSessionbridge(["--prefix", "e6:", "export"], env());
+    const firstLine = await new Promise<string>((resolve) => {
+      let text = "";
+      exporting.child.stdout?.on("data", (chunk: Buffer) => {
+        text += chunk.toString();
+        if (text.includes("\n")) resolve(text.slice(0, text.indexOf("\n")));
+      });
+    });
+    exporting.child.stdout?.destroy(); // what head does after its line
+    // A command that prints one line at the end, to a reader already gone.
+    const counting = startSessionbridge(["--prefix", "e6:", "count"], env());
+    counting.child.stdout?.destroy();
+    const [exported, counted] = await Promise.all([exporting.done, counting.done]);
+    expect(JSON.parse(firstLine)).toMatchObject({ format: "sessionbridge-export" });
+    expect(exported).toMatchObject({ code: 141, stderr: "" });
+    expect(counted).toMatchObject({ code: 141, stderr: "" });
+  });
+
   it("decrypts only when asked and given the keys; refuses a file that is not an export", async () => {
     const source = store({ prefix: "e3:", encryptionKeys: [{ id: "k1", key: KEY }] });
     await source.set("y", { note: "visible" });

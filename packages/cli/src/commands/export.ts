@@ -79,17 +79,24 @@ async function exportToFile(store: SessionStore, flags: ExportFlags, counts: Cou
 
 /** The header, then every listed session, as JSON Lines on `out`; with `signal`, nothing more once it aborts. */
 async function writeAll(store: SessionStore, out: Writable, flags: ExportFlags, counts: Counts, unlisted: { count: number }, signal?: AbortSignal): Promise<void> {
+  // stdout's reader gone (EPIPE) or the disk full: the listing stops at the next write.
+  let failed: Error | undefined;
+  const onError = (error: Error) => {
+    failed ??= error;
+  };
+  out.on("error", onError);
   const write = async (line: string) => {
     signal?.throwIfAborted(); // a read abandoned by Ctrl-C writes nothing more
+    if (failed !== undefined) throw failed;
     if (!out.write(`${line}\n`)) await once(out, "drain");
   };
   const header: ExportHeader = { format: "sessionbridge-export", version: 1, prefix: store.options.prefix, exportedAt: new Date().toISOString() };
-  await write(JSON.stringify(header));
   const bar = progressBar("export", ["exported", "sealed", "corrupt"]);
   async function* keys(): AsyncIterable<ListedKey> {
     for await (const batch of storedKeys(store, unlisted)) yield* batch;
   }
   try {
+    await write(JSON.stringify(header));
     await paced(keys(), { concurrency: flags.concurrency, signal }, async (listed) => {
       const read = await readStored(store, listed, { open: flags.decrypt });
       if (read === null) return; // expired or deleted since it was listed
@@ -102,6 +109,7 @@ async function writeAll(store: SessionStore, out: Writable, flags: ExportFlags, 
       bar.increment(counts);
     });
   } finally {
+    out.off("error", onError);
     bar.stop();
   }
 }
