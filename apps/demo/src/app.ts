@@ -170,11 +170,11 @@ async function route(app: DemoApp, req: DemoRequest, session: SessionPort, expir
       signedIn(false);
       return redirect(app, "/login?m=logged-out");
   }
-  // The catalogue is open to visitors too: the CSRF token above is all an edit needs.
+  // Every other form needs a signed-in user, catalogue edits included (anyone may read the catalogue).
+  if (!user) return redirect(app, "/login");
   const edited = await catalogueReply(app, () => editProduct(app.catalogue, req.path, req.form, context()));
   if (edited !== undefined) return edited;
 
-  if (!user) return redirect(app, "/login");
   switch (req.path) {
     case "/profile": {
       const displayName = field(req.form, "displayName");

@@ -21,6 +21,8 @@ const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable
 let demo: Spawned & { url: string };
 let own: EmbeddedPostgres | undefined;
 const PASSWORD = "not-in-any-log-456";
+/** Signed in: edits need a user. One account for every test (a sign-up costs a password hash). */
+let signedIn: ReturnType<typeof visitor>;
 
 beforeAll(async () => {
   mkdirSync(artifacts, { recursive: true });
@@ -34,6 +36,9 @@ beforeAll(async () => {
   }
   const url = given ?? (own = await startEmbeddedPostgres()).url.replace("postgres@", `postgres:${PASSWORD}@`);
   demo = await launch({ DATABASE_URL: url });
+  signedIn = visitor(demo.url);
+  const signUp = await signedIn("/signup");
+  expect((await signedIn("/signup", { _csrf: csrfOf(signUp.body), username: "editor", displayName: "Editor", password: "long enough" })).status).toBe(303);
 }, 90_000);
 
 afterAll(async () => {
@@ -75,7 +80,7 @@ describe("the demo's catalogue", () => {
   }, 30_000);
 
   it("write-through across processes: an edit on one instance is read as a hit, with no query, on every instance; the list is loaded again once", async () => {
-    const call = visitor(demo.url);
+    const call = signedIn;
     const form = await call("/catalogue/2");
     const saved = await call("/catalogue/2", { _csrf: csrfOf(form.body), name: "Big kettle", price: "41.50" });
     expect(saved.status).toBe(303);
@@ -99,8 +104,8 @@ describe("the demo's catalogue", () => {
     for (const list of lists) expect(list.body).toContain(">Big kettle</a>");
   }, 30_000);
 
-  it("refuses an edit without the form's CSRF token, and a bad price, on every framework; nothing is written", async () => {
-    const call = visitor(demo.url);
+  it("refuses an edit without the form's CSRF token, from a visitor who is not signed in, and with a bad price, on every framework; nothing is written", async () => {
+    const call = signedIn;
     const form = await call("/catalogue/3");
     const csrf = csrfOf(form.body);
     const answers = [];
@@ -111,6 +116,18 @@ describe("the demo's catalogue", () => {
     expect(answers.map((a) => a.status)).toEqual([403, 400, 403, 400, 403, 400]);
     expect(new Set(answers.map((a) => a.servedBy)).size).toBe(3);
     expect(answers[1]?.body).toContain("The price must look like 24 or 24.50");
+
+    // A visitor's session holds a valid CSRF token too: the edit is refused for want of a user.
+    const anonymous = visitor(demo.url);
+    const token = csrfOf((await anonymous("/login")).body);
+    const refused = [];
+    for (let i = 0; i < 3; i++) refused.push(await anonymous("/catalogue/3", { _csrf: token, name: "Anonymous", price: "2" }));
+    expect(refused.map((a) => [a.status, a.location])).toEqual(Array(3).fill([303, "/login"]));
+    expect(new Set(refused.map((a) => a.servedBy)).size).toBe(3);
+    const page = await anonymous("/catalogue/3");
+    expect(page.body).toContain('<a href="/login">Log in</a> to edit this product.');
+    expect(page.body).not.toContain('action="/catalogue/3"');
+
     const after = await call("/catalogue/3");
     expect(after.body).toContain('id="product-name">Mug<');
     expect(after.body).toContain('id="product-version">1<');
@@ -119,7 +136,11 @@ describe("the demo's catalogue", () => {
   it("in Chromium: an edit saved on one instance is read from the cache by the next ones", async () => {
     const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
     try {
-      const page = await browser.newPage();
+      // The signed-in account's session (no second password hash for a login through the form).
+      const cookie = signedIn.cookie();
+      const context = await browser.newContext();
+      await context.addCookies([{ name: cookie.slice(0, cookie.indexOf("=")), value: cookie.slice(cookie.indexOf("=") + 1), url: demo.url }]);
+      const page = await context.newPage();
       await page.goto(new URL("/catalogue", demo.url).href);
       await Promise.all([page.waitForURL((url) => url.pathname === "/catalogue/1"), page.click("a[href='/catalogue/1']")]);
       await page.fill("#name", "Teapot, large");

@@ -49,15 +49,16 @@ export function killStartedDemos(): void {
   for (const child of started.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
 }
 
-/** A visitor through the balancer: keeps the session cookie, never follows redirects. */
+/** A visitor through the balancer: keeps the session cookie (`cookie()`: `sb.sid=…`), never follows redirects. */
 export function visitor(baseUrl: string) {
   let cookie = "";
-  return async (path: string, form?: Record<string, string>) => {
+  const call = async (path: string, form?: Record<string, string>) => {
     const response = await fetch(new URL(path, baseUrl), { method: form ? "POST" : "GET", redirect: "manual", headers: { cookie, ...(form ? { "content-type": "application/x-www-form-urlencoded" } : {}) }, ...(form ? { body: new URLSearchParams(form).toString() } : {}) });
     const set = response.headers.getSetCookie().find((line) => line.startsWith("sb.sid="));
     if (set) cookie = set.split(";")[0] ?? "";
     return { status: response.status, location: response.headers.get("location"), servedBy: response.headers.get("x-served-by"), body: await response.text() };
   };
+  return Object.assign(call, { cookie: () => cookie });
 }
 
 /** The CSRF token of the page's forms. */

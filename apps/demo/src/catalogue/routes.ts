@@ -21,7 +21,7 @@ export async function showCatalogue(catalogue: Catalogue, path: string, query: U
   return { status: 200, body: productPage(ctx, product, { steps: [step], stats: catalogue.stats() }, { notice }) };
 }
 
-/** POST /catalogue/<id> (CSRF already checked); undefined for any other path. */
+/** POST /catalogue/<id> (CSRF and a signed-in user already checked); undefined for any other path. */
 export async function editProduct(catalogue: Catalogue, path: string, form: Record<string, unknown>, ctx: PageContext): Promise<CatalogueReply | undefined> {
   const id = productId(path);
   if (id === undefined) return undefined;

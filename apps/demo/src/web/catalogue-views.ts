@@ -55,10 +55,12 @@ export function productPage(ctx: PageContext, product: Product, cache: CacheRepo
     ${message.problem ? html`<p class="problem" role="alert">${message.problem}</p>` : ""}
     <p>Price <strong id="product-price">${price(product.priceCents)}</strong> · version <strong id="product-version">${product.version}</strong>
     · <span id="edited-by">${product.editedBy === null ? "never edited" : html`last edited on <strong>${product.editedBy}</strong>`}</span></p>
-    <form method="post" action="/catalogue/${product.id}"><input type="hidden" name="_csrf" value="${ctx.csrf}">
+    ${ctx.user === undefined
+      ? html`<p id="edit-login"><a href="/login">Log in</a> to edit this product.</p>`
+      : html`<form method="post" action="/catalogue/${product.id}"><input type="hidden" name="_csrf" value="${ctx.csrf}">
       <label for="name">Name</label><input id="name" name="name" type="text" required maxlength="60" value="${values.name}">
       <label for="price">Price</label><input id="price" name="price" type="text" inputmode="decimal" required value="${values.price}">
-      <button type="submit">Save</button></form>
+      <button type="submit">Save</button></form>`}
     <p class="muted">Saving writes the database, then the cache (write-through, ordered by the row's version), and
     invalidates the cached list by its tag. Reload: the next instance reads this product from the cache (a hit, no
     query) and loads the list once.</p>
