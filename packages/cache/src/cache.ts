@@ -1,5 +1,5 @@
 import { EventEmitter } from "node:events";
-import { jsonSerializer, SessionStoreError, type Backend, type CacheOperation, type CacheOperationContext, type CacheOutcome, type Serializer, type SetCondition } from "@sessionbridge/core";
+import { jsonSerializer, SessionStoreError, type Backend, type CacheOperation, type CommandObserver, type CacheOperationContext, type CacheOutcome, type Serializer, type SetCondition } from "@sessionbridge/core";
 import { backendFromUrl, cacheTracingChannels, createEncryption, Deadlines, isTraced, trace, withDeadline, type BodyTransform } from "@sessionbridge/core/adapter";
 import { decodeEntry, encodeEntry, headerOf, type Entry } from "./entry.js";
 import { FirstTier } from "./first-tier.js";
@@ -134,18 +134,19 @@ export class Cache<V = unknown> {
     const settings = checkLoadOptions(options, this.options);
     this.assertOpen();
     // The hit path: no closure unless someone listens.
-    if (!isTraced(cacheTracingChannels.lookup)) return this.find(key, loader, settings);
-    return this.traced("lookup", () => this.find(key, loader, settings), (found) => found.source);
+    if (!isTraced(cacheTracingChannels.lookup)) return this.find(key, loader, settings, undefined);
+    return this.traced("lookup", (observer) => this.find(key, loader, settings, observer), (found) => found.source);
   }
 
-  private find(key: string, loader: Loader<V>, settings: LoadSettings): Promise<Lookup<V>> {
+  /** `observer`: a traced operation's context, told the node of each command on the entry's key (backend.ts in core). */
+  private find(key: string, loader: Loader<V>, settings: LoadSettings, observer: CommandObserver | undefined): Promise<Lookup<V>> {
     if (this.local !== undefined) {
       const held = this.local.get(key, Date.now());
       if (held !== undefined) return Promise.resolve({ value: held.value, source: "local" });
     }
     const running = this.flights.get(key);
     if (running !== undefined) return running.then(joined);
-    const flight = this.resolve(key, loader, settings).finally(() => this.flights.delete(key));
+    const flight = this.resolve(key, loader, settings, observer).finally(() => this.flights.delete(key));
     this.flights.set(key, flight);
     return flight;
   }
@@ -172,14 +173,14 @@ export class Cache<V = unknown> {
     const version = options?.version ?? this.versionOf?.(value) ?? Date.now();
     if (!Number.isSafeInteger(version) || version < 0) throw new SessionStoreError("CONFIG", `cache: option "version" must be a whole number of at least 0 (got ${String(version)})`);
     this.assertOpen();
-    return this.traced("set", () => this.writeThrough(key, value, version, settings), (outcome) => outcome);
+    return this.traced("set", (observer) => this.writeThrough(key, value, version, settings, observer), (outcome) => outcome);
   }
 
-  private async writeThrough(key: string, value: V, version: number, settings: LoadSettings): Promise<WriteOutcome> {
+  private async writeThrough(key: string, value: V, version: number, settings: LoadSettings, observer: CommandObserver | undefined): Promise<WriteOutcome> {
     if (!this.health.up) return this.remember([key]);
     try {
       const generations = await this.currentGenerations(settings.tags);
-      const outcome = await this.writeVersioned(key, value, version, settings, generations);
+      const outcome = await this.writeVersioned(key, value, version, settings, generations, observer);
       this.invalidateLocal({ k: [key] });
       return outcome;
     } catch (error) {
@@ -197,16 +198,17 @@ export class Cache<V = unknown> {
   async delete(keys: string | readonly string[]): Promise<number> {
     const list = (typeof keys === "string" ? [keys] : [...keys]).map(checkKey);
     this.assertOpen();
-    return this.traced("delete", () => this.deleteKeys(list));
+    return this.traced("delete", (observer) => this.deleteKeys(list, observer));
   }
 
-  private async deleteKeys(list: string[]): Promise<number> {
+  /** `observer` names the node of a one-key deletion only: several keys may live on several nodes. */
+  private async deleteKeys(list: string[], observer: CommandObserver | undefined): Promise<number> {
     if (!this.health.up) {
       this.remember(list);
       return 0;
     }
     try {
-      const count = await this.op("delete", () => this.backend.delete(list.map((key) => this.keyOf(key))));
+      const count = await this.op("delete", () => this.backend.delete(list.map((key) => this.keyOf(key)), list.length === 1 ? observer : undefined));
       this.invalidateLocal({ k: list });
       return count;
     } catch (error) {
@@ -222,16 +224,16 @@ export class Cache<V = unknown> {
   async invalidateTag(tags: string | readonly string[]): Promise<void> {
     const list = checkTags(typeof tags === "string" ? [tags] : tags);
     this.assertOpen();
-    return this.traced("invalidateTag", () => this.invalidateTags(list));
+    return this.traced("invalidateTag", (observer) => this.invalidateTags(list, list.length === 1 ? observer : undefined));
   }
 
-  private async invalidateTags(list: readonly string[]): Promise<void> {
+  private async invalidateTags(list: readonly string[], observer: CommandObserver | undefined): Promise<void> {
     if (!this.health.up) {
       this.rememberTags(list);
       return;
     }
     try {
-      await Promise.all(list.map((tag) => this.op("invalidate tag", () => this.backend.set(this.tagKey(tag), newGeneration(), TAG_TTL_MS))));
+      await Promise.all(list.map((tag) => this.op("invalidate tag", () => this.backend.set(this.tagKey(tag), newGeneration(), TAG_TTL_MS, undefined, observer))));
       this.invalidateLocal({ t: list });
     } catch (error) {
       if (this.health.failed(error)) return this.rememberTags(list);
@@ -261,12 +263,12 @@ export class Cache<V = unknown> {
 
   // ---- lazy loading ------------------------------------------------------------------------------
 
-  private async resolve(key: string, loader: Loader<V>, settings: LoadSettings): Promise<Lookup<V>> {
+  private async resolve(key: string, loader: Loader<V>, settings: LoadSettings, observer: CommandObserver | undefined): Promise<Lookup<V>> {
     if (!this.health.up) return this.bypass(key, loader, settings);
     const epoch = this.localEpoch;
     let read: Read<V> | null;
     try {
-      read = await this.read(key, settings.tags);
+      read = await this.read(key, settings.tags, observer);
     } catch (error) {
       if (this.health.failed(error)) return this.bypass(key, loader, settings);
       this.report(error);
@@ -286,11 +288,11 @@ export class Cache<V = unknown> {
         return { value: previous.value, source: "stale" };
       }
     }
-    return this.loadShared(key, loader, settings, read);
+    return this.loadShared(key, loader, settings, read, observer);
   }
 
   /** A miss: load under the cross-instance lock, or wait for the instance that holds it. */
-  private async loadShared(key: string, loader: Loader<V>, settings: LoadSettings, read: Read<V> | null): Promise<Lookup<V>> {
+  private async loadShared(key: string, loader: Loader<V>, settings: LoadSettings, read: Read<V> | null, observer: CommandObserver | undefined): Promise<Lookup<V>> {
     const lockKey = this.lockKey(key);
     const token = newGeneration();
     const giveUpAtMs = Date.now() + this.options.lockTtlMs;
@@ -299,14 +301,14 @@ export class Cache<V = unknown> {
       for (;;) {
         locked = (await this.op("lock", () => this.backend.set(lockKey, token, this.options.lockTtlMs, { kind: "absent" }))) === "ok";
         // Another instance may have stored the value and released the lock since our read: look again.
-        const current = await this.read(key, settings.tags);
+        const current = await this.read(key, settings.tags, observer);
         const found = await this.freshOf(current);
         if (found !== undefined) return { value: found.value, source: "waited" };
         if (locked) {
           read = current;
           break;
         }
-        const waited = await this.waitForOther(key, lockKey, settings, giveUpAtMs);
+        const waited = await this.waitForOther(key, lockKey, settings, giveUpAtMs, observer);
         if (waited !== undefined) return waited;
         if (Date.now() >= giveUpAtMs) break; // the other instance is too slow: load without the lock
       }
@@ -315,17 +317,17 @@ export class Cache<V = unknown> {
       this.report(error);
     }
     try {
-      return await this.loadAndStore(key, loader, settings, read);
+      return await this.loadAndStore(key, loader, settings, read, observer);
     } finally {
       if (locked) this.op("unlock", () => this.backend.delete([lockKey])).catch((error: unknown) => this.health.failed(error) || this.report(error));
     }
   }
 
   /** Polls for the value another instance is loading; undefined when its lock went away without one, or time ran out. */
-  private async waitForOther(key: string, lockKey: string, settings: LoadSettings, giveUpAtMs: number): Promise<Lookup<V> | undefined> {
+  private async waitForOther(key: string, lockKey: string, settings: LoadSettings, giveUpAtMs: number, observer: CommandObserver | undefined): Promise<Lookup<V> | undefined> {
     while (Date.now() < giveUpAtMs && !this.closed) {
       await sleep(this.options.lockPollMs);
-      const [current, lock] = await Promise.all([this.read(key, settings.tags), this.op("lock", () => this.backend.get(lockKey))]);
+      const [current, lock] = await Promise.all([this.read(key, settings.tags, observer), this.op("lock", () => this.backend.get(lockKey))]);
       const found = await this.freshOf(current);
       if (found !== undefined) return { value: found.value, source: "waited" };
       if (lock === null) return undefined;
@@ -333,7 +335,7 @@ export class Cache<V = unknown> {
     return undefined;
   }
 
-  private async loadAndStore(key: string, loader: Loader<V>, settings: LoadSettings, read: Read<V> | null): Promise<Lookup<V>> {
+  private async loadAndStore(key: string, loader: Loader<V>, settings: LoadSettings, read: Read<V> | null, observer: CommandObserver | undefined): Promise<Lookup<V>> {
     const previous = read?.entry ?? null;
     // Tag generations are taken before the loader runs: an invalidation during the load leaves the
     // entry written with the old generation, so it is already invalid (never stale data marked current).
@@ -352,23 +354,23 @@ export class Cache<V = unknown> {
       throw error;
     }
     if (this.health.up && (generations !== undefined || settings.tags.length === 0)) {
-      await this.storeLoaded(key, value, settings, read, generations).catch((error: unknown) => this.health.failed(error) || this.report(error));
+      await this.storeLoaded(key, value, settings, read, generations, observer).catch((error: unknown) => this.health.failed(error) || this.report(error));
     }
     return { value, source: "miss" };
   }
 
   /** Caches what a loader returned: create-only, or replacing exactly the entry the miss saw, so a newer write-through always wins. */
-  private async storeLoaded(key: string, value: V | undefined, settings: LoadSettings, read: Read<V> | null, generations: Map<string, string | null> | undefined): Promise<void> {
+  private async storeLoaded(key: string, value: V | undefined, settings: LoadSettings, read: Read<V> | null, generations: Map<string, string | null> | undefined, observer: CommandObserver | undefined): Promise<void> {
     const previous = read?.entry ?? null;
     const condition: SetCondition = read?.text == null ? { kind: "absent" } : { kind: "version", prefix: previous?.header ?? headerOf(read.text) };
     if (value === undefined && settings.negativeTtlMs === 0) {
-      if (read?.text != null) await this.op("delete", () => this.backend.delete([this.keyOf(key)]));
+      if (read?.text != null) await this.op("delete", () => this.backend.delete([this.keyOf(key)], observer));
       return;
     }
     const own = value === undefined ? 0 : (this.versionOf?.(value) ?? 0);
     if (previous !== null && this.versionOf !== undefined && own < previous.version) return;
     const version = Math.max(own, previous?.version ?? 0);
-    await this.write(key, value, version, settings, generations, condition);
+    await this.write(key, value, version, settings, generations, condition, observer);
   }
 
   private refreshInBackground(key: string, loader: Loader<V>, settings: LoadSettings, read: Read<V>): void {
@@ -380,7 +382,7 @@ export class Cache<V = unknown> {
       // Only the instance that gets the lock refreshes; the others keep serving the stale value.
       if ((await this.op("lock", () => this.backend.set(lockKey, token, this.options.lockTtlMs, { kind: "absent" }))) !== "ok") return;
       try {
-        await this.loadAndStore(key, loader, settings, read);
+        await this.loadAndStore(key, loader, settings, read, undefined); // outlives the lookup's trace
       } finally {
         await this.op("unlock", () => this.backend.delete([lockKey]));
       }
@@ -402,14 +404,14 @@ export class Cache<V = unknown> {
   // ---- reading -----------------------------------------------------------------------------------
 
   /** The entry and the generations of `tags`, in one turn (one round trip where the backend batches). */
-  private async read(key: string, tags: readonly string[]): Promise<Read<V>> {
+  private async read(key: string, tags: readonly string[], observer?: CommandObserver): Promise<Read<V>> {
     const backendKey = this.keyOf(key);
     const generations = new Map<string, string | null>();
     let text: string | null;
     if (tags.length === 0) {
-      text = await this.op("get", () => this.backend.get(backendKey));
+      text = await this.op("get", () => this.backend.get(backendKey, undefined, observer));
     } else {
-      const replies = await Promise.all([this.op("get", () => this.backend.get(backendKey)), ...tags.map((tag) => this.op("get", () => this.backend.get(this.tagKey(tag))))]);
+      const replies = await Promise.all([this.op("get", () => this.backend.get(backendKey, undefined, observer)), ...tags.map((tag) => this.op("get", () => this.backend.get(this.tagKey(tag))))]);
       text = replies[0] as string | null;
       tags.forEach((tag, index) => generations.set(tag, replies[index + 1] as string | null));
     }
@@ -464,19 +466,19 @@ export class Cache<V = unknown> {
   }
 
   /** Read the entry, and replace it only when its version is not higher (compare-and-set on its header). */
-  private async writeVersioned(key: string, value: V, version: number, settings: LoadSettings, generations: Map<string, string | null> | undefined): Promise<WriteOutcome> {
+  private async writeVersioned(key: string, value: V, version: number, settings: LoadSettings, generations: Map<string, string | null> | undefined, observer: CommandObserver | undefined): Promise<WriteOutcome> {
     const backendKey = this.keyOf(key);
     for (let round = 0; round < MAX_WRITE_ROUNDS; round++) {
-      const text = await this.op("get", () => this.backend.get(backendKey));
+      const text = await this.op("get", () => this.backend.get(backendKey, undefined, observer));
       const current = text === null ? null : decodeEntry<V>(text, backendKey, this.serializer, this.transform);
       if (current !== null && current.version > version) return "older";
       const condition: SetCondition = text === null ? { kind: "absent" } : { kind: "version", prefix: current?.header ?? headerOf(text) };
-      if ((await this.write(key, value, version, settings, generations, condition)) !== "lost") return "written";
+      if ((await this.write(key, value, version, settings, generations, condition, observer)) !== "lost") return "written";
     }
     throw new SessionStoreError("CONFLICT", `cache: a write kept losing to concurrent writes of the same key (${MAX_WRITE_ROUNDS} rounds) — is one key written in a tight loop?`, { backend: this.backend.label });
   }
 
-  private async write(key: string, value: V | undefined, version: number, settings: LoadSettings, generations: Map<string, string | null> | undefined, condition: SetCondition): Promise<"ok" | "lost" | "skipped"> {
+  private async write(key: string, value: V | undefined, version: number, settings: LoadSettings, generations: Map<string, string | null> | undefined, condition: SetCondition, observer: CommandObserver | undefined): Promise<"ok" | "lost" | "skipped"> {
     const now = Date.now();
     const negative = value === undefined;
     const base = negative ? settings.negativeTtlMs : settings.ttlMs;
@@ -502,7 +504,7 @@ export class Cache<V = unknown> {
       this.report(new SessionStoreError("TOO_LARGE", `cache: an entry of ${Buffer.byteLength(text)} bytes is more than maxBytes (${this.options.maxBytes}); it was served but not cached`));
       return "skipped";
     }
-    const result = await this.op("set", () => this.backend.set(backendKey, text, freshMs + extraMs, condition));
+    const result = await this.op("set", () => this.backend.set(backendKey, text, freshMs + extraMs, condition, observer));
     return result === "ok" ? "ok" : "lost";
   }
 
@@ -578,14 +580,15 @@ export class Cache<V = unknown> {
 
   /**
    * Runs a public operation inside its `sessionbridge:cache.<operation>` trace when anyone listens (APM
-   * tools, @sessionbridge/opentelemetry), else as it is: one `hasSubscribers` check on the hit path.
+   * tools, @sessionbridge/opentelemetry), else as it is: one `hasSubscribers` check on the hit path. A
+   * traced `work` gets the context as the observer of its backend commands (it names the node).
    */
-  private traced<R>(operation: CacheOperation, work: () => Promise<R>, outcome?: (result: R) => CacheOutcome): Promise<R> {
+  private traced<R>(operation: CacheOperation, work: (observer: CommandObserver | undefined) => Promise<R>, outcome?: (result: R) => CacheOutcome): Promise<R> {
     const channel = cacheTracingChannels[operation];
-    if (!isTraced(channel)) return work();
+    if (!isTraced(channel)) return work(undefined);
     const context: CacheOperationContext = { operation, system: this.system, backend: this.backend.label, prefix: this.options.prefix };
     return trace(channel, context, () =>
-      work().then((result) => {
+      work(context).then((result) => {
         if (outcome !== undefined) context.outcome = outcome(result);
         return result;
       }),

@@ -1,6 +1,7 @@
 import diagnosticsChannel from "node:diagnostics_channel";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { CACHE_TRACING_CHANNELS, memoryBackend, type CacheOperationContext } from "@sessionbridge/core";
+import { CACHE_TRACING_CHANNELS, memcachedBackend, memoryBackend, type CacheOperationContext } from "@sessionbridge/core";
+import { startMemcachedNodes, type MemcachedServer } from "@sessionbridge/testing";
 import { createCache, type Cache } from "../src/index.js";
 import { openDatabase, productById, seedProducts, type Database, type Product } from "./database.js";
 
@@ -8,13 +9,14 @@ import { openDatabase, productById, seedProducts, type Database, type Product } 
  * Hit / miss / load metrics come from the core's tracing channel machinery: every cache operation is
  * published on `sessionbridge:cache.<operation>` with its outcome, never its key or value. A real database
  * (PGlite, or DATABASE_URL) answers the loader; the backend is the in-process memory one (tracing does not
- * depend on the backend).
+ * depend on the backend), except where the node that served an operation is named (two memcached nodes).
  */
 
 interface Seen {
   operation: string;
   outcome: string | undefined;
   error: string | undefined;
+  node: unknown;
   /** Everything the context carried, as text: must never contain a key or a value. */
   text: string;
 }
@@ -27,7 +29,7 @@ const handlers = {
   end() {},
   asyncStart() {},
   asyncEnd(context: CacheOperationContext) {
-    seen.push({ operation: context.operation, outcome: context.outcome, error: (context.error as { code?: string } | undefined)?.code, text: JSON.stringify({ ...context, error: String(context.error) }) });
+    seen.push({ operation: context.operation, outcome: context.outcome, error: (context.error as { code?: string } | undefined)?.code, node: (context as { node?: unknown }).node, text: JSON.stringify({ ...context, error: String(context.error) }) });
   },
   error() {},
 };
@@ -117,5 +119,37 @@ describe("cache tracing channels", () => {
     } finally {
       for (const channel of channels) channel.subscribe(handlers);
     }
+  });
+});
+
+describe("the node that served a cache operation", () => {
+  let nodes: MemcachedServer[] = [];
+  beforeAll(async () => {
+    nodes = await startMemcachedNodes(2);
+  });
+  afterAll(async () => {
+    await Promise.all(nodes.map((node) => node.dispose()));
+  });
+
+  it("names the memcached node holding the entry for its lookups, write-through and deletion, and both nodes over many entries", async () => {
+    const cache = createCache<Product>({ backend: memcachedBackend({ servers: nodes.map((node) => node.address) }), prefix: "traced-node:", jitter: 0 });
+    caches.push(cache);
+    const served = new Set<unknown>();
+    for (let id = 1; id <= 12; id++) {
+      const row = { id, name: "Kettle", price_cents: 100, version: 1 };
+      await cache.getOrLoad(`product:${id}`, async () => row); // a miss: read, lock, load, write
+      await cache.getOrLoad(`product:${id}`, async () => row); // a hit
+      await cache.set(`product:${id}`, { ...row, version: 2 }, { version: 2 });
+      await cache.delete(`product:${id}`);
+      const events = seen.splice(0);
+      expect(events.map((event) => [event.operation, event.outcome])).toEqual([["load", "found"], ["lookup", "miss"], ["lookup", "hit"], ["set", "written"], ["delete", undefined]]);
+      const [load, ...onTheEntry] = events;
+      expect(load?.node).toBeUndefined(); // the loader is the database, no cache node
+      const node = onTheEntry[0]?.node as { role: string; address: string } | undefined;
+      expect(node?.role).toBe("node");
+      for (const event of onTheEntry) expect(event.node).toEqual(node);
+      served.add(node?.address);
+    }
+    expect(served).toEqual(new Set(nodes.map((node) => node.address)));
   });
 });

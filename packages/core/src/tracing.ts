@@ -136,6 +136,13 @@ export interface CacheOperationContext {
   readonly prefix: string;
   /** See {@link CacheOperation}; set before `asyncEnd`. */
   outcome?: CacheOutcome;
+  /**
+   * The server that held the entry (or tag) an operation on one key last reached, as for sessions
+   * (`OperationContext.node`): a `lookup` answered from the backend, a `set`, a `delete` of one key, an
+   * `invalidateTag` of one tag. Unset for `load` (the loader is not the cache), a lookup answered in
+   * process (`local`, `joined`) or while the backend is down (`bypass`), and the memory backend.
+   */
+  node?: ServedBy;
   /** What the operation failed with (set before the `error` sub-channel publishes). */
   error?: unknown;
 }

@@ -1,5 +1,5 @@
 import type { Attributes } from "@opentelemetry/api";
-import type { CacheOperationContext, OperationContext } from "@sessionbridge/core";
+import type { CacheOperationContext, OperationContext, ServedBy } from "@sessionbridge/core";
 
 /**
  * Attribute names. Where OpenTelemetry's database client conventions have one, it is used
@@ -25,7 +25,7 @@ export const ATTR = {
  * and, only with `withAddress` (includeBackend), its address as the database client conventions name it,
  * `server.address` and `server.port`.
  */
-export function serverAttributes(context: OperationContext, withAddress: boolean): Attributes {
+export function serverAttributes(context: { readonly node?: ServedBy }, withAddress: boolean): Attributes {
   const node = context.node;
   if (node === undefined) return {};
   const attributes: Attributes = { [ATTR.nodeRole]: node.role };

@@ -91,8 +91,10 @@ export function registerSessionbridgeInstrumentation(options: SessionbridgeInstr
     asyncStart() {},
     asyncEnd(context: CacheOperationContext) {
       const attributes = baseAttributes(context, withBackend);
-      const seconds = finish(context, attributes);
-      if (seconds !== undefined) cacheMetrics.operation(context, seconds, attributes);
+      const server = serverAttributes(context, withBackend);
+      const seconds = finish(context, { ...attributes, ...server });
+      // The node on metric points only with includeBackend, as for the store: per node, it multiplies the series.
+      if (seconds !== undefined) cacheMetrics.operation(context, seconds, withBackend ? { ...attributes, ...server } : attributes);
     },
     error() {},
   };

@@ -148,6 +148,19 @@ describe("redis", () => {
       const finished = spansOf(prefix);
       expect(finished.map((span) => span.name)).toContain("sessionbridge cache.load");
       expect(finished.find((span) => span.name === "sessionbridge cache.lookup")?.attributes).toMatchObject({ "db.system.name": "redis", "db.operation.name": "lookup" });
+      // The node of each operation on one key: its role (its address only with includeBackend); none for the loader or a joined lookup.
+      expect(finished.map((span) => [span.name, span.attributes["sessionbridge.outcome"], span.attributes["sessionbridge.node.role"]])).toEqual(
+        expect.arrayContaining([
+          ["sessionbridge cache.lookup", "miss", "primary"],
+          ["sessionbridge cache.lookup", "joined", undefined],
+          ["sessionbridge cache.lookup", "hit", "primary"],
+          ["sessionbridge cache.load", "found", undefined],
+          ["sessionbridge cache.set", "written", "primary"],
+          ["sessionbridge cache.set", "older", "primary"],
+          ["sessionbridge cache.invalidateTag", undefined, "primary"],
+          ["sessionbridge cache.delete", undefined, "primary"],
+        ]),
+      );
       for (const span of finished) {
         const text = JSON.stringify({ name: span.name, attributes: span.attributes });
         expect(text).not.toContain("product:1");
