@@ -3,6 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createSessionStore, memcachedBackend, redisBackend, TRACING_CHANNELS, type OperationContext, type SessionStore } from "@sessionbridge/core";
 import { eventually, uniquePrefix } from "../src/contract.js";
 import { startMemcachedNodes, type MemcachedServer } from "../src/memcached.js";
+import { startRedis } from "../src/redis.js";
 import { startReplicaSet, type RedisNode } from "../src/redis-topologies.js";
 
 /**
@@ -91,6 +92,26 @@ describe("memcached with two nodes", () => {
       served.add(read?.node?.address);
     }
     expect(served).toEqual(new Set(nodes.map((node) => node.address)));
+  });
+});
+
+describe("a migrateFrom source on another server", () => {
+  it("names this store's server for a read that moved a session from the source, not the source's", async () => {
+    const [ours, theirs] = await Promise.all([startRedis(), startRedis()]);
+    try {
+      const expires = new Date(Date.now() + 60_000).toISOString();
+      await theirs.command("SET", "sess:moved-session", JSON.stringify({ cookie: { originalMaxAge: 60_000, expires }, n: 1 }), "PX", 60_000);
+      const store = createSessionStore({ url: ours.url, prefix: uniquePrefix("node"), migrateFrom: { format: "connect-redis", url: theirs.url }, timeoutMs: 1000 });
+      stores.push(store);
+      const finished = watch();
+      expect(await store.get("moved-session")).toEqual({ n: 1 });
+      // The move's last command deleted the source's copy on the other server; `node` is still this store's.
+      expect(await theirs.command("EXISTS", "sess:moved-session")).toBe(0);
+      expect(finished.map((context) => [context.operation, context.outcome, context.node])).toEqual([["get", "hit", { role: "primary", address: `127.0.0.1:${ours.port}` }]]);
+    } finally {
+      await Promise.all(stores.splice(0).map((store) => store.close()));
+      await Promise.all([ours.dispose(), theirs.dispose()]);
+    }
   });
 });
 
