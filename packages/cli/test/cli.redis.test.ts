@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, watch, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
 import { createSessionStore, type SessionStore, type SessionStoreOptions } from "@sessionbridge/core";
 import { refusedPort, startRedis, testClient, type RedisServer } from "@sessionbridge/testing";
-import { sessionbridge, startSessionbridge } from "./run.js";
+import { fileAppears, sessionbridge, startSessionbridge } from "./run.js";
 
 /** The `sessionbridge` bin end to end against a real redis-server with a password (which it must never print). */
 
@@ -152,14 +152,7 @@ describe("migrate", () => {
     const checkpoint = join(dir, "m3.checkpoint.json");
     const args = ["--prefix", "m3:", "--json", "migrate", "--from", "connect-redis", "--from-prefix", "old3:", "--rate", "400", "--checkpoint", checkpoint];
     // The first checkpoint (after 500 sessions) is written by a rename into the directory: interrupt then.
-    const written = new Promise<void>((resolve) => {
-      const watcher = watch(dir, (_event, name) => {
-        if (name === "m3.checkpoint.json") {
-          watcher.close();
-          resolve();
-        }
-      });
-    });
+    const written = fileAppears(dir, "m3.checkpoint.json");
     const first = startSessionbridge(args, env());
     await written;
     first.child.kill("SIGINT");
@@ -222,14 +215,7 @@ describe("export and import", () => {
     const source = store({ prefix: "e5:" });
     for (let i = 0; i < 5; i++) await source.set(`z${i}`, { n: i }, { ttlMs: 3_600_000 });
     const file = join(dir, "e5.jsonl");
-    const created = new Promise<void>((resolve) => {
-      const watcher = watch(dir, (_event, name) => {
-        if (name === "e5.jsonl") {
-          watcher.close();
-          resolve();
-        }
-      });
-    });
+    const created = fileAppears(dir, "e5.jsonl");
     // Paused, the server answers nothing: the export has created its file and waits on the listing.
     redis.pause();
     const run = startSessionbridge(["--prefix", "e5:", "--timeout-ms", "60000", "export", file], env());

@@ -1,4 +1,5 @@
 import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { watch } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { expect } from "vitest";
 
@@ -39,4 +40,16 @@ export function startSessionbridge(args: readonly string[], env: Record<string, 
   child.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
   const done = new Promise<Run>((resolve) => child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr })));
   return { child, done };
+}
+
+/** Resolves when a file named `name` appears in `dir` (created, or renamed into place): a point to interrupt a run at. */
+export function fileAppears(dir: string, name: string): Promise<void> {
+  return new Promise((resolve) => {
+    const watcher = watch(dir, (_event, changed) => {
+      if (changed === name) {
+        watcher.close();
+        resolve();
+      }
+    });
+  });
 }
