@@ -1,10 +1,8 @@
-import { mkdirSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import pg from "pg";
-import { chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startEmbeddedPostgres, type EmbeddedPostgres } from "../src/launch/embedded-postgres.js";
 import { csrfOf, launch, visitor, type Spawned } from "./launch-demo.js";
+import { artifacts, launchChromium } from "./browser.js";
 
 // The catalogue page as `pnpm demo` serves it: a private redis-server (sessions and the cache), a
 // database given in DATABASE_URL, and Express, Fastify and Koa as three separate processes behind the
@@ -15,9 +13,6 @@ import { csrfOf, launch, visitor, type Spawned } from "./launch-demo.js";
 // own over the Postgres wire protocol (the demo's embedded default, started here so that its URL can carry
 // a password the output must never show). launcher.test.ts covers the default without DATABASE_URL.
 
-const artifacts = fileURLToPath(new URL("../test-artifacts/", import.meta.url));
-const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"];
-
 let demo: Spawned & { url: string };
 let own: EmbeddedPostgres | undefined;
 const PASSWORD = "not-in-any-log-456";
@@ -25,7 +20,6 @@ const PASSWORD = "not-in-any-log-456";
 let signedIn: ReturnType<typeof visitor>;
 
 beforeAll(async () => {
-  mkdirSync(artifacts, { recursive: true });
   const given = process.env.DATABASE_URL;
   if (given !== undefined) {
     // A real PostgreSQL keeps the demo's table between runs: start from the sample rows again.
@@ -134,7 +128,7 @@ describe("the demo's catalogue", () => {
   }, 30_000);
 
   it("in Chromium: an edit saved on one instance is read from the cache by the next ones", async () => {
-    const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
+    const browser = await launchChromium();
     try {
       // The signed-in account's session (no second password hash for a login through the form).
       const cookie = signedIn.cookie();

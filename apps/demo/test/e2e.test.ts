@@ -1,10 +1,10 @@
-import { mkdirSync } from "node:fs";
-import { fileURLToPath } from "node:url";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startDemo, type RunningDemo } from "../src/demo.js";
 import { readSettings } from "../src/settings.js";
 import { stopProcess } from "@sessionbridge/testing";
+import { artifacts, launchChromium } from "./browser.js";
+import { csrfOf } from "./launch-demo.js";
 
 // The issue's browser journey, in Debian's Chromium (browsers cannot be downloaded here), against the
 // demo's default topology: a private redis-server, one Express, one Fastify and one Koa instance (each
@@ -12,17 +12,13 @@ import { stopProcess } from "@sessionbridge/testing";
 // run inside the test process here (`inProcess`); launcher.test.ts starts them as separate processes,
 // as `pnpm demo` does.
 
-const artifacts = fileURLToPath(new URL("../test-artifacts/", import.meta.url));
-const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"];
-
 const ALL_FRAMEWORKS = new Set(["Express", "Fastify", "Koa"]);
 let demo: RunningDemo;
 let browser: Browser;
 
 beforeAll(async () => {
-  mkdirSync(artifacts, { recursive: true });
   demo = await startDemo(readSettings({ PORT: "0" }), { inProcess: true });
-  browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {
@@ -166,7 +162,6 @@ describe("the demo over plain HTTP", () => {
       },
     };
   }
-  const csrfOf = (body: string) => /name="_csrf" value="([^"]+)"/.exec(body)?.[1] ?? "";
 
   it("names no host or port of the session store on any framework's pages (the footer says only which kind of store)", async () => {
     const address = /\b(\d{1,3}(?:\.\d{1,3}){3}:\d+)/.exec(demo.storeDescription)?.[1];

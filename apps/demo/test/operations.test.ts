@@ -1,26 +1,21 @@
-import { mkdirSync } from "node:fs";
-import { fileURLToPath } from "node:url";
-import { chromium, type Browser } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startDemo, type RunningDemo } from "../src/demo.js";
 import { quantile } from "../src/operations/history.js";
 import { readSettings } from "../src/settings.js";
+import { artifacts, launchChromium } from "./browser.js";
 
 // The operations page in Debian's Chromium against the demo's default topology (a private redis-server,
 // Express + Fastify + Koa, the balancer; instances inside the test process). The page's history is
 // scraped every 500 ms here (2 s by default) and "Pause Redis" lasts 3 s (10 s by default), so the
 // journey is short; nothing below measures time, it waits for what the page shows.
 
-const artifacts = fileURLToPath(new URL("../test-artifacts/", import.meta.url));
-const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"];
-
 let demo: RunningDemo;
 let browser: Browser;
 
 beforeAll(async () => {
-  mkdirSync(artifacts, { recursive: true });
   demo = await startDemo(readSettings({ PORT: "0" }), { inProcess: true, operations: { intervalMs: 500, pauseMs: 3000 } });
-  browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {
