@@ -9,6 +9,7 @@ import { openCatalogue, prepareCatalogue } from "./catalogue/open.js";
 import { openStore, startInstance } from "./instance.js";
 import { startEmbeddedPostgres, type EmbeddedPostgres } from "./launch/embedded-postgres.js";
 import { redisServerInstalled, startPrivateRedis } from "./launch/redis-server.js";
+import { stopChild } from "./launch/stop-child.js";
 import { OperationsConsole } from "./operations/console.js";
 import type { MetricsSource } from "./operations/fleet-metrics.js";
 import { metricsOverIpc } from "./operations/ipc-metrics.js";
@@ -211,11 +212,5 @@ async function forkInstance(name: string, framework: Framework, settings: DemoSe
     await exited;
     throw error;
   });
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
-    const force = setTimeout(() => child.kill("SIGKILL"), 5000);
-    await exited;
-    clearTimeout(force);
-  };
-  return { info, collectMetrics: metricsOverIpc(child), stop };
+  return { info, collectMetrics: metricsOverIpc(child), stop: () => stopChild(child, exited) };
 }

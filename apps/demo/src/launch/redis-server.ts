@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort, waitForPort } from "./ports.js";
+import { stopChild } from "./stop-child.js";
 
 export interface PrivateRedis {
   url: string;
@@ -45,9 +46,6 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
 }
 
 async function stop(child: ChildProcess, exited: Promise<void>, dir: string): Promise<void> {
-  if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
-  const force = setTimeout(() => child.kill("SIGKILL"), 5000);
-  await exited;
-  clearTimeout(force);
+  await stopChild(child, exited);
   rmSync(dir, { recursive: true, force: true });
 }
