@@ -68,40 +68,29 @@ export function registerSessionbridgeInstrumentation(options: SessionbridgeInstr
     return (performance.now() - entry.startedAt) / 1000;
   };
 
-  const handlers = {
-    start(context: OperationContext) {
-      begin(context, `sessionbridge ${context.operation}`);
-    },
-    end() {},
-    asyncStart() {},
-    asyncEnd(context: OperationContext) {
-      const attributes = { ...baseAttributes(context, withBackend), ...serverAttributes(context, withBackend) };
-      if (context.bytes !== undefined) attributes[ATTR.bytes] = context.bytes;
-      if (context.retries !== undefined) attributes[ATTR.retries] = context.retries;
-      const seconds = finish(context, attributes);
-      if (seconds !== undefined) storeMetrics.operation(context, seconds);
-    },
-    error() {},
+  /** Spans (and, through `ended`, metric points) for every operation on the channels `names`; returns what unsubscribes. */
+  const listen = <C extends OperationContext | CacheOperationContext>(names: readonly string[], spanName: (context: C) => string, ended: (context: C) => void): (() => void) => {
+    const handlers = { start: (context: C) => begin(context, spanName(context)), end() {}, asyncStart() {}, asyncEnd: ended, error() {} };
+    const channels = names.map((name) => diagnosticsChannel.tracingChannel<unknown, C>(name));
+    for (const channel of channels) channel.subscribe(handlers);
+    return () => {
+      for (const channel of channels) channel.unsubscribe(handlers);
+    };
   };
-  const cacheHandlers = {
-    start(context: CacheOperationContext) {
-      begin(context, `sessionbridge cache.${context.operation}`);
-    },
-    end() {},
-    asyncStart() {},
-    asyncEnd(context: CacheOperationContext) {
-      const attributes = baseAttributes(context, withBackend);
-      const server = serverAttributes(context, withBackend);
-      const seconds = finish(context, { ...attributes, ...server });
-      // The node on metric points only with includeBackend, as for the store: per node, it multiplies the series.
-      if (seconds !== undefined) cacheMetrics.operation(context, seconds, withBackend ? { ...attributes, ...server } : attributes);
-    },
-    error() {},
-  };
-  const channels = Object.values(TRACING_CHANNELS).map((name) => diagnosticsChannel.tracingChannel<unknown, OperationContext>(name));
-  for (const channel of channels) channel.subscribe(handlers);
-  const cacheChannels = Object.values(CACHE_TRACING_CHANNELS).map((name) => diagnosticsChannel.tracingChannel<unknown, CacheOperationContext>(name));
-  for (const channel of cacheChannels) channel.subscribe(cacheHandlers);
+  const stopStore = listen<OperationContext>(Object.values(TRACING_CHANNELS), (context) => `sessionbridge ${context.operation}`, (context) => {
+    const attributes = { ...baseAttributes(context, withBackend), ...serverAttributes(context, withBackend) };
+    if (context.bytes !== undefined) attributes[ATTR.bytes] = context.bytes;
+    if (context.retries !== undefined) attributes[ATTR.retries] = context.retries;
+    const seconds = finish(context, attributes);
+    if (seconds !== undefined) storeMetrics.operation(context, seconds);
+  });
+  const stopCache = listen<CacheOperationContext>(Object.values(CACHE_TRACING_CHANNELS), (context) => `sessionbridge cache.${context.operation}`, (context) => {
+    const attributes = baseAttributes(context, withBackend);
+    const server = serverAttributes(context, withBackend);
+    const seconds = finish(context, { ...attributes, ...server });
+    // The node on metric points only with includeBackend, as for the store: per node, it multiplies the series.
+    if (seconds !== undefined) cacheMetrics.operation(context, seconds, withBackend ? { ...attributes, ...server } : attributes);
+  });
   const onAvailability = (message: unknown) => storeMetrics.availability(message as AvailabilityMessage);
   diagnosticsChannel.subscribe(AVAILABILITY_CHANNEL, onAvailability);
 
@@ -110,8 +99,8 @@ export function registerSessionbridgeInstrumentation(options: SessionbridgeInstr
     unregister() {
       if (!registered) return;
       registered = false;
-      for (const channel of channels) channel.unsubscribe(handlers);
-      for (const channel of cacheChannels) channel.unsubscribe(cacheHandlers);
+      stopStore();
+      stopCache();
       diagnosticsChannel.unsubscribe(AVAILABILITY_CHANNEL, onAvailability);
       for (const { span } of running.values()) span.end();
       running.clear();
