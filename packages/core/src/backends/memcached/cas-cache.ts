@@ -22,7 +22,8 @@ export class CasCache {
   remember(key: string, node: string, cas: Buffer, value: Buffer | string): void {
     this.entries.delete(key);
     if (cas.every((byte) => byte === 0)) return; // CAS disabled on the server: nothing to remember
-    const head = typeof value === "string" ? value.slice(0, HEAD_CHARS) : value.subarray(0, HEAD_CHARS * 4).toString("utf8").slice(0, HEAD_CHARS);
+    // Version prefixes are ASCII, which Latin-1 decodes as UTF-8 does: no UTF-8 decoding of a read's head.
+    const head = typeof value === "string" ? value.slice(0, HEAD_CHARS) : value.toString("latin1", 0, HEAD_CHARS);
     this.entries.set(key, { node, cas: Buffer.from(cas), head });
     if (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value as string);
   }

@@ -1,9 +1,10 @@
-import memjs from "memjs";
+import type { NodeConnection } from "./connection.js";
 
 /**
- * Binary-protocol requests sent through memjs's `Client#perform` (its framing, sequencing and
- * timeouts). memjs's own helpers cover get/set/add/replace/delete/touch, but drop the CAS token and
- * have no GAT; both are plain binary-protocol requests, so every command is built the same way here.
+ * Binary-protocol requests, framed here and written through the node's connection (memjs's Server:
+ * its sequencing of replies and per-request timeouts). memjs's Client helpers drop the CAS token and
+ * have no GAT, and its framing allocates five buffers and a header object per request; one buffer
+ * framed in place does the same work.
  */
 export const Opcode = {
   get: 0x00,
@@ -32,39 +33,46 @@ export interface Reply {
   cas: Buffer;
 }
 
-const NO_LOG = { log: () => undefined };
-
-/** A memjs client bound to one node: no retries and no failover of its own (the pool decides). */
-export function singleNodeClient(server: memjs.Server): memjs.Client {
-  return new memjs.Client([server], { retries: 1, failover: false, logger: NO_LOG });
+/** Bytes of the extras each opcode carries: SET / ADD / REPLACE flags (unused: 0) and expiration; TOUCH / GAT the expiration alone. */
+function extrasLength(opcode: number): number {
+  if (opcode === Opcode.set || opcode === Opcode.add || opcode === Opcode.replace) return 8;
+  if (opcode === Opcode.touch || opcode === Opcode.gat) return 4;
+  return 0;
 }
 
-export function send(client: memjs.Client, opcode: number, key: string, extras: Buffer | string = "", value: string = "", cas?: Buffer): Promise<Reply> {
+/**
+ * One request in one buffer: the 24-byte header, the extras the opcode needs, the key (memcached keys
+ * are ASCII, see keys.ts) and the value. `expiration` is memcached's expiration field (see ttl.ts).
+ */
+function frame(opcode: number, key: string, expiration: number, value: string, opaque: number, cas: Buffer | undefined): Buffer {
+  const extras = extrasLength(opcode);
+  const keyBytes = key.length;
+  const valueBytes = value.length === 0 ? 0 : Buffer.byteLength(value, "utf8");
+  const body = extras + keyBytes + valueBytes;
+  const request = Buffer.allocUnsafe(24 + body);
+  request[0] = 0x80; // request magic
+  request[1] = opcode;
+  request.writeUInt16BE(keyBytes, 2);
+  request[4] = extras;
+  request[5] = 0; // data type
+  request.writeUInt16BE(0, 6); // vbucket
+  request.writeUInt32BE(body, 8);
+  request.writeUInt32BE(opaque, 12);
+  if (cas === undefined) request.fill(0, 16, 24);
+  else cas.copy(request, 16, 0, 8); // the server compares it with the item's
+  if (extras === 8) request.writeUInt32BE(0, 24); // flags
+  if (extras > 0) request.writeUInt32BE(expiration, 24 + extras - 4);
+  request.write(key, 24 + extras, keyBytes, "latin1");
+  if (valueBytes > 0) request.write(value, 24 + extras + keyBytes, valueBytes, "utf8");
+  return request;
+}
+
+/** Sends one request to the node and resolves its reply (rejects when the connection fails or times out). */
+export function send(connection: NodeConnection, opcode: number, key: string, expiration = 0, value = "", cas?: Buffer): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    client.incrSeq();
-    const seq = client.seq;
-    const request = memjs.Utils.makeRequestBuffer(opcode, key, extras, value, seq);
-    if (cas !== undefined) cas.copy(request, 16); // the header's CAS field: the server compares it
-    client.perform(key, request, seq, (error: Error | null, response?: memjs.Response) => {
-      if (error) reject(error);
-      else if (response === undefined) reject(new Error("no response"));
-      else resolve({ status: response.header.status ?? 0, value: response.val, cas: response.header.cas ?? Buffer.alloc(8) });
-    });
+    const opaque = connection.nextOpaque();
+    connection.dispatch(opaque, frame(opcode, key, expiration, value, opaque, cas), { resolve, reject });
   });
-}
-
-/** Extras of SET / ADD / REPLACE: 4 bytes of flags (unused: 0) and the expiration. */
-export function storeExtras(expiration: number): Buffer {
-  const extras = Buffer.alloc(8);
-  extras.writeUInt32BE(expiration, 4);
-  return extras;
-}
-
-/** Extras of TOUCH / GAT: the expiration alone. */
-export function expirationExtras(expiration: number): Buffer {
-  const extras = Buffer.alloc(4);
-  extras.writeUInt32BE(expiration, 0);
-  return extras;
 }
 
 export function isZero(cas: Buffer): boolean {

@@ -3,6 +3,7 @@ import { isIP, connect as netConnect, type Socket } from "node:net";
 import { connect as tlsConnect } from "node:tls";
 import { answersTls, isPlainReplyToTls, type TlsMismatch } from "../tls-mismatch.js";
 import { TurnCork } from "../turn-cork.js";
+import type { Reply } from "./commands.js";
 import type { MemcachedTlsOptions } from "./options.js";
 
 /** The server refused our SASL credentials (or demanded some we did not give). */
@@ -33,13 +34,29 @@ interface ServerInternals {
   connected: boolean;
   timeoutSet: boolean;
   connectCallbacks: Array<(socket: Socket) => void>;
+  /** One deadline per request written, oldest first; each reply takes one off. */
+  requestTimeouts: number[];
   username: string | undefined;
   password: string | undefined;
   options: { timeout: number; conntimeout: number };
-  responseHandler(chunk: Buffer): void;
   listSasl(): void;
+  saslAuth(): void;
   onConnect(go: (socket: Socket) => void): void;
+  /** Writes a request when the socket is ready and starts its reply deadline. */
+  write(request: Buffer): void;
 }
+
+/** A request waiting for its reply. */
+export interface Pending {
+  resolve(reply: Reply): void;
+  reject(error: Error): void;
+}
+
+const HEADER_BYTES = 24;
+const SASL_LIST_MECHS = 0x20;
+const SASL_AUTH = 0x21;
+const STATUS_AUTH_ERROR = 0x20;
+const NOTHING = Buffer.alloc(0);
 
 export interface ConnectionSettings {
   host: string;
@@ -51,8 +68,9 @@ export interface ConnectionSettings {
 }
 
 /**
- * One node's connection: memjs's Server (framing, SASL PLAIN, per-request timeouts) with the socket
- * opened here instead, for reasons memjs cannot be configured around:
+ * One node's connection: memjs's Server (SASL PLAIN, per-request timeouts) with the socket opened and
+ * the replies read here instead (requests are framed in commands.ts), for reasons memjs cannot be
+ * configured around:
  * - TLS: memjs only calls `net.connect`, and ElastiCache's in-transit encryption needs TLS;
  * - a connection the server closes (memcached restarted) must fail the requests still waiting on it at
  *   once — memjs forgets them, and their stale deadlines later kill the next healthy socket;
@@ -63,6 +81,9 @@ export interface ConnectionSettings {
 export class NodeConnection extends memjs.Server {
   private readonly tlsOptions: MemcachedTlsOptions | undefined;
   private readonly turn = new TurnCork();
+  /** Requests written and not answered, by opaque (the number the server echoes in its reply). */
+  private pending = new Map<number, Pending>();
+  private lastOpaque = 0;
 
   constructor(settings: ConnectionSettings) {
     super(settings.host, settings.port, settings.username, settings.password, { keepAlive: true, keepAliveDelay: 30 });
@@ -80,9 +101,59 @@ export class NodeConnection extends memjs.Server {
     options.conntimeout = timeoutMs / 1000;
   }
 
+  /** The number to tag the next request with (32 bits, never 0, which SASL requests use). */
+  nextOpaque(): number {
+    this.lastOpaque = this.lastOpaque === 0xffffffff ? 1 : this.lastOpaque + 1;
+    return this.lastOpaque;
+  }
+
+  /** Writes one framed request (see commands.ts); `pending` learns its reply, or the failure of the connection. */
+  dispatch(opaque: number, request: Buffer, pending: Pending): void {
+    this.pending.set(opaque, pending);
+    (this as unknown as ServerInternals).write(request); // memjs: waits for the connection, starts the reply's deadline
+  }
+
   override error(error: Error | string): void {
     // memjs reports a refused login as a plain string; everything else arrives as an Error.
-    super.error(typeof error === "string" ? new AuthFailure(error) : error);
+    const failure = typeof error === "string" ? new AuthFailure(error) : error;
+    const waiting = this.pending;
+    this.pending = new Map();
+    super.error(failure); // closes the socket, forgets its deadlines
+    for (const request of waiting.values()) request.reject(failure);
+  }
+
+  /**
+   * Replaces memjs's reply parser, which copies everything received so far into a new buffer on every
+   * chunk, builds a header object and slices the rest after each reply: replies are read in place from
+   * the chunk, and only an incomplete tail is kept.
+   */
+  responseHandler(chunk: Buffer): void {
+    const self = this as unknown as ServerInternals;
+    const buffer = self.responseBuffer.length === 0 ? chunk : Buffer.concat([self.responseBuffer, chunk]);
+    let offset = 0;
+    while (buffer.length - offset >= HEADER_BYTES) {
+      const end = offset + HEADER_BYTES + buffer.readUInt32BE(offset + 8);
+      if (buffer.length < end) break;
+      const opcode = buffer[offset + 1];
+      const status = buffer.readUInt16BE(offset + 6);
+      if (opcode === SASL_LIST_MECHS) self.saslAuth();
+      else if (status === STATUS_AUTH_ERROR) this.error("Memcached server authentication failed!");
+      else if (opcode === SASL_AUTH) this.emit("authenticated");
+      else this.answer(buffer, offset, end, status);
+      offset = end;
+    }
+    self.responseBuffer = offset === buffer.length ? NOTHING : buffer.subarray(offset);
+  }
+
+  /** Hands the reply in `buffer[offset, end)` to the request that carried its opaque. */
+  private answer(buffer: Buffer, offset: number, end: number, status: number): void {
+    const opaque = buffer.readUInt32BE(offset + 12);
+    const request = this.pending.get(opaque);
+    if (request === undefined) return; // its connection failed meanwhile
+    this.pending.delete(opaque);
+    (this as unknown as ServerInternals).requestTimeouts.shift();
+    const valueStart = Math.min(end, offset + HEADER_BYTES + (buffer[offset + 4] as number) + buffer.readUInt16BE(offset + 2));
+    request.resolve({ status, value: buffer.subarray(valueStart, end), cas: buffer.subarray(offset + 16, offset + HEADER_BYTES) });
   }
 
   override sock(sasl: boolean, go: (socket: Socket) => void): void {
@@ -98,7 +169,7 @@ export class NodeConnection extends memjs.Server {
     self.connected = false;
     // memjs keeps unparsed bytes across connections: a reply cut off on the old socket would corrupt
     // the framing of the new one.
-    self.responseBuffer = Buffer.alloc(0);
+    self.responseBuffer = NOTHING;
     const socket = this.tlsOptions
       ? tlsConnect({ host: this.host, port: this.port, servername: isIP(this.host) ? undefined : this.host, ...this.tlsOptions })
       : netConnect({ host: this.host, port: this.port });
@@ -126,7 +197,7 @@ export class NodeConnection extends memjs.Server {
     });
     socket.on("data", (chunk: Buffer) => {
       answered = true;
-      if (mine()) self.responseHandler(chunk);
+      if (mine()) this.responseHandler(chunk);
     });
     socket.on("error", (error: NodeJS.ErrnoException) => {
       if (!mine()) return;

@@ -3,7 +3,7 @@ import { SessionStoreError } from "../../errors.js";
 import { BackendEmitter } from "../emitter.js";
 import { nodeName } from "./address.js";
 import { CasCache } from "./cas-cache.js";
-import { expirationExtras, isZero, Opcode, send, Status, storeExtras } from "./commands.js";
+import { isZero, Opcode, send, Status } from "./commands.js";
 import { statusError } from "./errors.js";
 import { encodeKey } from "./keys.js";
 import { resolveMemcachedOptions, type MemcachedBackendOptions } from "./options.js";
@@ -46,20 +46,17 @@ export function memcachedBackend(options: MemcachedBackendOptions): Backend {
     if (closed) throw new SessionStoreError("CLOSED", `${label}: the backend was closed`, { backend: label });
   };
 
-  /** Runs one command on the key's node; notes a late answer, which the store has already given up on. */
-  const command = async <T>(key: string, changes: boolean, work: (node: Node) => Promise<T>, observer: CommandObserver | undefined): Promise<T> => {
+  /** Runs one command on the key's node (throws CLOSED at once; the callers are async, so it rejects them). */
+  const command = <T>(key: string, changes: boolean, work: (node: Node) => Promise<T>, observer: CommandObserver | undefined): Promise<T> => {
     assertOpen();
-    const started = Date.now();
-    const reply = await pool.route(key, changes, work, observer);
-    if (Date.now() - started >= storeTimeoutMs) pool.noteSlow();
-    return reply;
+    return pool.route(key, changes, work, observer);
   };
 
   const tooLarge = (detail: string): SessionStoreError => new SessionStoreError("TOO_LARGE", `${label}: ${detail} — keep large data out of the session`, { backend: label });
 
-  const conditionalSet = async (node: Node, key: string, value: string, extras: Buffer, condition: SetCondition): Promise<SetResult> => {
+  const conditionalSet = async (node: Node, key: string, value: string, expiration: number, condition: SetCondition): Promise<SetResult> => {
     const write = async (opcode: number, cas?: Buffer): Promise<SetResult> => {
-      const reply = await send(node.client, opcode, key, extras, value, cas);
+      const reply = await send(node.connection, opcode, key, expiration, value, cas);
       switch (reply.status) {
         case Status.ok:
           tokens.remember(key, node.name, reply.cas, value);
@@ -94,7 +91,7 @@ export function memcachedBackend(options: MemcachedBackendOptions): Backend {
           const result = await write(Opcode.replace, known);
           if (result !== "mismatch") return result;
         }
-        const current = await send(node.client, Opcode.get, key);
+        const current = await send(node.connection, Opcode.get, key);
         if (current.status === Status.notFound) return "missing";
         if (current.status !== Status.ok) throw statusError(current.status, "a read", node.name);
         if (!current.value.toString("utf8").startsWith(condition.prefix)) return "mismatch";
@@ -112,6 +109,7 @@ export function memcachedBackend(options: MemcachedBackendOptions): Backend {
 
     configure(settings) {
       storeTimeoutMs = settings.timeoutMs;
+      pool.setStoreTimeoutMs(settings.timeoutMs);
       // Half the store's deadline per node, so a hung node is detected and the next node still answers in time.
       pool.setTimeoutMs(resolved.nodeTimeoutMs ?? Math.max(1, Math.floor(settings.timeoutMs / 2)));
     },
@@ -121,7 +119,7 @@ export function memcachedBackend(options: MemcachedBackendOptions): Backend {
       const refresh = getOptions?.refreshTtlMs;
       // GAT reads and resets the expiration in one round trip (memcached's GETEX).
       const reply = await command(k, false, async (node) => {
-        const answer = await (refresh === undefined ? send(node.client, Opcode.get, k) : send(node.client, Opcode.gat, k, expirationExtras(expirationFor(refresh))));
+        const answer = await (refresh === undefined ? send(node.connection, Opcode.get, k) : send(node.connection, Opcode.gat, k, expirationFor(refresh)));
         if (answer.status === Status.ok) tokens.remember(k, node.name, answer.cas, answer.value);
         return answer;
       }, observer);
@@ -134,13 +132,13 @@ export function memcachedBackend(options: MemcachedBackendOptions): Backend {
       const k = encodeKey(key);
       const bytes = Buffer.byteLength(value, "utf8") + k.length + ITEM_OVERHEAD_BYTES;
       if (bytes > resolved.maxItemBytes) throw tooLarge(`a session needing ${bytes} bytes does not fit memcached's item size (maxItemBytes ${resolved.maxItemBytes}); nothing was written`);
-      const extras = storeExtras(expirationFor(ttlMs));
-      return command(k, true, (node) => conditionalSet(node, k, value, extras, condition), observer);
+      const expiration = expirationFor(ttlMs);
+      return command(k, true, (node) => conditionalSet(node, k, value, expiration, condition), observer);
     },
 
     async touch(key, ttlMs, observer) {
       const k = encodeKey(key);
-      const reply = await command(k, true, (node) => send(node.client, Opcode.touch, k, expirationExtras(expirationFor(ttlMs))), observer);
+      const reply = await command(k, true, (node) => send(node.connection, Opcode.touch, k, expirationFor(ttlMs)), observer);
       if (reply.status === Status.notFound) return false;
       if (reply.status !== Status.ok) throw statusError(reply.status, "a touch", label);
       return true;
@@ -151,7 +149,7 @@ export function memcachedBackend(options: MemcachedBackendOptions): Backend {
         keys.map((key) => {
           const k = encodeKey(key);
           tokens.forget(k);
-          return command(k, true, (node) => send(node.client, Opcode.delete, k), observer);
+          return command(k, true, (node) => send(node.connection, Opcode.delete, k), observer);
         }),
       );
       let count = 0;

@@ -9,12 +9,14 @@ import { createHash } from "node:crypto";
  */
 export interface HashRing {
   /** Node indexes in the order a key should try them: its home node first, then the next distinct nodes round the circle. */
-  candidates(key: string): number[];
+  candidates(key: string): readonly number[];
   /** The home node of a key. */
   home(key: string): number;
 }
 
 const HASHES_PER_NODE = 40; // four points per MD5 digest: 160 points per node
+/** The candidates of every key when there is one node. */
+const ONLY_NODE: readonly number[] = Object.freeze([0]);
 
 export function createHashRing(nodeNames: readonly string[]): HashRing {
   const points: Array<{ point: number; node: number }> = [];
@@ -46,7 +48,7 @@ export function createHashRing(nodeNames: readonly string[]): HashRing {
   return {
     home: (key) => (nodeCount === 1 ? 0 : (owners[start(key)] as number)),
     candidates(key) {
-      if (nodeCount === 1) return [0];
+      if (nodeCount === 1) return ONLY_NODE;
       const order: number[] = [];
       const seen = new Set<number>();
       for (let i = start(key), steps = 0; steps < owners.length && order.length < nodeCount; steps++, i = (i + 1) % owners.length) {

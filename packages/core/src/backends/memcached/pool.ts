@@ -1,9 +1,8 @@
-import type memjs from "memjs";
 import { performance } from "node:perf_hooks";
 import type { CommandObserver, NodeHealth } from "../../backend.js";
 import { SessionStoreError } from "../../errors.js";
 import type { BackendEmitter } from "../emitter.js";
-import { Opcode, send, singleNodeClient } from "./commands.js";
+import { Opcode, send } from "./commands.js";
 import { NodeConnection, type ConnectionSettings } from "./connection.js";
 import { isBrokenConnection, isNodeFailure, nodeError } from "./errors.js";
 import { createHashRing, type HashRing } from "./ketama.js";
@@ -14,7 +13,6 @@ const MAX_DIRTY_KEYS = 10_000;
 export interface Node {
   readonly name: string;
   readonly connection: NodeConnection;
-  readonly client: memjs.Client;
   /** Left out of routing until a probe succeeds. */
   down: boolean;
   probe: NodeJS.Timeout | undefined;
@@ -50,11 +48,12 @@ export class NodePool {
   /** A failure reached the store since we last said "available". */
   private owesAvailable = false;
   private closed = false;
+  private storeTimeoutMs = 1000;
 
   constructor(private readonly settings: PoolSettings) {
     this.nodes = settings.nodes.map(({ host, port, name }) => {
       const connection = new NodeConnection({ ...settings.connection, host, port });
-      return { name, connection, client: singleNodeClient(connection), down: false, probe: undefined, dirty: new Map<string, Node>(), dirtyOverflow: false, lastError: undefined };
+      return { name, connection, down: false, probe: undefined, dirty: new Map<string, Node>(), dirtyOverflow: false, lastError: undefined };
     });
     this.ring = createHashRing(settings.nodes.map((node) => node.name));
     this.username = settings.connection.username;
@@ -64,43 +63,48 @@ export class NodePool {
     for (const node of this.nodes) node.connection.setTimeoutMs(timeoutMs);
   }
 
+  /** The store's deadline: an answer that took this long came after the store gave up on it (see `route`). */
+  setStoreTimeoutMs(timeoutMs: number): void {
+    this.storeTimeoutMs = timeoutMs;
+  }
+
   /**
    * Runs `work` on the key's node; when that node fails to answer, leaves it out and runs `work` on the
    * next live node. `changes` marks writes and deletes, which dead home nodes must forget later.
    * `observer` (a traced operation's, see backend.ts) learns the node that was asked last.
    */
   async route<T>(key: string, changes: boolean, work: (node: Node) => Promise<T>, observer?: CommandObserver): Promise<T> {
+    const started = Date.now();
     const order = this.ring.candidates(key);
     const home = this.nodes[order[0] as number] as Node;
-    const failures: string[] = [];
+    let failures: string[] | undefined;
     for (const index of order) {
       const node = this.nodes[index] as Node;
       if (node.down) continue;
       if (changes && node !== home && home.down) this.remember(home, key, node);
       if (observer !== undefined) observer.node = { role: "node", address: node.name };
       try {
-        const result = await this.attempt(node, work);
+        let result: T;
+        try {
+          result = await work(node);
+        } catch (error) {
+          // A broken connection (the node restarted, an idle connection was cut): once more on a fresh one.
+          if (!isBrokenConnection(error) || this.closed) throw error;
+          result = await work(node);
+        }
         this.succeeded();
+        // The store has already failed this operation: owe it an "available" for the next one that works.
+        if (Date.now() - started >= this.storeTimeoutMs) this.owesAvailable = true;
         return result;
       } catch (error) {
         if (!isNodeFailure(error)) throw error instanceof SessionStoreError ? error : nodeError(error, node.name, this.username);
-        failures.push(nodeError(error, node.name, this.username).message.replace(/^sessionbridge: /, ""));
+        (failures ??= []).push(nodeError(error, node.name, this.username).message.replace(/^sessionbridge: /, ""));
         this.markDown(node, error);
       }
     }
     this.owesAvailable = true;
-    const detail = failures.length > 0 ? failures.join("; ") : `every node is down (${this.nodes.map((n) => n.name).join(", ")}), retried every ${this.settings.retryDeadNodeMs} ms`;
+    const detail = failures !== undefined ? failures.join("; ") : `every node is down (${this.nodes.map((n) => n.name).join(", ")}), retried every ${this.settings.retryDeadNodeMs} ms`;
     throw new SessionStoreError("UNAVAILABLE", `memcached: no node could serve the request: ${detail}`, { backend: this.label() });
-  }
-
-  /** Runs `work` on the node, once more on a fresh connection if the one it used had broken. */
-  private async attempt<T>(node: Node, work: (node: Node) => Promise<T>): Promise<T> {
-    try {
-      return await work(node);
-    } catch (error) {
-      if (!isBrokenConnection(error) || this.closed) throw error;
-      return work(node);
-    }
   }
 
   /**
@@ -112,7 +116,7 @@ export class NodePool {
    */
   async ping(): Promise<void> {
     const live = this.nodes.filter((node) => !node.down);
-    const results = await Promise.allSettled(live.map((node) => send(node.client, Opcode.noop, "")));
+    const results = await Promise.allSettled(live.map((node) => send(node.connection, Opcode.noop, "")));
     const reasons = new Map<string, string>();
     results.forEach((result, i) => {
       const node = live[i] as Node;
@@ -149,7 +153,7 @@ export class NodePool {
         if (node.down) return { node: node.name, role: "node", reachable: false, ...(node.lastError === undefined ? {} : { lastError: node.lastError }) };
         const started = performance.now();
         try {
-          await send(node.client, Opcode.noop, "");
+          await send(node.connection, Opcode.noop, "");
           return { node: node.name, role: "node", reachable: true, latencyMs: Math.round((performance.now() - started) * 100) / 100 };
         } catch (error) {
           const reason = nodeError(error, node.name, this.username).message.replace(/^sessionbridge: /, "");
@@ -158,11 +162,6 @@ export class NodePool {
         }
       }),
     );
-  }
-
-  /** The store learns of failures through rejected operations; tell it when operations work again. */
-  noteSlow(): void {
-    this.owesAvailable = true;
   }
 
   close(): void {
@@ -219,11 +218,11 @@ export class NodePool {
   private async probe(node: Node): Promise<void> {
     if (this.closed) return;
     try {
-      await send(node.client, Opcode.noop, "");
+      await send(node.connection, Opcode.noop, "");
       for (const [key, standIn] of [...node.dirty]) {
-        await send(node.client, Opcode.delete, key);
+        await send(node.connection, Opcode.delete, key);
         node.dirty.delete(key);
-        if (!standIn.down) await send(standIn.client, Opcode.delete, key).catch(() => undefined);
+        if (!standIn.down) await send(standIn.connection, Opcode.delete, key).catch(() => undefined);
       }
     } catch {
       if (!this.closed) this.scheduleProbe(node);
