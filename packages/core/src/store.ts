@@ -1071,8 +1071,13 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
   }
 }
 
-/** A save's outcome when nothing differed from `held`; its body is still the stored state, which a later save compares with. */
+/**
+ * A save's outcome when nothing differed from `held`; its body is still the stored state, which a later
+ * save compares with. `held` itself when it is this session with that body (every rolling read saves its
+ * session unchanged: no new object, no snapshot entry), else a copy under `id` that keeps `body`.
+ */
 function unchangedOutcome(held: LoadedSession<object>, id: string, body: string | undefined): SaveOutcome {
+  if (held.id === id && bodyOf(held) === body) return { status: "unchanged", session: held as LoadedSession };
   const session = loadedSession(held as LoadedSession, id, held.refreshed, held.writtenExpiresAtMs);
   if (body !== undefined) rememberBody(session, body);
   return { status: "unchanged", session };
