@@ -1,56 +1,79 @@
-// `pnpm --filter @sessionbridge/bench run core-cost [requests]`: what the core costs a request in CPU, with
-// no network and no framework — the memory backend, a request's budget, 50 requests in flight — next to
-// express-session's MemoryStore doing the same (get, then set for a changed session). Alternated rounds,
-// CPU µs per request from process.cpuUsage (the figure issue 12 compares; wall time moves with the host).
+// `pnpm --filter @sessionbridge/bench run core-cost [requests] [--redis]`: what the store costs a request in
+// CPU with no framework and no HTTP — 50 requests in flight, each a read, then for a changed session a save —
+// next to the incumbent doing the same, in alternated rounds, CPU µs per request from process.cpuUsage (all
+// of the process's threads, so garbage collection counts). Far steadier than the HTTP rows (rounds within
+// ±15 % on a busy host, against 0.7–2× there), and it isolates the store: what is left between two rows
+// here is the store's own work.
+// - default: the memory backend against express-session's MemoryStore (no network);
+// - `--redis`: a private redis-server; ours through ioredis and through a node-redis client, against
+//   connect-redis 8 (ioredis) and connect-redis 9 (node-redis), and raw node-redis GET + SET as the floor.
 import session from "express-session";
-import { createSessionStore } from "@sessionbridge/core";
+import { RedisStore as RedisStore8 } from "connect-redis-8";
+import { RedisStore as RedisStore9 } from "connect-redis";
+import { Redis } from "ioredis";
+import { createClient } from "redis";
+import { createSessionStore, redisBackend, type SessionStore } from "@sessionbridge/core";
 import { detachData, SessionTracker } from "@sessionbridge/core/adapter";
 import { USER } from "./payload.js";
+import { startRedis } from "./servers.js";
 import { median } from "./stats.js";
 
 type Mode = "read" | "rolling" | "write";
-const requests = Number(process.argv[2] ?? 40_000);
+/** One request's store work: read the session, then save it (changed for "write") or touch it ("rolling"). */
+type Row = (id: string, mode: Mode) => Promise<void>;
+
+const args = process.argv.slice(2);
+const onRedis = args.includes("--redis");
+const requests = Number(args.find((arg) => /^\d+$/.test(arg)) ?? (onRedis ? 20_000 : 40_000));
 const ids = Array.from({ length: 500 }, (_, i) => `sess-${i}-abcdefghijklmnopqrstuvwx`);
 const DAY = 86_400_000;
-
-const store = createSessionStore({ url: "memory://", ttlMs: DAY });
-const tracker = new SessionTracker(store);
-for (const id of ids) await store.set(id, { user: USER, views: 0 });
-const memoryStore = new session.MemoryStore();
-for (const id of ids) memoryStore.set(id, { cookie: { originalMaxAge: DAY, expires: new Date(Date.now() + DAY) }, user: USER, views: 0 } as unknown as session.SessionData);
+const cookie = () => ({ originalMaxAge: DAY, expires: new Date(Date.now() + DAY) });
 
 // The application's own work between the read and the save: the budget has spent time, as in a real request.
 const appWork = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-let next = 0;
-async function ours(mode: Mode): Promise<void> {
-  const id = ids[next++ % ids.length] as string;
-  const budget = {};
-  const holder = {};
-  const loaded = await tracker.load(id, budget);
-  if (mode === "read" || loaded === null) return;
-  tracker.attach(holder, loaded);
-  const data = detachData(loaded);
-  if (mode === "write") data.views = Number(data.views ?? 0) + 1;
-  await appWork();
-  Object.assign(budget, { spentMs: 1 });
-  await tracker.commit(id, holder, data, { budget });
+/** Ours as an adapter drives it: a request budget, the tracker linking the framework's session to its load. */
+async function ourRow(store: SessionStore): Promise<Row> {
+  const tracker = new SessionTracker(store);
+  for (const id of ids) await store.set(id, { user: USER, views: 0 });
+  return async (id, mode) => {
+    const budget = {};
+    const holder = {};
+    const loaded = await tracker.load(id, budget);
+    if (mode === "read" || loaded === null) return;
+    tracker.attach(holder, loaded);
+    const data = detachData(loaded);
+    if (mode === "write") data.views = Number(data.views ?? 0) + 1;
+    await appWork();
+    Object.assign(budget, { spentMs: 1 });
+    await tracker.commit(id, holder, data, { budget });
+  };
 }
 
-async function theirs(mode: Mode): Promise<void> {
-  const id = ids[next++ % ids.length] as string;
-  const sess = await new Promise<session.SessionData & { views: number }>((resolve) => memoryStore.get(id, (_error, found) => resolve(found as session.SessionData & { views: number })));
-  if (mode === "read") return;
-  if (mode === "write") sess.views += 1;
-  await appWork();
-  // express-session touches an unchanged session (MemoryStore: a get + set) and sets a changed one.
-  await new Promise<void>((resolve) => (mode === "write" ? memoryStore.set(id, sess, () => resolve()) : memoryStore.touch(id, sess, () => resolve())));
+interface CallbackStore {
+  get(id: string, callback: (error: unknown, session?: unknown) => void): void;
+  set(id: string, session: unknown, callback: (error?: unknown) => void): void;
+  touch(id: string, session: unknown, callback: (error?: unknown) => void): void;
 }
 
-async function cpuPerRequest(request: (mode: Mode) => Promise<void>, mode: Mode, total: number): Promise<number> {
+/** An express-session store as express-session drives it: get; a changed session is set, an unchanged one touched. */
+async function theirRow(store: CallbackStore): Promise<Row> {
+  const call = (run: (done: (error?: unknown, value?: unknown) => void) => void) => new Promise<unknown>((resolve, reject) => run((error, value) => (error ? reject(error) : resolve(value))));
+  for (const id of ids) await call((done) => store.set(id, { cookie: cookie(), user: USER, views: 0 }, done));
+  return async (id, mode) => {
+    const sess = (await call((done) => store.get(id, done))) as { views: number };
+    if (mode === "read") return;
+    if (mode === "write") sess.views += 1;
+    await appWork();
+    await call((done) => (mode === "write" ? store.set(id, sess, done) : store.touch(id, sess, done)));
+  };
+}
+
+async function cpuPerRequest(row: Row, mode: Mode, total: number): Promise<number> {
+  let next = 0;
   let left = total;
   const worker = async () => {
-    while (left-- > 0) await request(mode);
+    while (left-- > 0) await row(ids[next++ % ids.length] as string, mode);
   };
   const before = process.cpuUsage();
   await Promise.all(Array.from({ length: 50 }, worker));
@@ -58,16 +81,60 @@ async function cpuPerRequest(request: (mode: Mode) => Promise<void>, mode: Mode,
   return (used.user + used.system) / total;
 }
 
-for (const mode of ["read", "rolling", "write"] as const) {
-  await cpuPerRequest(ours, mode, 5000); // warm-up
-  await cpuPerRequest(theirs, mode, 5000);
-  const a: number[] = [];
-  const b: number[] = [];
-  for (let round = 0; round < 3; round++) {
-    a.push(await cpuPerRequest(ours, mode, requests));
-    b.push(await cpuPerRequest(theirs, mode, requests));
-  }
-  const ratios = a.map((x, i) => x / (b[i] as number));
-  process.stdout.write(`${mode.padEnd(7)} core ${median(a).toFixed(1)} µs/request · express-session MemoryStore ${median(b).toFixed(1)} µs/request · ratio ${median(ratios).toFixed(2)}× (rounds ${ratios.map((r) => r.toFixed(2)).join(", ")})\n`);
+const cleanup: Array<() => Promise<unknown>> = [];
+const rows = new Map<string, Row>();
+if (onRedis) {
+  const redis = await startRedis();
+  cleanup.push(() => redis.stop());
+  const url = `redis://127.0.0.1:${redis.port}`;
+  const nodeRedis = async () => {
+    const client = createClient({ url });
+    client.on("error", () => undefined);
+    await client.connect();
+    cleanup.unshift(() => client.quit());
+    return client;
+  };
+  const ours = createSessionStore({ url, ttlMs: DAY });
+  const oursNodeRedis = createSessionStore({ backend: redisBackend({ client: await nodeRedis() }), ttlMs: DAY });
+  cleanup.unshift(() => ours.close(), () => oursNodeRedis.close());
+  const ioredis = new Redis(url);
+  cleanup.unshift(() => ioredis.quit());
+  const raw = await nodeRedis();
+  rows.set("ours (ioredis)", await ourRow(ours));
+  rows.set("ours (node-redis)", await ourRow(oursNodeRedis));
+  rows.set("connect-redis 8 (ioredis)", await theirRow(new RedisStore8({ client: ioredis, prefix: "cr8:" }) as unknown as CallbackStore));
+  rows.set("connect-redis 9 (node-redis)", await theirRow(new RedisStore9({ client: await nodeRedis(), prefix: "cr9:" }) as unknown as CallbackStore));
+  // The floor: what any store on node-redis needs at least (GET + JSON.parse, then JSON.stringify + SET or EXPIRE).
+  rows.set("raw node-redis GET + SET", async (id, mode) => {
+    const key = `raw:${id}`;
+    const text = await raw.get(key);
+    const sess = text === null ? { cookie: cookie(), user: USER, views: 0 } : (JSON.parse(text) as { views: number });
+    if (mode === "read") return;
+    if (mode === "write") sess.views += 1;
+    await appWork();
+    await (mode === "write" ? raw.set(key, JSON.stringify(sess), { PX: DAY }) : raw.pExpire(key, DAY));
+  });
+} else {
+  const store = createSessionStore({ url: "memory://", ttlMs: DAY });
+  cleanup.push(() => store.close());
+  rows.set("core (memory)", await ourRow(store));
+  rows.set("express-session MemoryStore", await theirRow(new session.MemoryStore() as unknown as CallbackStore));
 }
-await store.close();
+
+const names = [...rows.keys()];
+const incumbents = names.slice(onRedis ? 2 : 1, onRedis ? 4 : 2);
+for (const mode of ["read", "rolling", "write"] as const) {
+  for (const row of rows.values()) await cpuPerRequest(row, mode, 5000); // warm-up
+  const cpu = new Map(names.map((name) => [name, [] as number[]]));
+  for (let round = 0; round < 5; round++) for (const [name, row] of rows) cpu.get(name)?.push(await cpuPerRequest(row, mode, requests));
+  process.stdout.write(`${mode}\n`);
+  for (const name of names) {
+    const own = cpu.get(name) as number[];
+    const ratios = incumbents.filter((other) => other !== name).map((other) => {
+      const rounds = own.map((value, i) => value / ((cpu.get(other) as number[])[i] as number));
+      return `${median(rounds).toFixed(2)}× ${other} (rounds ${rounds.map((r) => r.toFixed(2)).join(", ")})`;
+    });
+    process.stdout.write(`  ${name.padEnd(30)} ${median(own).toFixed(1).padStart(6)} µs/request  ${ratios.join(" · ")}\n`);
+  }
+}
+for (const step of cleanup) await step();
