@@ -9,7 +9,8 @@ import session from "express-session";
 import connectMemjs from "connect-memjs";
 import type { AppConfig } from "../config.js";
 import { SECRET, SESSION_MAX_AGE_MS, USER, VISITOR } from "../payload.js";
-import { isOurs, ourAdapterStore } from "./our-store.js";
+import { sessionbridge } from "@sessionbridge/fastify";
+import { createOurStore, isOurs } from "./our-store.js";
 
 declare module "fastify" {
   interface Session {
@@ -25,7 +26,6 @@ declare module "fastify" {
  */
 async function createStore(config: AppConfig): Promise<FastifySessionStore | undefined> {
   const kind = config.store;
-  if (isOurs(kind)) return ourAdapterStore<FastifySessionStore>(config, "@sessionbridge/fastify", "createFastifyStore");
   switch (kind) {
     // connect-redis stores follow express-session's callback contract, which @fastify/session accepts.
     case "connect-redis-8":
@@ -57,17 +57,19 @@ export async function createFastifyApp(config: AppConfig): Promise<FastifyInstan
     app.get("/welcome", async () => "welcome");
     return app;
   }
-  const store = await createStore(config);
-  await app.register(fastifyCookie);
   // @fastify/session's defaults except: plain HTTP (secure: false, or it never saves) and no empty
   // sessions for anonymous visitors (saveUninitialized: false), the same as the Express rows.
   // rolling stays at its default (true): what users run.
-  await app.register(fastifySession, {
-    secret: SECRET,
-    saveUninitialized: false,
-    cookie: { secure: false, maxAge: SESSION_MAX_AGE_MS },
-    ...(store ? { store } : {}),
-  });
+  const options = { secret: SECRET, saveUninitialized: false, cookie: { secure: false, maxAge: SESSION_MAX_AGE_MS } };
+  if (isOurs(config.store)) {
+    // Our rows run what our README tells users to run: the plugin (it registers @fastify/cookie and
+    // @fastify/session with our store, and links each request to its load and its budget).
+    await app.register(sessionbridge, { ...options, store: createOurStore(config.store, config) });
+  } else {
+    const store = await createStore(config);
+    await app.register(fastifyCookie);
+    await app.register(fastifySession, { ...options, ...(store ? { store } : {}) });
+  }
   app.get("/login", async (request) => {
     request.session.user = USER;
     return "ok";
