@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from "node:async_hooks";
-import { withDeadline } from "./deadline.js";
+import { restOfBudget, withDeadline } from "./deadline.js";
 import { SessionStoreError } from "./errors.js";
 
 /**
@@ -84,8 +84,12 @@ export function isOutage(error: unknown): boolean {
  * entry for both, instead of a `withDeadline` (timer, `Promise.race`, `finally`) around it.
  */
 export interface BudgetDeadline {
+  /** What is left of the budget (ms): the operation's deadline. */
   timeoutMs: number;
+  /** The operation (`save`, `touch` …). */
   what: string;
+  /** The whole budget (the store's `timeoutMs`), for the TIMEOUT error's message. */
+  budgetMs: number;
 }
 
 let handover: BudgetDeadline | undefined;
@@ -114,15 +118,14 @@ export function withinBudget<T>(budget: RequestBudget | undefined, store: Budget
   let work: Promise<T>;
   if (leftMs >= timeoutMs) work = operation();
   else if (leftMs > 0) {
-    const rest = `${what} (the rest of this request's ${timeoutMs} ms for the store)`;
-    handover = { timeoutMs: leftMs, what: rest };
+    handover = { timeoutMs: leftMs, what, budgetMs: timeoutMs };
     taken = false;
     try {
       work = operation();
     } finally {
       handover = undefined;
     }
-    if (!taken) work = withDeadline(work, leftMs, rest, label);
+    if (!taken) work = withDeadline(work, leftMs, restOfBudget(what, timeoutMs), label);
   } else work = Promise.reject(new SessionStoreError("TIMEOUT", `${label}: ${what} not started — this request already spent its ${timeoutMs} ms (timeoutMs) on the store`, { backend: label }));
   return work.then(
     (value) => {

@@ -932,7 +932,7 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
 
   private underDeadline<R>(what: string, work: (traced: OperationContext | undefined) => Promise<R>, traced: OperationContext | undefined, budget: BudgetDeadline | undefined): Promise<R> {
     this.pending++;
-    const run = budget === undefined ? this.deadlines.run(what, () => work(traced)) : this.deadlines.run(budget.what, () => work(traced), budget.timeoutMs);
+    const run = budget === undefined ? this.deadlines.run(what, () => work(traced)) : this.deadlines.run(budget.what, () => work(traced), budget.timeoutMs, budget.budgetMs);
     return run.then(
       (result) => {
         this.settled();
