@@ -420,6 +420,13 @@ export async function startCluster(options: TopologyOptions & { masters?: number
       return roles.length === masters && roles.every((role) => role.replicas.length === perMaster);
     });
     await Promise.all(roles.flatMap((role) => role.replicas.map((replica) => waitForReplicaSync(replica))));
+    // CLUSTER SLOTS, where clients learn the replicas, leaves a replica out until gossip has told the node
+    // its replication offset: a client connected before that (node-redis with useReplicas) never reads
+    // from replicas. Wait until every node lists every replica.
+    await eventually("every node lists the replicas in CLUSTER SLOTS", async () => {
+      const answers = await Promise.all(nodes.map((node) => node.command("CLUSTER", "SLOTS")));
+      return answers.every((ranges) => (ranges as unknown[][]).every((range) => range.length - 3 >= perMaster));
+    });
   } catch (error) {
     await stopAll();
     throw error;

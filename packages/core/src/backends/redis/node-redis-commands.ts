@@ -25,6 +25,8 @@ interface ClusterNode {
 interface NodeRedisCluster {
   masters: ClusterNode[];
   getSlotMaster(slot: number): ClusterNode | undefined;
+  /** The next node (master or replica) of the slot's shard in node-redis's rotation for read-only commands. */
+  getSlotRandomNode(slot: number): ClusterNode;
   nodeClient(node: ClusterNode): Promise<{ sendCommand(args: string[]): Promise<unknown> }>;
   sendCommand(firstKey: string | undefined, isReadonly: boolean, args: string[]): Promise<unknown>;
 }
@@ -60,13 +62,12 @@ export function nodeRedisCommands(lifecycle: NodeRedisLifecycle, label: string):
   });
 
   /**
-   * One command on the master that holds `key` (any master when key is undefined). A `readOnly` one goes
-   * where node-redis sends read-only commands (a replica or the master of the key's slot with useReplicas,
-   * the replica pool of a Sentinel with replicaPoolSize); the read router bounds it and falls back to
-   * the master, so it is not counted against the master's hang watch.
+   * One command on the master that holds `key` (any master when key is undefined). A `readOnly` one (not
+   * in a Cluster: see getWithPttl) goes to the replica pool of a Sentinel made with replicaPoolSize; the
+   * read router bounds it and falls back to the master, so it is not counted against the master's hang watch.
    */
   const send = (key: string | undefined, args: string[], readOnly = false): Promise<unknown> => {
-    if (readOnly && key !== undefined) return cluster !== undefined ? cluster.sendCommand(key, true, args) : kind === "sentinel" ? client.sendCommand(true, args) : lifecycle.watch.track(client.sendCommand(args));
+    if (readOnly && key !== undefined) return kind === "sentinel" ? client.sendCommand(true, args) : lifecycle.watch.track(client.sendCommand(args));
     if (cluster !== undefined) {
       if (key === undefined) return lifecycle.watch.track(cluster.sendCommand(undefined, false, args));
       const master = clusterMaster(key);
@@ -124,8 +125,17 @@ export function nodeRedisCommands(lifecycle: NodeRedisLifecycle, label: string):
       await send(undefined, ["PING"]);
     },
     getWithPttl: async (key, onReplica) => {
-      // On replicas the two may be answered by different nodes: the PTTL only decides whether the TTL is pushed to the master.
-      const [value, pttl] = await Promise.all([send(key, ["GET", key], onReplica), send(key, ["PTTL", key], onReplica)]);
+      let value: unknown, pttl: unknown;
+      if (onReplica && cluster !== undefined) {
+        // One node of the key's shard answers both. node-redis rotates read-only commands over a shard's
+        // master and replicas one command at a time, so GET and PTTL sent apart would alternate: with one
+        // replica every GET of that shard landed on the same node, the master half the time. A replica
+        // that answers MOVED (a failover moved the slot) fails this read, and the router asks the master.
+        const node = await cluster.nodeClient(cluster.getSlotRandomNode(calculateSlot(key)));
+        [value, pttl] = await Promise.all([node.sendCommand(["GET", key]), node.sendCommand(["PTTL", key])]);
+      } else {
+        [value, pttl] = await Promise.all([send(key, ["GET", key], onReplica), send(key, ["PTTL", key], onReplica)]);
+      }
       return { value: str(value), pttlMs: Number(pttl) };
     },
     wait: async (key, replicas, timeoutMs) => Number(await send(key, ["WAIT", String(replicas), String(timeoutMs)])),
