@@ -82,32 +82,73 @@ describe("sentinel specifics", () => {
   });
 
   it("never leaves an ioredis 'Unhandled error event' behind when a sentinel resets the failover detector's connection", async () => {
-    // A "sentinel" that resets every connection. Listed second, the master is resolved through the real
-    // one; only ioredis's failover detector, which subscribes on every sentinel, connects here.
-    let reset!: () => void;
-    const wasReset = new Promise<void>((resolve) => (reset = resolve));
-    const resetting = createServer((socket) => {
-      socket.on("error", () => undefined);
-      socket.resetAndDestroy();
-      reset();
+    // Listed second, the master is resolved through the real sentinel; only ioredis's failover detector,
+    // which subscribes on every sentinel, connects to the resetting one.
+    await withResettingSentinel(1, async (sentinels, wereReset) => {
+      const store = createSessionStore({ timeoutMs: 2000, backend: redisBackend({ sentinels, name: plain.name, password, sentinelPassword }) });
+      try {
+        await store.set("detector", { a: 1 });
+        await wereReset;
+        // The reset was pending on the socket before these round trips began, so its error event has been
+        // handled once they are done.
+        expect(await store.get("detector")).toEqual({ a: 1 });
+        expect(await store.get("detector")).toEqual({ a: 1 });
+      } finally {
+        await store.close();
+      }
     });
-    await new Promise<void>((resolve) => resetting.listen(0, "127.0.0.1", resolve));
-    const port = (resetting.address() as AddressInfo).port;
-    const printed = vi.spyOn(console, "error");
-    const store = createSessionStore({ timeoutMs: 2000, backend: redisBackend({ sentinels: [...plain.sentinelAddresses(), { host: "127.0.0.1", port }], name: plain.name, password, sentinelPassword }) });
-    try {
-      await store.set("detector", { a: 1 });
-      await wasReset;
-      // The reset was pending on the socket before these round trips began, so its error event has been
-      // handled once they are done.
-      expect(await store.get("detector")).toEqual({ a: 1 });
-      expect(await store.get("detector")).toEqual({ a: 1 });
-      const unhandled = printed.mock.calls.filter((args) => String(args[0]).includes("Unhandled error event"));
-      expect(unhandled).toEqual([]);
-    } finally {
-      printed.mockRestore();
-      await store.close();
-      await new Promise((resolve) => resetting.close(resolve));
-    }
+  });
+
+  it("never leaves an ioredis 'Unhandled error event' behind from the subscription connection's own failover detector", async () => {
+    // Subscriptions run on a duplicate of the client, which is a Sentinel client with a failover detector
+    // of its own: its sentinel connections need a listener too. Both detectors connect to the resetting
+    // "sentinel"; the message published after both resets shows the subscription works through them.
+    await withResettingSentinel(2, async (sentinels, wereReset) => {
+      const backend = redisBackend({ sentinels, name: plain.name, password, sentinelPassword });
+      const store = createSessionStore({ timeoutMs: 2000, backend });
+      try {
+        let got!: (message: string) => void;
+        const received = new Promise<string>((resolve) => (got = resolve));
+        const off = backend.subscribe?.("sb-detector-test", { message: (message) => got(message), reset: () => undefined });
+        await wereReset;
+        // Publish until the subscription is in place (it starts once its connection is ready).
+        let message: string | undefined;
+        for (let attempt = 0; attempt < 50 && message === undefined; attempt++) {
+          await backend.publish?.("sb-detector-test", "hello");
+          message = await Promise.race([received, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 100))]);
+        }
+        off?.();
+        expect(message).toBe("hello");
+        expect(await store.get("nothing")).toBeNull();
+      } finally {
+        await store.close();
+      }
+    });
   });
 });
+
+/**
+ * Runs `body` with the plain topology's sentinels plus a "sentinel" that resets every connection, and
+ * fails if ioredis printed an "Unhandled error event" meanwhile. `wereReset` resolves after `resets` resets.
+ */
+async function withResettingSentinel(resets: number, body: (sentinels: Array<{ host: string; port: number }>, wereReset: Promise<void>) => Promise<void>): Promise<void> {
+  let count = 0;
+  let done!: () => void;
+  const wereReset = new Promise<void>((resolve) => (done = resolve));
+  const resetting = createServer((socket) => {
+    socket.on("error", () => undefined);
+    socket.resetAndDestroy();
+    if (++count === resets) done();
+  });
+  await new Promise<void>((resolve) => resetting.listen(0, "127.0.0.1", resolve));
+  const port = (resetting.address() as AddressInfo).port;
+  const printed = vi.spyOn(console, "error");
+  try {
+    await body([...plain.sentinelAddresses(), { host: "127.0.0.1", port }], wereReset);
+    const unhandled = printed.mock.calls.filter((args) => String(args[0]).includes("Unhandled error event"));
+    expect(unhandled).toEqual([]);
+  } finally {
+    printed.mockRestore();
+    await new Promise((resolve) => resetting.close(resolve));
+  }
+}

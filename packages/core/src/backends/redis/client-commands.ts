@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import calculateSlot from "cluster-key-slot";
 import type { Cluster, Redis } from "ioredis";
+import { withErrorListener } from "./client.js";
 
 /**
  * The seam between the Redis backend and a client library: every command the backend sends, as one
@@ -153,9 +154,9 @@ export function ioredisMasterFor(cluster: Cluster, key: string): Redis | undefin
 
 /** A duplicate of the client (same settings) for SUBSCRIBE; we resubscribe on 'ready' ourselves, so the caller learns of every reconnect. */
 function ioredisSubscriber(client: Redis | Cluster): SubscriberConnection {
-  const duplicate = (client as Redis).duplicate() as Redis;
+  // Connection trouble surfaces through the main connection's events; the listener keeps ioredis quiet.
+  const duplicate = withErrorListener((client as Redis).duplicate() as Redis);
   duplicate.options.autoResubscribe = false;
-  duplicate.on("error", () => undefined); // connection trouble surfaces through the main connection's events
   if (duplicate.status === "wait") duplicate.connect().catch(() => undefined);
   return {
     onReady: (listener) => void duplicate.on("ready", listener),

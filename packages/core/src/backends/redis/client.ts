@@ -45,11 +45,28 @@ export function failFastOptions(timeoutMs: number): RedisOptions {
  * Every ioredis client this backend creates gets an 'error' listener at once, for its whole life. Its
  * errors reach the backend through RedisConnection's own listener, but that one goes away on close, and
  * a socket error after that (a TLS alert on a connection still closing, say) would otherwise be printed
- * by ioredis as "[ioredis] Unhandled error event".
+ * by ioredis as "[ioredis] Unhandled error event". A Sentinel client's own sentinel connections get one
+ * too (see listenOnSentinelConnections), also on a duplicate made for subscriptions.
  */
 export function withErrorListener<T extends RedisClient>(client: T): T {
   client.on("error", () => undefined);
+  listenOnSentinelConnections(client);
   return client;
+}
+
+/**
+ * ioredis's failover detector opens connections of its own to every sentinel (to hear +switch-master)
+ * and gives them no 'error' listener, so a sentinel that is down or resets the connection was printed
+ * as "[ioredis] Unhandled error event". Those errors tell the backend nothing (the master connection
+ * reports what matters, and the detector reconnects by itself), so each sentinel connection the client
+ * opens gets a listener. The connector is ioredis's internal object: if its shape changes (or the client
+ * is not a Sentinel client), nothing is done.
+ */
+function listenOnSentinelConnections(client: object): void {
+  const connector = (client as { connector?: { connectToSentinel?: (...args: unknown[]) => RedisClient } }).connector;
+  const connect = connector?.connectToSentinel;
+  if (connector === undefined || typeof connect !== "function" || Object.hasOwn(connector, "connectToSentinel")) return;
+  connector.connectToSentinel = (...args: unknown[]) => withErrorListener(connect.apply(connector, args));
 }
 
 /** A client this backend owns, configured for the store's deadline. */

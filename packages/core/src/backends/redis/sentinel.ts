@@ -35,21 +35,5 @@ export function createSentinelClient(
   if (options.sentinelUsername !== undefined) settings.sentinelUsername = options.sentinelUsername;
   if (options.sentinelPassword !== undefined) settings.sentinelPassword = options.sentinelPassword;
   if (options.sentinelTLS !== undefined && options.sentinelTLS !== false) settings.sentinelTLS = options.sentinelTLS === true ? {} : { ...options.sentinelTLS };
-  return listenOnSentinelConnections(withErrorListener(new Redis(settings)));
-}
-
-/**
- * ioredis's failover detector opens connections of its own to every sentinel (to hear +switch-master)
- * and gives them no 'error' listener, so a sentinel that is down or resets the connection was printed
- * as "[ioredis] Unhandled error event". Those errors tell the backend nothing (the master connection
- * reports what matters, and the detector reconnects by itself), so each sentinel connection the client
- * opens gets a listener. The connector is ioredis's internal object: if its shape changes, nothing is done.
- */
-function listenOnSentinelConnections(client: Redis): Redis {
-  const connector = (client as unknown as { connector?: { connectToSentinel?: (...args: unknown[]) => Redis } }).connector;
-  const connect = connector?.connectToSentinel;
-  if (connector !== undefined && typeof connect === "function") {
-    connector.connectToSentinel = (...args: unknown[]) => withErrorListener(connect.apply(connector, args));
-  }
-  return client;
+  return withErrorListener(new Redis(settings));
 }
