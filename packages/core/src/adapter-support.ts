@@ -1,5 +1,6 @@
 import { isSessionStoreError, SessionStoreError } from "./errors.js";
 import { isOutage, withinBudget, type RequestBudget } from "./request-budget.js";
+import { HiddenSlot } from "./hidden-slot.js";
 import { bodyOf, rememberBody } from "./snapshot.js";
 import { isBrowserSessionCookie, ttlFromExpiry, type FrameworkExpiry } from "./expiry.js";
 import { loadedSession, type LoadedSession, type SessionData, type SessionStore } from "./store.js";
@@ -76,10 +77,10 @@ export async function commitSession(store: SessionStore<SessionData>, id: string
  * Per-adapter bookkeeping: which record each framework session was loaded from (for conditional, merging
  * saves), and the TTL sessions are read with, passed to `load` so a GETEX sets the right TTL in one
  * command instead of GETEX + PEXPIRE when the framework's maxAge differs from the store's `ttlMs`.
- * Keyed weakly by the framework's session object: nothing to clean up.
+ * Kept on the framework's session object (hidden-slot.ts): nothing to clean up.
  */
 export class SessionTracker {
-  private readonly loaded = new WeakMap<object, LoadedSession>();
+  private readonly loaded = new HiddenSlot<LoadedSession>("sessionbridge.loaded");
   private ttlHintMs: number | undefined;
 
   constructor(readonly store: SessionStore<SessionData>) {}
@@ -119,13 +120,13 @@ export class SessionTracker {
     const previous = options.previous === undefined ? (this.loaded.get(holder) ?? null) : options.previous;
     const ttlMs = ttlFromExpiry(options.expiry);
     if (ttlMs === "expired") {
-      this.loaded.delete(holder);
+      this.loaded.clear(holder);
       await this.destroy(id, options.budget);
       return;
     }
     const now = await commitSession(this.store, id, data, { previous, ttlMs, meta: options.meta, budget: options.budget, browserSession: isBrowserSessionCookie(options.expiry) });
     if (now === null) {
-      this.loaded.delete(holder);
+      this.loaded.clear(holder);
       return;
     }
     this.loaded.set(holder, now);

@@ -5,7 +5,7 @@
  *
  * Add an internal another package needs here, with a doc comment on its declaration; never re-export it
  * from index.ts. tsup builds this entry and index.ts with code splitting, so both entries share one copy
- * of every module (one `SessionStoreError` class, one request-budget WeakMap) in the ESM build and one in
+ * of every module (one `SessionStoreError` class, one request-budget slot) in the ESM build and one in
  * the CJS build.
  */
 export { checkMetaOption, commitSession, detachData, isBrowserSessionCookie, isOutage, isSessionFailure, leanCopy, remainingMs, SessionTracker, toCallback, ttlFromExpiry, withHttpStatus } from "./adapter-support.js";
@@ -14,6 +14,8 @@ export { budgetOf, linkBudget, runWithBudget, withinBudget } from "./request-bud
 export type { BudgetedStore, RequestBudget } from "./request-budget.js";
 export { diff } from "./store.js";
 export { readinessCheck } from "./readiness.js";
+/** A value hung on an object without a WeakMap (see hidden-slot.ts): what adapters link per request. */
+export { HiddenSlot } from "./hidden-slot.js";
 export type { HealthSource, ReadinessAnswer, ReadinessOptions } from "./readiness.js";
 export type { Delta } from "./store.js";
 

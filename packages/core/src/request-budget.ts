@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { restOfBudget, withDeadline } from "./deadline.js";
 import { SessionStoreError } from "./errors.js";
+import { HiddenSlot } from "./hidden-slot.js";
 
 /**
  * One deadline per HTTP request, shared by every store operation the request makes.
@@ -29,7 +30,7 @@ export interface RequestBudget {
   failure?: unknown;
 }
 
-const byRequest = new WeakMap<object, RequestBudget>();
+const byRequest = new HiddenSlot<RequestBudget>("sessionbridge.budget");
 const context = new AsyncLocalStorage<RequestBudget>();
 
 /**

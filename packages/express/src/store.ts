@@ -1,6 +1,6 @@
 import session from "express-session";
 import { SessionStoreError } from "@sessionbridge/core";
-import { budgetOf, checkMetaOption, detachData, linkBudget, SessionTracker, toCallback, ttlFromExpiry } from "@sessionbridge/core/adapter";
+import { budgetOf, checkMetaOption, detachData, HiddenSlot, linkBudget, SessionTracker, toCallback, ttlFromExpiry } from "@sessionbridge/core/adapter";
 import type { RequestBudget } from "@sessionbridge/core/adapter";
 import type { LoadedSession, SessionData, SessionStore } from "@sessionbridge/core";
 import { cookieTemplate, CookieSettings, type RequestLike } from "./cookie.js";
@@ -41,7 +41,7 @@ export class ExpressStore extends session.Store {
   /** Which record each express-session Session was loaded from. */
   private readonly sessions: SessionTracker;
   /** What `get` returned (and the request budget it started), until express-session turns it into a Session in `createSession`. */
-  private readonly pending = new WeakMap<object, { loaded: LoadedSession; budget: RequestBudget }>();
+  private readonly pending = new HiddenSlot<{ loaded: LoadedSession; budget: RequestBudget }>("sessionbridge.pending");
   private probe: NodeJS.Timeout | undefined;
   /** express-session's cookie configuration when `sessionbridge()` mounted this store (learned once). */
   private cookieSettings: CookieSettings | undefined;

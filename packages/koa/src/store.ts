@@ -1,6 +1,6 @@
 import { SessionStoreError } from "@sessionbridge/core";
 import type { LoadedSession, SessionData, SessionStore } from "@sessionbridge/core";
-import { budgetOf, checkMetaOption, detachData, SessionTracker, withHttpStatus } from "@sessionbridge/core/adapter";
+import { budgetOf, checkMetaOption, detachData, HiddenSlot, SessionTracker, withHttpStatus } from "@sessionbridge/core/adapter";
 import type { FrameworkExpiry } from "@sessionbridge/core/adapter";
 
 /** What koa-session hands the store and gets back: the session's fields plus its own bookkeeping. */
@@ -43,7 +43,7 @@ export class KoaStore {
    * Requests whose session has `maxAge: "session"`. koa-session clears that option on its first save, so
    * a second save in the same request (after `regenerate()`) arrives as a one-day session: remember.
    */
-  private readonly browserSessions = new WeakSet<object>();
+  private readonly browserSessions = new HiddenSlot<true>("sessionbridge.browserSession");
 
   private readonly meta: KoaStoreOptions["meta"];
 
@@ -67,7 +67,7 @@ export class KoaStore {
     // A session saved with a browser-session cookie stays one, whatever maxAge this app configures (as
     // with koa-session's own stores, which keep `_session`).
     const browserSession = maxAge === "session" || loaded.browserSession === true;
-    if (browserSession) this.browserSessions.add(ctx);
+    if (browserSession) this.browserSessions.set(ctx, true);
     // `_expire` is when the cookie koa-session last sent runs out: the expiry of the last write, not the
     // one this read just slid to (else `renew` would never fire). Never (nearly) past: koa-session would
     // drop a session that is alive on the server (a rolling cookie was re-sent without a rewrite). The
@@ -85,8 +85,8 @@ export class KoaStore {
     // A regenerated session has a new key: it is new, not an update of the one this request loaded.
     const previous = loaded !== undefined && loaded.id === key ? loaded : null;
     const data = { ...privateFields(previous), ...fields };
-    if (_session) this.browserSessions.add(ctx);
-    const expiry: FrameworkExpiry = this.browserSessions.has(ctx) ? {} : { expires: _expire, originalMaxAge: _maxAge };
+    if (_session) this.browserSessions.set(ctx, true);
+    const expiry: FrameworkExpiry = this.browserSessions.get(ctx) === true ? {} : { expires: _expire, originalMaxAge: _maxAge };
     const meta = this.meta ? this.meta(ctx) : undefined;
     await this.sessions.commit(key, ctx, data, { expiry, previous, meta, budget: budgetOf(ctx) }).catch(fail);
   }
