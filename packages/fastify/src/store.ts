@@ -139,10 +139,14 @@ export class FastifyStore extends EventEmitter implements FastifySessionStore {
 
 function noop(): void {}
 
-/** @fastify/session keeps the session's request under a private symbol described "request". */
+/** @fastify/session keeps the session's request under a private symbol described "request" (found once). */
+let requestKey: symbol | undefined;
 function requestOf(session: object): object | undefined {
-  const key = Object.getOwnPropertySymbols(session).find((symbol) => symbol.description === "request");
-  return key === undefined ? undefined : ((session as Record<symbol, object | undefined>)[key] ?? undefined);
+  if (requestKey === undefined || !Object.hasOwn(session, requestKey)) {
+    requestKey = Object.getOwnPropertySymbols(session).find((symbol) => symbol.description === "request");
+    if (requestKey === undefined) return undefined;
+  }
+  return (session as Record<symbol, object | undefined>)[requestKey] ?? undefined;
 }
 
 /** A @fastify/session store backed by a sessionbridge store. Prefer the plugin, which also links requests. */
