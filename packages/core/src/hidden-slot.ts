@@ -1,10 +1,11 @@
 /**
  * A value kept on an object under a symbol of its own, as a non-enumerable property: invisible to
  * `Object.keys`, `for…in`, spreads, JSON and `util.inspect`, and gone with the object. It replaces the
- * WeakMaps the per-request path used to link objects (a loaded session to its stored body, a framework
- * session to its load, a request to its budget): in V8 each WeakMap entry for a new key costs an identity
- * hash and an ephemeron-table slot that garbage collection must revisit, ~4 µs of CPU per written session
- * over the five links a request makes (bench `core-cost --redis`, write: 31 → 27 µs; docs/benchmarks.md).
+ * WeakMaps the per-request path used to link small objects (a loaded session to its stored body, a
+ * framework session to its load): in V8 each WeakMap entry for a new key costs an identity hash and an
+ * ephemeron-table slot that garbage collection must revisit (bench `core-cost --redis`, node-redis: a
+ * rolling read 21 → 12 µs of CPU, a write 31 → 27 µs; docs/benchmarks.md). Not for large objects with
+ * many properties, such as Express's request: defining a property there cost more than a WeakMap entry.
  *
  * An object that cannot take a property (frozen, sealed, `preventExtensions`) is held in a WeakMap
  * instead, so the slot works on any object. The property is the same on every object of a kind, so their
