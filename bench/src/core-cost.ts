@@ -16,6 +16,7 @@ import { createSessionStore, redisBackend, type SessionStore } from "@sessionbri
 import { detachData, SessionTracker } from "@sessionbridge/core/adapter";
 import { USER } from "./payload.js";
 import { startRedis } from "./servers.js";
+import { callback, microsPerRequest, SESSION_IDS } from "./in-flight.js";
 import { median } from "./stats.js";
 
 type Mode = "read" | "rolling" | "write";
@@ -25,7 +26,7 @@ type Row = (id: string, mode: Mode) => Promise<void>;
 const args = process.argv.slice(2);
 const onRedis = args.includes("--redis");
 const requests = Number(args.find((arg) => /^\d+$/.test(arg)) ?? (onRedis ? 20_000 : 40_000));
-const ids = Array.from({ length: 500 }, (_, i) => `sess-${i}-abcdefghijklmnopqrstuvwx`);
+const ids = SESSION_IDS;
 const DAY = 86_400_000;
 const cookie = () => ({ originalMaxAge: DAY, expires: new Date(Date.now() + DAY) });
 
@@ -58,7 +59,7 @@ interface CallbackStore {
 
 /** An express-session store as express-session drives it: get; a changed session is set, an unchanged one touched. */
 async function theirRow(store: CallbackStore): Promise<Row> {
-  const call = (run: (done: (error?: unknown, value?: unknown) => void) => void) => new Promise<unknown>((resolve, reject) => run((error, value) => (error ? reject(error) : resolve(value))));
+  const call = callback<unknown>;
   for (const id of ids) await call((done) => store.set(id, { cookie: cookie(), user: USER, views: 0 }, done));
   return async (id, mode) => {
     const sess = (await call((done) => store.get(id, done))) as { views: number };
@@ -69,16 +70,14 @@ async function theirRow(store: CallbackStore): Promise<Row> {
   };
 }
 
-async function cpuPerRequest(row: Row, mode: Mode, total: number): Promise<number> {
-  let next = 0;
-  let left = total;
-  const worker = async () => {
-    while (left-- > 0) await row(ids[next++ % ids.length] as string, mode);
-  };
-  const before = process.cpuUsage();
-  await Promise.all(Array.from({ length: 50 }, worker));
-  const used = process.cpuUsage(before);
-  return (used.user + used.system) / total;
+/** CPU of this process (every thread, so garbage collection counts), µs. */
+const processMicros = () => {
+  const used = process.cpuUsage();
+  return used.user + used.system;
+};
+
+function cpuPerRequest(row: Row, mode: Mode, total: number): Promise<number> {
+  return microsPerRequest((id) => row(id, mode), total, processMicros);
 }
 
 const cleanup: Array<() => Promise<unknown>> = [];

@@ -5,7 +5,7 @@
  *
  * Add an internal another package needs here, with a doc comment on its declaration; never re-export it
  * from index.ts. tsup builds this entry and index.ts with code splitting, so both entries share one copy
- * of every module (one `SessionStoreError` class, one request-budget slot) in the ESM build and one in
+ * of every module (one `SessionStoreError` class, one request-budget WeakMap) in the ESM build and one in
  * the CJS build.
  */
 export { checkMetaOption, commitSession, detachData, isBrowserSessionCookie, isOutage, isSessionFailure, leanCopy, remainingMs, SessionTracker, toCallback, ttlFromExpiry, withHttpStatus } from "./adapter-support.js";
