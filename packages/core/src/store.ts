@@ -4,7 +4,7 @@ import type { Backend, CommandObserver, NodeHealth, SetCondition, SetResult } fr
 import { isPlainObject, jsonSerializer, type Serializer } from "./codec.js";
 import { createEncryption } from "./crypto.js";
 import { Deadlines, withDeadline } from "./deadline.js";
-import { takeBudgetDeadline, type BudgetDeadline } from "./request-budget.js";
+import { settleBudget, takeBudgetDeadline, type BudgetDeadline } from "./request-budget.js";
 import { MAX_DEPTH, tooDeep } from "./depth.js";
 import { isSessionStoreError, SessionStoreError } from "./errors.js";
 import { assertValidId } from "./ids.js";
@@ -238,7 +238,7 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
     }
     this.backend.configure?.({ timeoutMs: this.options.timeoutMs });
     // For the operator tools (tools.ts: export / import), without widening the public API.
-    registerInternals(this, { keys: this.keys, serializer: this.serializer, transform: this.transform, run: (what, operation) => this.run(what, operation), index: (key, record) => this.indexBeforeWrite(key, record, undefined) });
+    registerInternals(this, { keys: this.keys, serializer: this.serializer, transform: this.transform, run: (what, operation) => this.run(what, operation), index: async (key, record) => this.indexBeforeWrite(key, record, undefined) });
     // Last among the checks: a source may open its own connections (migrateFrom.url / servers).
     this.migrateSource = options.migrateFrom === undefined ? undefined : createMigrationSource(options.migrateFrom, { backend: this.backend, prefix: this.options.prefix, ttlMs: this.options.ttlMs, timeoutMs: this.options.timeoutMs });
     this.unsubscribe = [
@@ -413,10 +413,13 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
     return unchangedOutcome(previous, id, body);
   }
 
-  private async saveSession(id: string, data: SessionData, options: SaveOptions, traced: OperationContext | undefined, dataText: DataText | undefined): Promise<SaveOutcome> {
-    const outcome = await this.saveOnce(id, data, options, traced, dataText);
-    if (traced !== undefined) traced.outcome = outcome.status === "written" && outcome.merged ? "merged" : outcome.status;
-    return outcome;
+  private saveSession(id: string, data: SessionData, options: SaveOptions, traced: OperationContext | undefined, dataText: DataText | undefined): Promise<SaveOutcome> {
+    const saved = this.saveOnce(id, data, options, traced, dataText);
+    if (traced === undefined) return saved; // no second async frame when nobody traces
+    return saved.then((outcome) => {
+      traced.outcome = outcome.status === "written" && outcome.merged ? "merged" : outcome.status;
+      return outcome;
+    });
   }
 
   private async saveOnce(id: string, data: SessionData, options: SaveOptions, traced: OperationContext | undefined, given: DataText | undefined): Promise<SaveOutcome> {
@@ -462,7 +465,8 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
     if ((options.meta ?? previous?.meta) !== undefined) base.meta = cleanMeta(options.meta) ?? (previous?.meta as Record<string, string>);
     if (previous?.indexedUntilMs !== undefined && userId === previous.userId) base.indexedUntilMs = previous.indexedUntilMs;
     if (browserSession) base.browserSession = true;
-    await this.indexBeforeWrite(key, base, previous?.userId);
+    const indexing = this.indexBeforeWrite(key, base, previous?.userId);
+    if (indexing !== undefined) await indexing;
     let record: SessionRecord = withData(base, data);
     let condition: SetCondition = previous === null ? { kind: "absent" } : this.updateCondition(previous.version);
     let merged = false;
@@ -475,7 +479,8 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
         if ((await this.find(id, undefined, traced)) !== null) result = await this.write(key, record, ttl, condition, body, traced);
       }
       if (result === "ok") {
-        await this.afterTagged(key, record.userId, merged ? undefined : previous?.userId);
+        const untagging = this.afterTagged(key, record.userId, merged ? undefined : previous?.userId);
+        if (untagging !== undefined) await untagging;
         const session = loadedSession(record, id, true, undefined);
         rememberBody(session, body);
         return { status: "written", session, merged };
@@ -821,17 +826,29 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
    * Adds the session to its user's index before the record is written (so no moment exists where a
    * tagged session is missing from the index) and records in `record.indexedUntilMs` until when.
    */
-  private async indexBeforeWrite(key: string, record: Omit<SessionRecord, "data" | "version">, previousUserId: string | undefined): Promise<void> {
-    if (record.userId === undefined || !this.users.supported) return;
-    if (record.userId === previousUserId && !UserIndex.due(record, record.expiresAtMs)) return;
+  private indexBeforeWrite(key: string, record: Omit<SessionRecord, "data" | "version">, previousUserId: string | undefined): Promise<void> | undefined {
+    if (record.userId === undefined || !this.users.supported) return undefined;
+    if (record.userId === previousUserId && !UserIndex.due(record, record.expiresAtMs)) return undefined;
+    return this.addToIndex(key, record, record.userId);
+  }
+
+  private async addToIndex(key: string, record: Omit<SessionRecord, "data" | "version">, userId: string): Promise<void> {
     const score = UserIndex.scoreFor(record.expiresAtMs, record.ttlMs);
-    await this.users.add(record.userId, key, score);
+    await this.users.add(userId, key, score);
     record.indexedUntilMs = score;
   }
 
-  /** After a write that changed the session's user: leave the old user's index, apply maxSessionsPerUser. */
-  private async afterTagged(key: string, userId: string | undefined, previousUserId: string | undefined): Promise<void> {
-    if (userId === previousUserId || !this.users.supported) return;
+  /**
+   * After a write that changed the session's user: leave the old user's index, apply maxSessionsPerUser.
+   * Undefined when there is nothing to do (every write of an untagged or same-user session), so the write
+   * path awaits no promise for it (indexBeforeWrite likewise).
+   */
+  private afterTagged(key: string, userId: string | undefined, previousUserId: string | undefined): Promise<void> | undefined {
+    if (userId === previousUserId || !this.users.supported) return undefined;
+    return this.untagAndLimit(key, userId, previousUserId);
+  }
+
+  private async untagAndLimit(key: string, userId: string | undefined, previousUserId: string | undefined): Promise<void> {
     try {
       if (previousUserId !== undefined) await this.users.remove(previousUserId, [key]);
       if (userId !== undefined && this.options.maxSessionsPerUser !== undefined) await this.users.enforceLimit(userId, key, this.options.maxSessionsPerUser);
@@ -885,8 +902,10 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
   /**
    * Encodes and writes a record (`body`: its body from `encode`, when the caller needs it too). `traced`
    * learns the size written; `observer` (the operation's tracing context too, when traced) the server.
+   * Not async (one promise less per write): it throws a TOO_LARGE or CONFIG error itself, and every caller
+   * awaits it inside an async function, where that is the same as a rejection.
    */
-  private async write(key: string, record: SessionRecord, ttl: number, condition: SetCondition, body = this.encode(record), traced?: OperationContext, observer: CommandObserver | undefined = traced): Promise<SetResult> {
+  private write(key: string, record: SessionRecord, ttl: number, condition: SetCondition, body = this.encode(record), traced?: OperationContext, observer: CommandObserver | undefined = traced): Promise<SetResult> {
     const text = sealRecord(record.version, body, key, this.transform);
     const bytes = Buffer.byteLength(text, "utf8");
     if (traced !== undefined) traced.bytes = bytes;
@@ -930,19 +949,27 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
     return trace(channel, context, () => this.underDeadline(what, work, context, budget));
   }
 
+  /**
+   * Runs `work` under the store's deadline, or under what is left of a request's budget (`budget`, taken
+   * from the adapter's `withinBudget`), whose time and outage it then counts (`settleBudget`) in the same
+   * callbacks that settle the operation.
+   */
   private underDeadline<R>(what: string, work: (traced: OperationContext | undefined) => Promise<R>, traced: OperationContext | undefined, budget: BudgetDeadline | undefined): Promise<R> {
     this.pending++;
-    const run = budget === undefined ? this.deadlines.run(what, () => work(traced)) : this.deadlines.run(budget.what, () => work(traced), budget.timeoutMs, budget.budgetMs);
+    const shortened = budget !== undefined && budget.shortened;
+    const run = shortened ? this.deadlines.run(budget.what, () => work(traced), budget.timeoutMs, budget.budgetMs) : this.deadlines.run(what, () => work(traced));
     return run.then(
       (result) => {
         this.settled();
+        if (budget !== undefined) settleBudget(budget);
         return result;
       },
       (error: unknown) => {
         this.settled();
         const wrapped = this.wrap(error, what);
         // Only a miss of the store's own deadline says the backend is hung; a request's spent budget does not.
-        if (wrapped.code === "TIMEOUT" && budget === undefined) this.markUnavailable(wrapped);
+        if (wrapped.code === "TIMEOUT" && !shortened) this.markUnavailable(wrapped);
+        if (budget !== undefined) settleBudget(budget, wrapped);
         throw wrapped;
       },
     );
