@@ -127,7 +127,10 @@ export function dataJson(data: object): string {
  * differ).
  */
 export function sameJsonData(body: string, dataText: string): boolean {
-  return body.startsWith('{"d":') && body.startsWith(dataText, 5) && body.startsWith(',"c":', 5 + dataText.length);
+  const end = 5 + dataText.length;
+  // A slice and `===`, not `body.startsWith(dataText, 5)`: V8's startsWith with a position and a long
+  // search string took ~0.7–1 µs per call (a ~350-character session), the slice and compare ~40 ns.
+  return body.startsWith('{"d":') && body.startsWith(',"c":', end) && body.slice(5, end) === dataText;
 }
 
 /**

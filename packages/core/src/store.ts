@@ -951,29 +951,30 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
 
   /**
    * Runs `work` under the store's deadline, or under what is left of a request's budget (`budget`, taken
-   * from the adapter's `withinBudget`), whose time and outage it then counts (`settleBudget`) in the same
-   * callbacks that settle the operation.
+   * from the adapter's `withinBudget`). `settleOperation` does the bookkeeping as the deadline settles.
    */
   private underDeadline<R>(what: string, work: (traced: OperationContext | undefined) => Promise<R>, traced: OperationContext | undefined, budget: BudgetDeadline | undefined): Promise<R> {
     this.pending++;
-    const shortened = budget !== undefined && budget.shortened;
-    const run = shortened ? this.deadlines.run(budget.what, () => work(traced), budget.timeoutMs, budget.budgetMs) : this.deadlines.run(what, () => work(traced));
-    return run.then(
-      (result) => {
-        this.settled();
-        if (budget !== undefined) settleBudget(budget);
-        return result;
-      },
-      (error: unknown) => {
-        this.settled();
-        const wrapped = this.wrap(error, what);
-        // Only a miss of the store's own deadline says the backend is hung; a request's spent budget does not.
-        if (wrapped.code === "TIMEOUT" && !shortened) this.markUnavailable(wrapped);
-        if (budget !== undefined) settleBudget(budget, wrapped);
-        throw wrapped;
-      },
-    );
+    if (budget !== undefined && budget.shortened) return this.deadlines.run(budget.what, () => work(traced), budget.timeoutMs, budget.budgetMs, this.settleOperation, budget);
+    return this.deadlines.run(what, () => work(traced), undefined, undefined, this.settleOperation, budget);
   }
+
+  /**
+   * An operation settled (see underDeadline): no longer in flight; a failure becomes a SessionStoreError,
+   * and a miss of the store's own deadline (not of a request's spent budget) marks the backend
+   * unavailable; the time and any outage count into the request's budget, if the operation runs in one.
+   */
+  private readonly settleOperation = (failed: boolean, error: unknown, what: string, budget: BudgetDeadline | undefined): unknown => {
+    this.settled();
+    if (!failed) {
+      if (budget !== undefined) settleBudget(budget);
+      return undefined;
+    }
+    const wrapped = this.wrap(error, what);
+    if (wrapped.code === "TIMEOUT" && budget?.shortened !== true) this.markUnavailable(wrapped);
+    if (budget !== undefined) settleBudget(budget, wrapped);
+    return wrapped;
+  };
 
   /** Counts an operation in flight (see close) until it settles. */
   private counted<R>(work: () => Promise<R>): Promise<R> {
@@ -1035,19 +1036,31 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
   }
 
   private settleCommand<R>(what: string, work: Promise<R>): Promise<R> {
-    return work.then(
-      (result) => {
-        // A success proves the backend is back even when its connection never dropped (a slow reply that
-        // timed out), so the backend would have no 'available' to report.
-        if (!this.available) this.markAvailable();
-        return result;
-      },
-      (error: unknown) => {
+    return work.then(this.commandSucceeded as (result: R) => R, this.commandFailed(what));
+  }
+
+  /** A command succeeded (see settleCommand); made once, not two closures per command. */
+  private readonly commandSucceeded = (result: unknown): unknown => {
+    // A success proves the backend is back even when its connection never dropped (a slow reply that
+    // timed out), so the backend would have no 'available' to report.
+    if (!this.available) this.markAvailable();
+    return result;
+  };
+
+  private readonly failureHandlers = new Map<string, (error: unknown) => never>();
+
+  /** The handler of a failed command called `what`: made once per name (a handful), not per command. */
+  private commandFailed(what: string): (error: unknown) => never {
+    let handler = this.failureHandlers.get(what);
+    if (handler === undefined) {
+      handler = (error: unknown): never => {
         const wrapped = this.wrap(error, what);
         if (wrapped.code === "UNAVAILABLE" || wrapped.code === "TIMEOUT") this.markUnavailable(wrapped);
         throw wrapped;
-      },
-    );
+      };
+      this.failureHandlers.set(what, handler);
+    }
+    return handler;
   }
 
   /**

@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { jsonSerializer } from "../src/codec.js";
 import { assertValidId } from "../src/ids.js";
-import { dataJson, decodeRecord, encodeBody, encodeJsonBody, encodeRecord, mayBeReordered, newVersion, peekVersion, versionPrefix, type SessionRecord } from "../src/record.js";
+import { dataJson, decodeRecord, encodeBody, encodeJsonBody, encodeRecord, mayBeReordered, newVersion, peekVersion, sameJsonData, versionPrefix, type SessionRecord } from "../src/record.js";
 import { SessionStoreError } from "../src/errors.js";
 import { escapeGlob } from "../src/backends/redis/commands.js";
 
@@ -59,6 +59,19 @@ describe("the JSON fast path of a save", () => {
       const record: SessionRecord = { ...base, ...extra, data };
       expect(encodeJsonBody(dataJson(data), record)).toBe(encodeBody(record, jsonSerializer));
     }
+  });
+});
+
+describe("sameJsonData", () => {
+  const body = (data: object) => encodeBody({ data, createdAtMs: 1, expiresAtMs: 2, ttlMs: 3, version: "v" }, jsonSerializer);
+  it("says yes only for exactly the stored data's JSON text", () => {
+    const stored = body({ user: "ada", views: 5 });
+    expect(sameJsonData(stored, dataJson({ user: "ada", views: 5 }))).toBe(true);
+    expect(sameJsonData(stored, dataJson({ user: "ada", views: 6 }))).toBe(false);
+    expect(sameJsonData(stored, dataJson({ user: "ada" }))).toBe(false); // a prefix of the stored data
+    expect(sameJsonData(stored, dataJson({ views: 5, user: "ada" }))).toBe(false); // reordered: mayBeReordered's case
+    expect(sameJsonData(stored, `${dataJson({ user: "ada", views: 5 })},"c":1`)).toBe(false); // runs past the data part
+    expect(sameJsonData(`{"x":${dataJson({ user: "ada", views: 5 })},"c":1}`, dataJson({ user: "ada", views: 5 }))).toBe(false);
   });
 });
 
