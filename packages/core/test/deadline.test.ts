@@ -118,4 +118,40 @@ describe("Deadlines (one timer for all operations of a store)", () => {
     await vi.advanceTimersByTimeAsync(1000);
     expect(await hung).toBe("TIMEOUT");
   });
+
+  it("calls an operation's settle hook once, before its caller sees the outcome, and rejects with the error it returns", async () => {
+    const deadlines = new Deadlines(100, "memory");
+    const calls: string[] = [];
+    const hook = (failed: boolean, error: unknown, what: string, tag: string) => {
+      calls.push(`${tag} ${what} ${failed ? (error as { code?: string; message: string }).code ?? (error as Error).message : "ok"}`);
+      return failed ? new Error(`mapped ${tag}`) : undefined;
+    };
+    /** The outcome, and whether the operation's hook (tagged `tag`) had been called by then. */
+    const seen = (work: Promise<unknown>, tag: string) => {
+      const hooked = () => (calls.some((call) => call.startsWith(`${tag} `)) ? "hooked" : "not hooked");
+      return work.then(
+        (value) => `value ${String(value)}, ${hooked()}`,
+        (error: Error) => `${error.message}, ${hooked()}`,
+      );
+    };
+    const ok = seen(deadlines.run("get", later(10, "v"), undefined, undefined, hook, "a"), "a");
+    const failed = seen(deadlines.run("set", () => Promise.reject(new Error("nope")), undefined, undefined, hook, "b"), "b");
+    const threw = seen(
+      deadlines.run("touch", () => {
+        throw new Error("sync");
+      }, undefined, undefined, hook, "c"),
+      "c",
+    );
+    let finish: (value: string) => void = () => undefined;
+    const late = seen(deadlines.run("get", () => new Promise<string>((resolve) => (finish = resolve)), 50, 100, hook, "d"), "d");
+    await vi.advanceTimersByTimeAsync(10);
+    expect(await threw).toBe("mapped c, hooked");
+    expect(await failed).toBe("mapped b, hooked");
+    expect(await ok).toBe("value v, hooked");
+    await vi.advanceTimersByTimeAsync(40);
+    expect(await late).toBe("mapped d, hooked");
+    finish("too late");
+    await vi.advanceTimersByTimeAsync(100);
+    expect(calls).toEqual(["c touch sync", "b set nope", "a get ok", "d get TIMEOUT"]); // once each: not again for the late result
+  });
 });
