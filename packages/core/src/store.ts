@@ -439,25 +439,18 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
     const browserSession = options.browserSession ?? previous?.browserSession === true;
     const metaChanged = previous !== null && (userId !== previous.userId || (options.ttlMs !== undefined && options.ttlMs !== previous.ttlMs) || browserSession !== (previous.browserSession === true));
     const previousBody = previous === null ? undefined : bodyOf(previous);
-    const unchanged = (held: LoadedSession<object>): SaveOutcome => unchangedOutcome(held, id, previousBody);
     // With the default serializer the data is stringified once (by `save`): that text tells an unchanged
     // session and is the body written.
     const dataText = this.serializer === jsonSerializer ? (given?.text ?? this.dataText(data)) : undefined;
-    if (previous !== null && previousBody !== undefined && !metaChanged && dataText !== undefined && (given?.sameAsBody ?? sameJsonData(previousBody, dataText))) return unchanged(previous);
+    if (previous !== null && previousBody !== undefined && !metaChanged && dataText !== undefined && (given?.sameAsBody ?? sameJsonData(previousBody, dataText))) return unchangedOutcome(previous, id, previousBody);
     // The fields this request changed, against the session as stored (never against objects this request
     // may have changed in place). Needed to merge after a lost compare-and-set; on the JSON fast path the
-    // first write needs neither it nor a second parse of the stored body.
-    let changes: { before: SessionData; delta: Delta } | undefined;
-    const changesOf = (): { before: SessionData; delta: Delta } => {
-      if (changes === undefined) {
-        const before: SessionData = previous === null ? {} : this.pristineData(previous, previousBody);
-        changes = { before, delta: diff(before, data) };
-      }
-      return changes;
-    };
+    // first write needs neither it nor a second parse of the stored body. (No closures here: their
+    // context and function objects were allocated on every save.)
+    let changes: Changes | undefined;
     if (previous !== null && (dataText === undefined || previousBody === undefined || mayBeReordered(previousBody, dataText))) {
-      const { delta } = changesOf();
-      if (delta.set.length === 0 && delta.unset.length === 0 && !metaChanged) return unchanged(previous);
+      changes = this.changesFrom(previous, previousBody, data);
+      if (changes.delta.set.length === 0 && changes.delta.unset.length === 0 && !metaChanged) return unchangedOutcome(previous, id, previousBody);
     }
     // Field by field: spreads of conditional objects took V8's slow path (~12 % of a write's CPU).
     const base: Omit<SessionRecord, "data" | "version"> = { createdAtMs, expiresAtMs: now + ttl, ttlMs: options.ttlMs ?? previous?.ttlMs ?? ttl };
@@ -500,7 +493,8 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
       if (attempt >= MAX_MERGE_ATTEMPTS || Date.now() - now > this.options.timeoutMs) {
         throw new SessionStoreError("CONFLICT", `${this.backend.label}: a session changed ${attempt} times while one request tried to save it; the save was abandoned`, { backend: this.backend.label });
       }
-      const { before, delta } = changesOf();
+      changes ??= this.changesFrom(previous, previousBody, data);
+      const { before, delta } = changes;
       const clashes = [...delta.set, ...delta.unset].filter((field) => previous !== null && !sameValue(current.data[field], before[field]));
       if (clashes.length > 0) {
         this.emitSafely("conflict", { fields: clashes });
@@ -693,15 +687,29 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
    * found there to the newest key. A read that refreshes (GETEX) passes `refreshTtlMs`. `observer`: the
    * traced operation's context (see backend.ts), for every command on this store's keys.
    */
-  private async find(id: string, refreshTtlMs: number | undefined, observer: CommandObserver | undefined): Promise<Found | null> {
-    const [key, ...older] = this.keysOf(id);
-    const read = () => this.command("get", () => this.backend.get(key, refreshTtlMs === undefined ? undefined : { refreshTtlMs }, observer));
-    // A key holding another type of value (Redis WRONGTYPE) is corrupt data: no session, never a failed read.
-    const text = await read().catch((error: unknown) => (isSessionStoreError(error) && error.code === "CORRUPT" ? CORRUPT_VALUE : Promise.reject(error)));
-    if (text === CORRUPT_VALUE) return { key, record: null, ttlSetMs: undefined };
-    if (text !== null) return this.found(key, text, refreshTtlMs);
-    if (older.length === 0 && this.migrateSource === undefined) return null;
-    for (const oldKey of older) {
+  private find(id: string, refreshTtlMs: number | undefined, observer: CommandObserver | undefined): Promise<Found | null> {
+    const keys = this.keysOf(id);
+    const key = keys[0];
+    // One `then` for the common case (found under the newest key, or a miss with nowhere else to look):
+    // no async frame per read. A key holding another type of value (Redis WRONGTYPE) is corrupt data: no
+    // session, never a failed read.
+    return this.readKey(key, refreshTtlMs, observer).then(
+      (text) => (text !== null ? this.found(key, text, refreshTtlMs) : keys.length === 1 && this.migrateSource === undefined ? null : this.findElsewhere(id, keys, refreshTtlMs, observer)),
+      (error: unknown) => {
+        if (isSessionStoreError(error) && error.code === "CORRUPT") return { key, record: null, ttlSetMs: undefined };
+        throw error;
+      },
+    );
+  }
+
+  private readKey(key: string, refreshTtlMs: number | undefined, observer: CommandObserver | undefined): Promise<string | null> {
+    return this.command("get", () => this.backend.get(key, refreshTtlMs === undefined ? undefined : { refreshTtlMs }, observer));
+  }
+
+  /** `find` after a miss under the newest key: each older secret's key, then the migration source. */
+  private async findElsewhere(id: string, keys: readonly [string, ...string[]], refreshTtlMs: number | undefined, observer: CommandObserver | undefined): Promise<Found | null> {
+    const key = keys[0];
+    for (const oldKey of keys.slice(1)) {
       const oldText = await this.run("get", () => this.backend.get(oldKey, undefined, observer));
       if (oldText !== null) return this.moveFromOlderKey(key, oldKey, oldText, observer);
     }
@@ -710,7 +718,7 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
       if (taken.found !== undefined) return taken.found;
     }
     // A concurrent request may have moved it between our two reads: its copy lands before the old key goes.
-    const again = await read();
+    const again = await this.readKey(key, refreshTtlMs, observer);
     return again === null ? null : this.found(key, again, refreshTtlMs);
   }
 
@@ -719,6 +727,12 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
     if (opened === null) return { key, record: null, ttlSetMs, text };
     const stale = this.transform?.stale?.(sealedBody(text)) === true;
     return { key, record: opened.record, ttlSetMs, stale, body: opened.body, text };
+  }
+
+  /** What `data` changed against the session as stored (`previous`; nothing for a new session). */
+  private changesFrom(previous: LoadedSession<object> | null, previousBody: string | undefined, data: SessionData): Changes {
+    const before: SessionData = previous === null ? {} : this.pristineData(previous, previousBody);
+    return { before, delta: diff(before, data) };
   }
 
   /** The data of a session as it was stored (see snapshot.ts); its in-memory data when no body is known. */
@@ -1121,6 +1135,12 @@ function unchangedOutcome(held: LoadedSession<object>, id: string, body: string 
   const session = loadedSession(held as LoadedSession, id, held.refreshed, held.writtenExpiresAtMs);
   if (body !== undefined) rememberBody(session, body);
   return { status: "unchanged", session };
+}
+
+/** The fields a save changed (`delta`) against the session as stored (`before`). */
+interface Changes {
+  before: SessionData;
+  delta: Delta;
 }
 
 /** The data's JSON text from `save`, and whether it matched the stored body (so `saveOnce` does not compare again). */
