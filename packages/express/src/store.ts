@@ -68,14 +68,17 @@ export class ExpressStore extends session.Store {
   override get(sid: string, callback: (error: unknown, sess?: session.SessionData | null) => void): void {
     // express-session names no request here: the read starts a budget that createSession links to it.
     const budget = budgetOf() ?? {};
-    const read = async () => {
-      const loaded = await this.sessions.load(sid, budget);
+    const read = this.sessions.load(sid, budget).then((loaded) => {
       if (loaded === null) return null;
-      const sess: ExpressSession = { ...detachData(loaded), cookie: cookieOf(loaded) };
+      // The detached data itself gets the cookie, not a copy of it: express-session copies every field
+      // into its Session anyway (a spread here was a second copy per request), and the store compares a
+      // later save with the stored body, never with this object.
+      const sess = detachData(loaded) as ExpressSession;
+      sess.cookie = cookieOf(loaded);
       this.pending.set(sess, { loaded, budget });
       return sess as unknown as session.SessionData;
-    };
-    toCallback(read(), callback);
+    });
+    toCallback(read, callback);
   }
 
   /** express-session turns what `get` returned into the request's Session here: remember the loaded record for `set`. */
@@ -153,8 +156,13 @@ export class ExpressStore extends session.Store {
     const { cookie, ...data } = sess;
     // express-session's Session carries its request (non-enumerable), so the spread above leaves it out.
     const req = (sess as { req?: ExpressRequest }).req;
-    const work = async () => this.sessions.commit(sid, sess, data, { expiry: cookie, meta: this.meta && req ? this.meta(req) : undefined, budget: budgetOf(req) });
-    toCallback(work(), callback);
+    let work: Promise<void>;
+    try {
+      work = this.sessions.commit(sid, sess, data, { expiry: cookie, meta: this.meta && req ? this.meta(req) : undefined, budget: budgetOf(req) });
+    } catch (error) {
+      work = Promise.reject(error); // the application's `meta` threw: the save fails, through the callback
+    }
+    toCallback(work, callback);
   }
 
   private disconnected(): void {

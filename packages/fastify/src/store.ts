@@ -83,19 +83,21 @@ export class FastifyStore extends EventEmitter implements FastifySessionStore {
   get(sessionId: string, callback: Parameters<FastifySessionStore["get"]>[1]): void {
     const request = this.expected;
     this.expected = undefined;
-    const read = async () => {
-      const loaded = await this.sessions.load(sessionId, budgetOf(request));
-      if (loaded === null) return null;
-      if (request === undefined) this.recent.remember(sessionId, loaded);
+    const read = this.sessions.load(sessionId, budgetOf(request)).then((loaded) => {
+      if (loaded !== null && request === undefined) this.recent.remember(sessionId, loaded);
       return loaded;
-    };
-    toCallback(read(), (error, loaded) => {
+    });
+    toCallback(read, (error, loaded) => {
       if (error || !loaded) return callback(error, null);
       // The session's own idle timeout and expiry; the other cookie attributes come from @fastify/session's
       // options. A session whose cookie had no expiry gets none: @fastify/session rebuilds its cookie from
       // the configured options, as from its own stores, where such a session holds no expiry either.
       const cookie = this.browserSessionCookie || loaded.browserSession === true ? {} : { originalMaxAge: loaded.ttlMs, expires: new Date(loaded.expiresAtMs) };
-      callback(null, { ...detachData(loaded), cookie } as unknown as FastifySessionObject);
+      // The detached data itself gets the cookie, not a copy of it: @fastify/session copies every field
+      // into its Session anyway, and the store compares a later save with the stored body, never with this.
+      const sess = detachData(loaded) as FastifySessionLike;
+      sess.cookie = cookie;
+      callback(null, sess as unknown as FastifySessionObject);
       // @fastify/session built request.session synchronously inside the callback.
       const built = request?.session as { sessionId?: unknown } | undefined;
       if (built && typeof built === "object" && built.sessionId === sessionId) this.sessions.attach(built, loaded);
@@ -112,12 +114,15 @@ export class FastifyStore extends EventEmitter implements FastifySessionStore {
     // new session while request.session is still the old one. The two share the destroy's budget.
     const destroying = this.destroying;
     if (request && destroying && request.session?.sessionId === destroying.sessionId) linkBudget(request, destroying.budget);
-    const work = async () => {
+    let work: Promise<void>;
+    try {
       const meta = this.meta && request ? this.meta(request as FastifyRequest) : undefined;
       // No cookie at all (a session handed to `set` by hand) has no expiry either: a browser-session cookie.
-      await this.sessions.commit(sessionId, session, data, { expiry: session.cookie ?? {}, previous, meta, budget: budgetOf(request) });
-    };
-    toCallback(work(), callback);
+      work = this.sessions.commit(sessionId, session, data, { expiry: session.cookie ?? {}, previous, meta, budget: budgetOf(request) });
+    } catch (error) {
+      work = Promise.reject(error); // the application's `meta` threw: the save fails, through the callback
+    }
+    toCallback(work, callback);
   }
 
   destroy(sessionId: string, callback: Callback = noop): void {

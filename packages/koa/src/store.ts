@@ -59,10 +59,13 @@ export class KoaStore {
     this.sessions = new SessionTracker(this.store);
   }
 
-  async get(key: string, maxAge: number | "session" | undefined, { ctx = {} }: StoreContext = {}): Promise<KoaSessionData | null> {
+  get(key: string, maxAge: number | "session" | undefined, { ctx = {} }: StoreContext = {}): Promise<KoaSessionData | null> {
     // koa-session hands every operation the request's ctx: they share one deadline (budgetOf).
-    const loaded = await this.sessions.load(key, budgetOf(ctx)).catch(fail);
-    if (loaded === null) return null;
+    return this.sessions.load(key, budgetOf(ctx)).then((loaded) => (loaded === null ? null : this.forKoa(loaded, maxAge, ctx)), fail);
+  }
+
+  /** What koa-session gets for a loaded session: its data and koa-session's own fields. */
+  private forKoa(loaded: LoadedSession, maxAge: number | "session" | undefined, ctx: object): KoaSessionData {
     this.sessions.attach(ctx, loaded);
     // A session saved with a browser-session cookie stays one, whatever maxAge this app configures (as
     // with koa-session's own stores, which keep `_session`).
@@ -74,8 +77,15 @@ export class KoaStore {
     // margin stays under half the maxAge, so such a session is renewed.
     const margin = Math.min(loaded.ttlMs / 4, 60_000);
     const cookieExpiry = Math.max(loaded.writtenExpiresAtMs ?? loaded.expiresAtMs, Date.now() + margin);
-    const own = browserSession ? { _session: true } : { _expire: cookieExpiry, _maxAge: loaded.ttlMs };
-    return { ...detachData(loaded), ...own };
+    // A copy (koa-session's fields must not land in the loaded data, whose "_" fields `set` carries
+    // over), with koa-session's fields set on it rather than spread from a second object.
+    const sess: KoaSessionData = { ...detachData(loaded) };
+    if (browserSession) sess._session = true;
+    else {
+      sess._expire = cookieExpiry;
+      sess._maxAge = loaded.ttlMs;
+    }
+    return sess;
   }
 
   /** With `rolling` or `renew` and nothing changed, this costs nothing: the read already reset the TTL. */
@@ -84,7 +94,7 @@ export class KoaStore {
     const loaded = this.sessions.previousOf(ctx);
     // A regenerated session has a new key: it is new, not an update of the one this request loaded.
     const previous = loaded !== undefined && loaded.id === key ? loaded : null;
-    const data = { ...privateFields(previous), ...fields };
+    const data = withPrivateFields(previous, fields);
     if (_session) this.browserSessions.set(ctx, true);
     const expiry: FrameworkExpiry = this.browserSessions.get(ctx) === true ? {} : { expires: _expire, originalMaxAge: _maxAge };
     const meta = this.meta ? this.meta(ctx) : undefined;
@@ -98,12 +108,22 @@ export class KoaStore {
 
 /**
  * koa-session never hands back fields starting with "_" (its toJSON skips them), so fields of that kind
- * written by Express or Fastify are carried over from the loaded record instead of being deleted.
+ * written by Express or Fastify are carried over from the loaded record instead of being deleted: `fields`
+ * (what koa-session handed `set`) with them.
  */
-function privateFields(previous: LoadedSession | null): SessionData {
+function withPrivateFields(previous: LoadedSession | null, fields: SessionData): SessionData {
   const kept: SessionData = {};
-  if (previous) for (const field of Object.keys(previous.data)) if (field.startsWith("_")) kept[field] = (previous.data as SessionData)[field];
-  return kept;
+  let any = false;
+  if (previous) {
+    for (const field of Object.keys(previous.data)) {
+      if (field.startsWith("_")) {
+        kept[field] = (previous.data as SessionData)[field];
+        any = true;
+      }
+    }
+  }
+  // Usually there are none: `fields` (a fresh object from `set`'s destructuring) is the data as it is.
+  return any ? { ...kept, ...fields } : fields;
 }
 
 function fail(error: unknown): never {
