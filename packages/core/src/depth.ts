@@ -19,6 +19,14 @@ export function tooDeep(value: unknown, limit = MAX_DEPTH): boolean {
 /** True when `node` (an object or array at the level where `left` levels remain, itself included) nests too deep. */
 function deeperThan(node: Record<string, unknown>, left: number): boolean {
   if (left <= 0) return true;
+  if (Array.isArray(node)) {
+    // By index, as JSON sees an array: `for…in` over an array makes a string per index (~4× slower).
+    for (let i = 0; i < node.length; i++) {
+      const child: unknown = node[i];
+      if (child !== null && typeof child === "object" && deeperThan(child as Record<string, unknown>, left - 1)) return true;
+    }
+    return false;
+  }
   for (const key in node) {
     const child = node[key];
     if (child !== null && typeof child === "object" && deeperThan(child as Record<string, unknown>, left - 1)) return true;
