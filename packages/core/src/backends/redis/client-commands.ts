@@ -111,14 +111,12 @@ export function ioredisCommands(client: Redis | Cluster): RedisCommands {
       return counts.reduce((sum, count) => sum + count, 0);
     },
     scanners: async () => (isCluster ? (client as Cluster).nodes("master").map(scanner) : [scanner(redis)]),
-    evaluate: async (script, key, args) => {
-      try {
-        return await redis.evalsha(script.sha, 1, key, ...args);
-      } catch (error) {
+    evaluate: (script, key, args) =>
+      // `then`, not an async function: one frame less per write.
+      redis.evalsha(script.sha, 1, key, ...args).then(undefined, (error: unknown) => {
         if (!isNoScript(error)) throw error;
         return redis.eval(script.text, 1, key, ...args);
-      }
-    },
+      }),
     zrem: (key, members) => redis.zrem(key, ...members),
     ping: async () => {
       await redis.ping();

@@ -19,7 +19,11 @@ export type CompareAndSetResult = "ok" | "missing" | "mismatch";
  * EVALSHA first (the script text is not resent on every write); EVAL when the server does not know the
  * script yet (NOSCRIPT: after a restart, a failover, or on a fresh node), which also caches it there.
  */
-export async function compareAndSet(client: RedisCommands, key: string, expectedPrefix: string, value: string, ttlMs: number): Promise<CompareAndSetResult> {
-  const code = Number(await client.evaluate(SCRIPT, key, [expectedPrefix, value, ttlMs]));
+export function compareAndSet(client: RedisCommands, key: string, expectedPrefix: string, value: string, ttlMs: number): Promise<CompareAndSetResult> {
+  return client.evaluate(SCRIPT, key, [expectedPrefix, value, ttlMs]).then(resultOf);
+}
+
+function resultOf(reply: unknown): CompareAndSetResult {
+  const code = Number(reply);
   return code === 1 ? "ok" : code === 0 ? "missing" : "mismatch";
 }

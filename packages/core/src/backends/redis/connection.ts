@@ -115,22 +115,49 @@ export class RedisConnection {
   /**
    * Runs one command under the deadline: waits for readiness, sends, maps errors, retries once after
    * READONLY/LOADING. `observer` (a traced operation's, see backend.ts) learns the server it went to.
+   * The usual case (connected, first attempt) is one `then` for the error mapping, not an async frame per
+   * command; everything else goes through `runWhenReady`.
    */
-  async run<T>(what: string, send: (client: RedisCommands) => Promise<T>, observer?: CommandObserver): Promise<T> {
-    // End slightly before the store's own deadline so the caller sees our more precise reason.
-    const deadlineAt = Date.now() + this.timeoutMs - Math.min(20, Math.floor(this.timeoutMs / 20));
-    let afterEpoch = 0;
-    for (let attempt = 1; ; attempt++) {
+  run<T>(what: string, send: (client: RedisCommands) => Promise<T>, observer?: CommandObserver): Promise<T> {
+    if (this.closed || this.client.status !== "ready" || this.wrongDb !== undefined) return this.runWhenReady(what, send, observer, this.deadlineFor(Date.now()), 1, 0);
+    const startedMs = Date.now();
+    const sentOn = this.epoch;
+    let reply: Promise<T>;
+    try {
+      reply = this.send(send, observer);
+    } catch (error) {
+      reply = Promise.reject(error);
+    }
+    return reply.then(undefined, (error: unknown) => {
+      const deadlineAt = this.deadlineFor(startedMs);
+      if (!isRetryableReply(error) || Date.now() >= deadlineAt) throw mapRedisError(error, this.context(what));
+      this.reconnect(sentOn);
+      return this.runWhenReady(what, send, observer, deadlineAt, 2, sentOn + 1);
+    });
+  }
+
+  /** End slightly before the store's own deadline so the caller sees our more precise reason. */
+  private deadlineFor(startedMs: number): number {
+    return startedMs + this.timeoutMs - Math.min(20, Math.floor(this.timeoutMs / 20));
+  }
+
+  private send<T>(send: (client: RedisCommands) => Promise<T>, observer: CommandObserver | undefined): Promise<T> {
+    this.batching.beforeSend(this.client);
+    // A Cluster's node depends on the key: topology-backend.ts names the key's master instead.
+    if (observer !== undefined && !this.commands.isCluster) observer.node = this.servedBy();
+    return send(this.commands);
+  }
+
+  /** `run` from attempt `first` on: waits until ready (and past epoch `afterEpoch`) before each attempt. */
+  private async runWhenReady<T>(what: string, send: (client: RedisCommands) => Promise<T>, observer: CommandObserver | undefined, deadlineAt: number, first: number, afterEpoch: number): Promise<T> {
+    for (let attempt = first; ; attempt++) {
       if (this.closed) throw this.closedError();
       if (this.client.status !== "ready" || this.epoch < afterEpoch) await this.whenReady(what, deadlineAt, afterEpoch);
       // ioredis goes on in db 0 after a failed SELECT: never send a command there.
       if (this.wrongDb !== undefined) throw this.wrongDb;
       const sentOn = this.epoch;
       try {
-        this.batching.beforeSend(this.client);
-        // A Cluster's node depends on the key: topology-backend.ts names the key's master instead.
-        if (observer !== undefined && !this.commands.isCluster) observer.node = this.servedBy();
-        return await send(this.commands);
+        return await this.send(send, observer);
       } catch (error) {
         if (attempt === 1 && isRetryableReply(error) && Date.now() < deadlineAt) {
           // The reply proves the command did not run. A failover or restart is under way: reconnect

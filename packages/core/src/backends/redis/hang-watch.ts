@@ -29,17 +29,19 @@ export class HangWatch {
   track<T>(reply: Promise<T>): Promise<T> {
     if (this.inflight++ === 0) this.lastAnswerAt = Date.now();
     if (this.timer === undefined) this.arm(this.timeoutMs);
-    return reply.then(
-      (value) => {
-        this.answered();
-        return value;
-      },
-      (error: unknown) => {
-        this.answered();
-        throw error;
-      },
-    );
+    return reply.then(this.answeredWith as (value: T) => T, this.failedWith);
   }
+
+  // Made once, not two closures per command.
+  private readonly answeredWith = (value: unknown): unknown => {
+    this.answered();
+    return value;
+  };
+
+  private readonly failedWith = (error: unknown): never => {
+    this.answered();
+    throw error;
+  };
 
   stop(): void {
     clearTimeout(this.timer);

@@ -89,8 +89,9 @@ export function nodeRedisCommands(lifecycle: NodeRedisLifecycle, label: string):
 
   return {
     isCluster: cluster !== undefined,
-    get: async (key) => str(await send(key, ["GET", key])),
-    getex: async (key, ttlMs) => str(await send(key, ttlMs === undefined ? ["GETEX", key] : ["GETEX", key, "PX", String(ttlMs)])),
+    // `then`, not async functions, on the per-request commands: one frame less per command.
+    get: (key) => send(key, ["GET", key]).then(str),
+    getex: (key, ttlMs) => send(key, ttlMs === undefined ? ["GETEX", key] : ["GETEX", key, "PX", String(ttlMs)]).then(str),
     set: async (key, value, ttlMs, mode) => {
       const args = ["SET", key, value, "PX", String(ttlMs)];
       if (mode !== undefined) args.push(mode);
@@ -111,14 +112,12 @@ export function nodeRedisCommands(lifecycle: NodeRedisLifecycle, label: string):
         }),
       );
     },
-    evaluate: async (script, key, args) => {
+    evaluate: (script, key, args) => {
       const rest = ["1", key, ...args.map(String)];
-      try {
-        return await send(key, ["EVALSHA", script.sha, ...rest]);
-      } catch (error) {
+      return send(key, ["EVALSHA", script.sha, ...rest]).then(undefined, (error: unknown) => {
         if (!isNoScript(error)) throw error;
         return send(key, ["EVAL", script.text, ...rest]);
-      }
+      });
     },
     zrem: async (key, members) => Number(await send(key, ["ZREM", key, ...members])),
     ping: async () => {
