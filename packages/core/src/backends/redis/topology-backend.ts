@@ -229,6 +229,28 @@ export function withTopology(base: Backend, connections: TopologyConnections, ha
       cause: { acknowledged: acks },
     });
 
+  /** A write with read-your-writes pinning and, when configured, WAIT for replicas (see waitForReplicas). */
+  const confirmedSet: Backend["set"] = async (key, value, ttlMs, condition, observer) => {
+    let result: Awaited<ReturnType<Backend["set"]>> = "ok";
+    try {
+      await waitForReplicas(key, async () => (result = await settledOn(key, observer, base.set(key, value, ttlMs, condition, observer))) === "ok");
+    } finally {
+      router.wrote(key);
+    }
+    return result;
+  };
+
+  const confirmedTouch: Backend["touch"] = async (key, ttlMs, observer) => {
+    try {
+      return await settledOn(key, observer, base.touch(key, ttlMs, observer));
+    } finally {
+      router.wrote(key);
+    }
+  };
+
+  /** Plain writes: reads go to the primary (nothing to pin for read-your-writes) and no WAIT is configured. */
+  const plainWrites = ha.waitForReplicas === undefined && ha.readFrom === "primary";
+
   return {
     ...base,
     label,
@@ -239,21 +261,14 @@ export function withTopology(base: Backend, connections: TopologyConnections, ha
       router.setTimeoutMs(timeoutMs);
     },
     get: (key, options, observer) => (ha.readFrom === "primary" ? settledOn(key, observer, base.get(key, options, observer)) : router.get(key, options, observer)),
-    async set(key, value, ttlMs, condition, observer) {
-      let result: Awaited<ReturnType<Backend["set"]>> = "ok";
-      try {
-        await waitForReplicas(key, async () => (result = await settledOn(key, observer, base.set(key, value, ttlMs, condition, observer))) === "ok");
-      } finally {
-        router.wrote(key);
-      }
-      return result;
+    set(key, value, ttlMs, condition, observer) {
+      // Reads from the primary and no WAIT: nothing to pin or confirm, so no async frame per write.
+      if (plainWrites) return settledOn(key, observer, base.set(key, value, ttlMs, condition, observer));
+      return confirmedSet(key, value, ttlMs, condition, observer);
     },
-    async touch(key, ttlMs, observer) {
-      try {
-        return await settledOn(key, observer, base.touch(key, ttlMs, observer));
-      } finally {
-        router.wrote(key);
-      }
+    touch(key, ttlMs, observer) {
+      if (plainWrites) return settledOn(key, observer, base.touch(key, ttlMs, observer));
+      return confirmedTouch(key, ttlMs, observer);
     },
     async delete(keys, observer) {
       let count = 0;
