@@ -13,6 +13,8 @@ export type { CommitOptions, FrameworkExpiry } from "./adapter-support.js";
 export { budgetOf, linkBudget, runWithBudget, withinBudget } from "./request-budget.js";
 export type { BudgetedStore, RequestBudget } from "./request-budget.js";
 export { diff } from "./store.js";
+/** Runs a function returning a promise; a synchronous throw becomes a rejection (promise-of.ts). */
+export { promiseOf } from "./promise-of.js";
 export { readinessCheck } from "./readiness.js";
 /** A value hung on an object without a WeakMap (see hidden-slot.ts): what adapters link per request. */
 export { HiddenSlot } from "./hidden-slot.js";

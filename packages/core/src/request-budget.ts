@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { restOfBudget, withDeadline } from "./deadline.js";
 import { SessionStoreError } from "./errors.js";
+import { promiseOf } from "./promise-of.js";
 
 /**
  * One deadline per HTTP request, shared by every store operation the request makes.
@@ -124,10 +125,10 @@ export function settleBudget(deadline: BudgetDeadline, error?: unknown): void {
  * Runs one store operation of a request within the request's budget. The first operation runs under the
  * store's own deadline alone; a later one gets what is left of the budget, as its store operation's
  * deadline. A store that did not take the budget (an operation answered at once, or a store of another
- * kind) is timed and bounded here instead.
+ * kind) is timed and bounded here instead. Never throws: a store that throws gives a rejection.
  */
 export function withinBudget<T>(budget: RequestBudget | undefined, store: BudgetedStore, what: string, operation: () => Promise<T>): Promise<T> {
-  if (budget === undefined) return operation();
+  if (budget === undefined) return promiseOf(operation);
   if (budget.failure !== undefined) return Promise.reject(budget.failure);
   const { timeoutMs } = store.options;
   const leftMs = timeoutMs - (budget.spentMs ?? 0);
@@ -138,7 +139,7 @@ export function withinBudget<T>(budget: RequestBudget | undefined, store: Budget
   taken = false;
   let work: Promise<T>;
   try {
-    work = operation();
+    work = promiseOf(operation);
   } finally {
     handover = undefined;
   }

@@ -9,6 +9,7 @@ import { MAX_DEPTH, tooDeep } from "./depth.js";
 import { isSessionStoreError, SessionStoreError } from "./errors.js";
 import { assertValidId } from "./ids.js";
 import { registerInternals } from "./internals.js";
+import { promiseOf } from "./promise-of.js";
 import { createKeyDeriver, USER_INDEX_MARK, type KeyDeriver } from "./keys.js";
 import { resolveOptions, type ResolvedOptions, type SessionStoreOptions } from "./options.js";
 import { dataJson, encodeBody, encodeJsonBody, mayBeReordered, newVersion, openBody, parseBody, peekVersion, sameJsonData, sealedBody, sealRecord, versionPrefix, type BodyTransform, type SessionRecord } from "./record.js";
@@ -1040,13 +1041,7 @@ class Store extends EventEmitter implements SessionStore<SessionData> {
    * own — one per operation, not one per command as well. Failures are mapped as in `run`.
    */
   private command<R>(what: string, operation: () => Promise<R>): Promise<R> {
-    let work: Promise<R>;
-    try {
-      work = operation();
-    } catch (error) {
-      work = Promise.reject(error);
-    }
-    return this.settleCommand(what, work);
+    return this.settleCommand(what, promiseOf(operation));
   }
 
   private settleCommand<R>(what: string, work: Promise<R>): Promise<R> {

@@ -1,6 +1,6 @@
 import session from "express-session";
 import { SessionStoreError } from "@sessionbridge/core";
-import { budgetOf, checkMetaOption, detachData, HiddenSlot, linkBudget, SessionTracker, toCallback, ttlFromExpiry } from "@sessionbridge/core/adapter";
+import { budgetOf, checkMetaOption, detachData, HiddenSlot, linkBudget, promiseOf, SessionTracker, toCallback, ttlFromExpiry } from "@sessionbridge/core/adapter";
 import type { RequestBudget } from "@sessionbridge/core/adapter";
 import type { LoadedSession, SessionData, SessionStore } from "@sessionbridge/core";
 import { cookieTemplate, CookieSettings, type RequestLike } from "./cookie.js";
@@ -156,13 +156,11 @@ export class ExpressStore extends session.Store {
     const { cookie, ...data } = sess;
     // express-session's Session carries its request (non-enumerable), so the spread above leaves it out.
     const req = (sess as { req?: ExpressRequest }).req;
-    let work: Promise<void>;
-    try {
-      work = this.sessions.commit(sid, sess, data, { expiry: cookie, meta: this.meta && req ? this.meta(req) : undefined, budget: budgetOf(req) });
-    } catch (error) {
-      work = Promise.reject(error); // the application's `meta` threw: the save fails, through the callback
-    }
-    toCallback(work, callback);
+    // promiseOf: when the application's `meta` throws, the save fails through the callback.
+    toCallback(
+      promiseOf(() => this.sessions.commit(sid, sess, data, { expiry: cookie, meta: this.meta && req ? this.meta(req) : undefined, budget: budgetOf(req) })),
+      callback,
+    );
   }
 
   private disconnected(): void {

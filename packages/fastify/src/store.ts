@@ -4,7 +4,7 @@ import type { FastifyRequest } from "fastify";
 // cannot see that namespace through our d.ts (TS2503).
 import type { FastifySessionObject, SessionStore as FastifySessionStore } from "@fastify/session";
 import { SessionStoreError } from "@sessionbridge/core";
-import { budgetOf, checkMetaOption, detachData, linkBudget, SessionTracker, toCallback } from "@sessionbridge/core/adapter";
+import { budgetOf, checkMetaOption, detachData, linkBudget, promiseOf, SessionTracker, toCallback } from "@sessionbridge/core/adapter";
 import type { RequestBudget } from "@sessionbridge/core/adapter";
 import type { LoadedSession, SessionData, SessionStore } from "@sessionbridge/core";
 import { RecentLoads } from "./recent-loads.js";
@@ -114,14 +114,12 @@ export class FastifyStore extends EventEmitter implements FastifySessionStore {
     // new session while request.session is still the old one. The two share the destroy's budget.
     const destroying = this.destroying;
     if (request && destroying && request.session?.sessionId === destroying.sessionId) linkBudget(request, destroying.budget);
-    let work: Promise<void>;
-    try {
+    // promiseOf: when the application's `meta` throws, the save fails through the callback.
+    const work = promiseOf(() => {
       const meta = this.meta && request ? this.meta(request as FastifyRequest) : undefined;
       // No cookie at all (a session handed to `set` by hand) has no expiry either: a browser-session cookie.
-      work = this.sessions.commit(sessionId, session, data, { expiry: session.cookie ?? {}, previous, meta, budget: budgetOf(request) });
-    } catch (error) {
-      work = Promise.reject(error); // the application's `meta` threw: the save fails, through the callback
-    }
+      return this.sessions.commit(sessionId, session, data, { expiry: session.cookie ?? {}, previous, meta, budget: budgetOf(request) });
+    });
     toCallback(work, callback);
   }
 
