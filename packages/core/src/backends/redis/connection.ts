@@ -130,10 +130,20 @@ export class RedisConnection {
     }
     return reply.then(undefined, (error: unknown) => {
       const deadlineAt = this.deadlineFor(startedMs);
-      if (!isRetryableReply(error) || Date.now() >= deadlineAt) throw mapRedisError(error, this.context(what));
-      this.reconnect(sentOn);
+      if (!this.retryAfter(error, 1, deadlineAt, sentOn)) throw mapRedisError(error, this.context(what));
       return this.runWhenReady(what, send, observer, deadlineAt, 2, sentOn + 1);
     });
+  }
+
+  /**
+   * After a failed attempt: true, and reconnecting, when it was the first, the reply proves the command
+   * did not run (READONLY/LOADING: a failover or restart is under way) and the deadline leaves time for
+   * one more. The reconnect makes ElastiCache's primary endpoint resolve to the new primary.
+   */
+  private retryAfter(error: unknown, attempt: number, deadlineAt: number, sentOn: number): boolean {
+    if (attempt !== 1 || !isRetryableReply(error) || Date.now() >= deadlineAt) return false;
+    this.reconnect(sentOn);
+    return true;
   }
 
   /** End slightly before the store's own deadline so the caller sees our more precise reason. */
@@ -159,14 +169,8 @@ export class RedisConnection {
       try {
         return await this.send(send, observer);
       } catch (error) {
-        if (attempt === 1 && isRetryableReply(error) && Date.now() < deadlineAt) {
-          // The reply proves the command did not run. A failover or restart is under way: reconnect
-          // (ElastiCache's primary endpoint then resolves to the new primary) and try once more.
-          this.reconnect(sentOn);
-          afterEpoch = sentOn + 1;
-          continue;
-        }
-        throw mapRedisError(error, this.context(what));
+        if (!this.retryAfter(error, attempt, deadlineAt, sentOn)) throw mapRedisError(error, this.context(what));
+        afterEpoch = sentOn + 1;
       }
     }
   }
