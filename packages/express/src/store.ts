@@ -1,6 +1,6 @@
 import session from "express-session";
 import { SessionStoreError } from "@sessionbridge/core";
-import { budgetOf, checkMetaOption, detachData, HiddenSlot, linkBudget, promiseOf, SessionTracker, toCallback, ttlFromExpiry } from "@sessionbridge/core/adapter";
+import { budgetOf, checkMetaOption, detachData, HiddenSlot, linkBudget, promiseOf, SessionTracker, toCallback, ttlFromExpiry, withHttpStatus } from "@sessionbridge/core/adapter";
 import type { RequestBudget } from "@sessionbridge/core/adapter";
 import type { LoadedSession, SessionData, SessionStore } from "@sessionbridge/core";
 import { cookieTemplate, CookieSettings, type RequestLike } from "./cookie.js";
@@ -42,6 +42,10 @@ export class ExpressStore extends session.Store {
   private readonly sessions: SessionTracker;
   /** What `get` returned (and the request budget it started), until express-session turns it into a Session in `createSession`. */
   private readonly pending = new HiddenSlot<{ loaded: LoadedSession; budget: RequestBudget }>("sessionbridge.pending");
+  /** What `get` is handing to express-session right now (see `deliver`). */
+  private handedSess: object | undefined;
+  private handedLoaded: LoadedSession | undefined;
+  private handedBudget: RequestBudget | undefined;
   private probe: NodeJS.Timeout | undefined;
   /** express-session's cookie configuration when `sessionbridge()` mounted this store (learned once). */
   private cookieSettings: CookieSettings | undefined;
@@ -68,23 +72,60 @@ export class ExpressStore extends session.Store {
   override get(sid: string, callback: (error: unknown, sess?: session.SessionData | null) => void): void {
     // express-session names no request here: the read starts a budget that createSession links to it.
     const budget = budgetOf() ?? {};
-    const read = this.sessions.load(sid, budget).then((loaded) => {
-      if (loaded === null) return null;
-      // The detached data itself gets the cookie, not a copy of it: express-session copies every field
-      // into its Session anyway (a spread here was a second copy per request), and the store compares a
-      // later save with the stored body, never with this object.
-      const sess = detachData(loaded) as ExpressSession;
-      sess.cookie = cookieOf(loaded);
-      this.pending.set(sess, { loaded, budget });
-      return sess as unknown as session.SessionData;
-    });
-    toCallback(read, callback);
+    this.sessions.load(sid, budget).then(
+      (loaded) => process.nextTick(this.deliver, loaded, budget, callback),
+      (error: unknown) => process.nextTick(callback, withHttpStatus(error)),
+    );
+  }
+
+  /**
+   * Calls express-session back with what `get` loaded. express-session turns it into the request's
+   * Session (`createSession`) synchronously inside this callback, so the load and its budget are handed
+   * over in fields for that call; only when nobody called `createSession` during the callback (a caller
+   * that keeps the object for later) are they kept on the object itself, in the `pending` slot. (Defining
+   * that hidden property and its holder object on every read cost more than the rest of `createSession`.)
+   */
+  private readonly deliver = (loaded: LoadedSession | null, budget: RequestBudget, callback: (error: unknown, sess?: session.SessionData | null) => void): void => {
+    if (loaded === null) {
+      callback(null, null);
+      return;
+    }
+    // The detached data itself gets the cookie, not a copy of it: express-session copies every field
+    // into its Session anyway (a spread here was a second copy per request), and the store compares a
+    // later save with the stored body, never with this object.
+    const sess = detachData(loaded) as ExpressSession;
+    sess.cookie = cookieOf(loaded);
+    this.handedSess = sess;
+    this.handedLoaded = loaded;
+    this.handedBudget = budget;
+    try {
+      callback(null, sess as unknown as session.SessionData);
+    } finally {
+      if (this.handedSess === sess) {
+        this.forgetHandOver();
+        this.pending.set(sess, { loaded, budget });
+      }
+    }
+  };
+
+  private forgetHandOver(): void {
+    this.handedSess = undefined;
+    this.handedLoaded = undefined;
+    this.handedBudget = undefined;
   }
 
   /** express-session turns what `get` returned into the request's Session here: remember the loaded record for `set`. */
   override createSession(req: ExpressRequest, sess: Parameters<session.Store["createSession"]>[1]): ReturnType<session.Store["createSession"]> {
-    const pending = this.pending.get(sess);
-    if (pending) linkBudget(req, pending.budget);
+    let loaded: LoadedSession | undefined;
+    if (this.handedSess === sess) {
+      loaded = this.handedLoaded;
+      linkBudget(req, this.handedBudget as RequestBudget);
+      this.forgetHandOver();
+    } else {
+      const pending = this.pending.get(sess);
+      if (pending) linkBudget(req, pending.budget);
+      loaded = pending?.loaded;
+    }
     const template = this.cookieSettings ? this.cookieSettings.templateFor(req as unknown as RequestLike) : cookieTemplate(this, req);
     const stored = (sess as ExpressSession).cookie;
     if (template) {
@@ -93,7 +134,7 @@ export class ExpressStore extends session.Store {
       (sess as ExpressSession).cookie = template.originalMaxAge == null ? { ...template, expires: null } : { ...template, originalMaxAge: stored?.originalMaxAge ?? null, expires: stored?.expires ?? null };
     }
     const created = super.createSession(req, sess);
-    if (pending) this.sessions.attach(created, pending.loaded);
+    if (loaded) this.sessions.attach(created, loaded);
     return created;
   }
 

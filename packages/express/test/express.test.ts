@@ -396,6 +396,39 @@ describe("createExpressStore options", () => {
   });
 });
 
+describe("the express store used directly (get, then createSession)", () => {
+  // express-session calls createSession inside get's callback; a caller may also keep what get returned
+  // and call createSession later. Either way the Session must stay linked to the record it was read
+  // from, so a save merges with a concurrent change instead of overwriting it.
+  for (const when of ["inside get's callback", "after get's callback returned"] as const) {
+    it(`links the Session to its record when createSession runs ${when}`, async () => {
+      const core = createSessionStore({ url: "memory://" });
+      try {
+        const store = createExpressStore(core);
+        const id = `direct-${when.length}`;
+        await core.set(id, { user: "ada", views: 1 });
+        const req = { sessionID: id, sessionStore: store } as unknown as Request;
+        const created = await new Promise<session.Session & Partial<session.SessionData>>((resolve, reject) => {
+          store.get(id, (error, sess) => {
+            if (error || !sess) return reject(error ?? new Error("no session"));
+            if (when === "inside get's callback") resolve(store.createSession(req, sess));
+            else setImmediate(() => resolve(store.createSession(req, sess)));
+          });
+        });
+        expect(created.user).toBe("ada");
+        // Another instance changes another field meanwhile.
+        const other = (await core.load(id))!;
+        await core.save(id, { ...other.data, user: "grace" }, { previous: other });
+        created.views = 2;
+        await new Promise<void>((resolve, reject) => store.set(id, created as unknown as session.SessionData, (error) => (error ? reject(error) : resolve())));
+        expect(await core.get(id)).toEqual({ user: "grace", views: 2 });
+      } finally {
+        await core.close();
+      }
+    });
+  }
+});
+
 describe("express-session on three memcached nodes, one of which dies", () => {
   let nodes: MemcachedServer[] = [];
   beforeAll(async () => {
