@@ -16,6 +16,8 @@ export interface Settings {
   /** Write bench/results/latest.* (only for a complete, non-filtered run unless forced). */
   writeLatest: boolean;
   quick: boolean;
+  /** Rebuild the reports from the raw figures of this saved run instead of measuring (`--report-from`). */
+  reportFrom?: string;
 }
 
 const HELP = `pnpm bench [options]
@@ -26,7 +28,9 @@ const HELP = `pnpm bench [options]
   --rounds N           alternated rounds per configuration (default 3)
   --seconds N          seconds of each read-mostly run (default 4; other workloads: half, at least 2)
   --connections N      autocannon connections (default 50)
-  --write-latest       write bench/results/latest.* even for a partial run`;
+  --write-latest       write bench/results/latest.* even for a partial run
+  --report-from FILE   measure nothing: rebuild the reports from the raw figures of a saved run's .json
+                       (after a change to how they are summarized); latest.json is written back in place`;
 
 export function parseArgs(argv: readonly string[]): Settings {
   const args = new Map<string, string | true>();
@@ -44,7 +48,7 @@ export function parseArgs(argv: readonly string[]): Settings {
     process.stdout.write(`${HELP}\n`);
     process.exit(0);
   }
-  const known = new Set(["quick", "only", "sections", "workloads", "rounds", "seconds", "connections", "write-latest"]);
+  const known = new Set(["quick", "only", "sections", "workloads", "rounds", "seconds", "connections", "write-latest", "report-from"]);
   for (const name of args.keys()) if (!known.has(name)) throw new Error(`unknown option --${name}\n${HELP}`);
   const quick = args.has("quick");
   const number = (name: string, fallback: number): number => {
@@ -64,7 +68,10 @@ export function parseArgs(argv: readonly string[]): Settings {
   for (const workload of workloads) if (!["read", "write", "new"].includes(workload)) throw new Error(`--workloads takes read, write and/or new (got ${workload})`);
   const readSeconds = number("seconds", quick ? 2 : 4);
   const only = list("only");
+  const reportFrom = args.get("report-from");
+  if (reportFrom === true) throw new Error(`--report-from takes the .json file of a saved run\n${HELP}`);
   return {
+    ...(reportFrom === undefined ? {} : { reportFrom }),
     sections,
     quick,
     http: {

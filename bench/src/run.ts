@@ -4,7 +4,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "./cli.js";
+import { parseArgs, type Settings } from "./cli.js";
 import { runFailurePhase, type FailureResult } from "./failure.js";
 import { runHttpPhase, type HttpCell } from "./http-phase.js";
 import { markdownReport } from "./report-md.js";
@@ -14,36 +14,58 @@ import { runStoreLevel, type OpResult } from "./store-level.js";
 import { checkCpuTargets, checkTargets, summarizeHttp, summarizeStore } from "./summary.js";
 import { environment } from "./versions.js";
 
-const settings = parseArgs(process.argv.slice(2));
+const args = parseArgs(process.argv.slice(2));
 const resultsDir = join(dirname(fileURLToPath(import.meta.url)), "..", "results");
 const log = (message: string) => process.stdout.write(`[bench] ${message}\n`);
 
-const startedAt = new Date();
-const env = environment();
-const redis = await startRedis();
-const memcached = await startMemcached();
-const redisUrl = `redis://127.0.0.1:${redis.port}`;
-log(`redis-server ${String(env.redisServer)} on ${redis.port}, memcached ${String(env.memcached)} on ${memcached.port}`);
-
-let http: HttpCell[] = [];
-let store: OpResult[] = [];
-let failures: FailureResult[] = [];
-try {
-  const targets = { redisUrl, memcachedServer: `127.0.0.1:${memcached.port}`, timeoutMs: settings.timeoutMs };
-  if (settings.sections.includes("http")) http = await runHttpPhase(settings.http, { redisUrl, redisPort: redis.port, memcachedPort: memcached.port }, targets);
-  if (settings.sections.includes("store")) store = await runStoreLevel(redisUrl, settings.storeSeconds, settings.storeRounds, settings.http.connections);
-} finally {
-  await redis.stop();
-  await memcached.stop();
+/** What a run measured: everything the reports are built from (and what `--report-from` reads back). */
+interface Measured {
+  settings: Settings;
+  startedAt: Date;
+  finishedAt: Date;
+  env: ReturnType<typeof environment>;
+  http: HttpCell[];
+  store: OpResult[];
+  failures: FailureResult[];
 }
-// Last, with its own redis-server: it stops and restarts that server on purpose.
-if (settings.sections.includes("failure")) failures = await runFailurePhase(settings.failureSeconds, settings.timeoutMs, settings.http.only);
+
+const measured = args.reportFrom === undefined ? await measure(args) : readSaved(args.reportFrom);
+const { settings, startedAt, finishedAt, env, http, store, failures } = measured;
+
+async function measure(settings: Settings): Promise<Measured> {
+  const startedAt = new Date();
+  const env = environment();
+  const redis = await startRedis();
+  const memcached = await startMemcached();
+  const redisUrl = `redis://127.0.0.1:${redis.port}`;
+  log(`redis-server ${String(env.redisServer)} on ${redis.port}, memcached ${String(env.memcached)} on ${memcached.port}`);
+  let http: HttpCell[] = [];
+  let store: OpResult[] = [];
+  let failures: FailureResult[] = [];
+  try {
+    const targets = { redisUrl, memcachedServer: `127.0.0.1:${memcached.port}`, timeoutMs: settings.timeoutMs };
+    if (settings.sections.includes("http")) http = await runHttpPhase(settings.http, { redisUrl, redisPort: redis.port, memcachedPort: memcached.port }, targets);
+    if (settings.sections.includes("store")) store = await runStoreLevel(redisUrl, settings.storeSeconds, settings.storeRounds, settings.http.connections);
+  } finally {
+    await redis.stop();
+    await memcached.stop();
+  }
+  // Last, with its own redis-server: it stops and restarts that server on purpose.
+  if (settings.sections.includes("failure")) failures = await runFailurePhase(settings.failureSeconds, settings.timeoutMs, settings.http.only);
+  return { settings, startedAt, finishedAt: new Date(), env, http, store, failures };
+}
+
+/** A saved run's raw figures, to build its reports again; they go where that run wrote them. */
+function readSaved(file: string): Measured {
+  const saved = JSON.parse(readFileSync(file, "utf8")) as { startedAt: string; finishedAt: string; settings: Settings; environment: ReturnType<typeof environment>; failures: FailureResult[]; raw: { http: HttpCell[]; store: OpResult[] } };
+  log(`rebuilding the reports of the run of ${saved.startedAt} (commit ${String(saved.environment.commit)}) from ${file}`);
+  return { settings: saved.settings, startedAt: new Date(saved.startedAt), finishedAt: new Date(saved.finishedAt), env: saved.environment, http: saved.raw.http, store: saved.raw.store, failures: saved.failures };
+}
 
 const httpLines = summarizeHttp(http);
 const storeLines = summarizeStore(store);
 const targets = checkTargets(httpLines, storeLines, failures, settings.timeoutMs);
 const cpuTargets = checkCpuTargets(httpLines);
-const finishedAt = new Date();
 const results = { startedAt: startedAt.toISOString(), finishedAt: finishedAt.toISOString(), settings, environment: env, cpuTargets, targets, summary: { http: httpLines, store: storeLines }, failures, raw: { http, store } };
 const report = markdownReport({
   startedAt: startedAt.toISOString(),
@@ -64,7 +86,7 @@ writeFileSync(join(dir, `${base}.json`), `${JSON.stringify(results, null, 2)}\n`
 writeFileSync(join(dir, `${base}.md`), report);
 writeFileSync(join(dir, `${base}.svg`), svgChart(httpLines, caption));
 if (settings.writeLatest) publishInDocs(report);
-log(`took ${Math.round((finishedAt.getTime() - startedAt.getTime()) / 1000)} s; wrote ${join(dir, base)}.{json,md,svg}`);
+log(`${args.reportFrom === undefined ? `took ${Math.round((finishedAt.getTime() - startedAt.getTime()) / 1000)} s; ` : ""}wrote ${join(dir, base)}.{json,md,svg}`);
 for (const target of [...cpuTargets, ...targets]) log(`target ${target.status.padEnd(12)} ${target.name}: ${target.measured}`);
 
 /**
