@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { createSessionStore, memoryBackend } from "@sessionbridge/core";
 import { eventually, rejection } from "../src/contract.js";
 
@@ -42,6 +42,40 @@ describe("memory backend", () => {
     expect(await backend.get("stays")).toBe("2");
     expect(await backend.get("new")).toBe("3");
     await backend.close();
+  });
+
+  it("does an operation's work when called and answers in a later turn, as a server would", async () => {
+    const backend = memoryBackend();
+    // Work at the call: a read started right after a write in the same turn sees it, and of two creates
+    // of one key in the same turn exactly one wins (the check and the write are one step).
+    const writes = [backend.set("k", "1", 60_000, { kind: "absent" }), backend.set("k", "2", 60_000, { kind: "absent" })];
+    const read = backend.get("k");
+    expect(await Promise.all(writes)).toEqual(["ok", "exists"]);
+    expect(await read).toBe("1");
+    // The answer does not come within the turn that asked (microtasks), but in a later one.
+    let answered = false;
+    void backend.get("k").then(() => (answered = true));
+    for (let i = 0; i < 20; i++) await Promise.resolve();
+    expect(answered).toBe(false);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(answered).toBe(true);
+    await backend.close();
+  });
+
+  it("answers while an application's tests use fake timers (a server's answers are not faked either)", async () => {
+    const backend = memoryBackend();
+    vi.useFakeTimers();
+    try {
+      await backend.set("k", "v", 60_000);
+      expect(await backend.get("k")).toBe("v");
+      const store = createSessionStore({ backend: memoryBackend() });
+      await store.set("s", { user: "ada" });
+      expect(await store.get("s")).toEqual({ user: "ada" });
+      await store.close();
+    } finally {
+      vi.useRealTimers();
+      await backend.close();
+    }
   });
 
   it("is not shared between two backends (one process only)", async () => {
