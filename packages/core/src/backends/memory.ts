@@ -191,6 +191,7 @@ export function memoryBackend(options: MemoryBackendOptions = {}): Backend {
     },
     async ping() {
       assertOpen();
+      await nextTurn();
     },
     async health() {
       assertOpen();
@@ -227,24 +228,29 @@ export function memoryBackend(options: MemoryBackendOptions = {}): Backend {
       let index = indexes.get(indexKey);
       if (index === undefined) indexes.set(indexKey, (index = new Map()));
       for (const { member, expiresAtMs } of members) index.set(member, expiresAtMs);
+      await nextTurn();
     },
     async indexList(indexKey, nowMs) {
       assertOpen();
       const index = indexes.get(indexKey);
-      if (index === undefined) return [];
       const result: Array<{ member: string; expiresAtMs: number }> = [];
-      for (const [member, expiresAtMs] of index) {
-        if (expiresAtMs <= nowMs) index.delete(member);
-        else result.push({ member, expiresAtMs });
+      if (index !== undefined) {
+        for (const [member, expiresAtMs] of index) {
+          if (expiresAtMs <= nowMs) index.delete(member);
+          else result.push({ member, expiresAtMs });
+        }
       }
+      await nextTurn();
       return result;
     },
     async indexRemove(indexKey, members) {
       assertOpen();
       const index = indexes.get(indexKey);
-      if (index === undefined) return;
-      for (const member of members) index.delete(member);
-      if (index.size === 0) indexes.delete(indexKey);
+      if (index !== undefined) {
+        for (const member of members) index.delete(member);
+        if (index.size === 0) indexes.delete(indexKey);
+      }
+      await nextTurn();
     },
   };
 }

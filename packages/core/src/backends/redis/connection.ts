@@ -2,6 +2,7 @@ import type { Redis } from "ioredis";
 import type { CommandObserver } from "../../backend.js";
 import type { ServedBy } from "../../tracing.js";
 import { SessionStoreError } from "../../errors.js";
+import { promiseOf } from "../../promise-of.js";
 import { BackendEmitter } from "../emitter.js";
 import { hostPort } from "../host-port.js";
 import { applyTimeout, type RedisClient } from "./client.js";
@@ -122,13 +123,7 @@ export class RedisConnection {
     if (this.closed || this.client.status !== "ready" || this.wrongDb !== undefined) return this.runWhenReady(what, send, observer, this.deadlineFor(Date.now()), 1, 0);
     const startedMs = Date.now();
     const sentOn = this.epoch;
-    let reply: Promise<T>;
-    try {
-      reply = this.send(send, observer);
-    } catch (error) {
-      reply = Promise.reject(error);
-    }
-    return reply.then(undefined, (error: unknown) => {
+    return promiseOf(() => this.send(send, observer)).then(undefined, (error: unknown) => {
       const deadlineAt = this.deadlineFor(startedMs);
       if (!this.retryAfter(error, 1, deadlineAt, sentOn)) throw mapRedisError(error, this.context(what));
       return this.runWhenReady(what, send, observer, deadlineAt, 2, sentOn + 1);
