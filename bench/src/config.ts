@@ -6,8 +6,10 @@ export type Framework = "express" | "fastify" | "koa";
  * - `ours-*`: @sessionbridge/core through the framework's adapter;
  * - `connect-redis-8` (ioredis), `connect-redis-9` (node-redis), `connect-memjs`, `koa-redis`,
  *   `koa-redis-rolling`: the incumbents;
- * - `framework-memory`: the framework's own default (express-session MemoryStore, koa-session's cookie);
- * - `zero-cost`: an in-process Map of ready objects, the limit for any store;
+ * - `framework-memory`: the framework's own default (express-session's and @fastify/session's MemoryStore,
+ *   koa-session's cookie);
+ * - `zero-cost`: an in-process Map of ready objects answered a turn later (as a network store's replies
+ *   arrive), the limit for any store;
  * - `none`: no session middleware at all (the baseline).
  */
 export type StoreKind =

@@ -49,8 +49,8 @@ export const ROWS: Row[] = [
   row("fastify", "ours-memcached", "sessionbridge (Memcached), rolling", "ours", "memcached"),
   row("fastify", "connect-memjs", "connect-memjs, rolling", "incumbent", "memcached"),
   row("fastify", "ours-memory", "sessionbridge (memory), rolling", "ours", "memory"),
-  // @fastify/session's MemoryStore is a Map of ready objects: the framework store and the zero-cost limit at once.
-  row("fastify", "zero-cost", "zero-cost Map (= @fastify/session MemoryStore)", "zero-cost", "memory"),
+  row("fastify", "framework-memory", "@fastify/session MemoryStore", "framework", "memory"),
+  row("fastify", "zero-cost", "zero-cost Map", "zero-cost", "memory"),
   row("fastify", "none", "no session", "baseline", "none", ["read"]),
 
   row("koa", "ours-redis", "sessionbridge (Redis), rolling", "ours", "redis"),

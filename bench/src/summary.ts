@@ -263,6 +263,7 @@ export function checkCpuTargets(http: HttpLine[]): Target[] {
     app("express/ours-memcached", "express/connect-memjs", workload, 1.0, "Express + Memcached vs connect-memjs");
     app("fastify/ours-memcached", "fastify/connect-memjs", workload, 1.0, "Fastify + Memcached vs connect-memjs");
     app("express/ours-memory", "express/framework-memory", workload, workload === "read" ? 1.0 : 1.1, "Express, memory backend vs express-session MemoryStore");
+    app("fastify/ours-memory", "fastify/framework-memory", workload, workload === "read" ? 1.0 : 1.1, "Fastify (rolling), memory backend vs @fastify/session MemoryStore");
   }
   // Store-server CPU per request ≤ every incumbent's on the same backend.
   for (const workload of ["read", "write"] as const) {
