@@ -6,7 +6,9 @@
 // here is the store's own work.
 // - default: the memory backend against express-session's MemoryStore (no network);
 // - `--redis`: a private redis-server; ours through ioredis and through a node-redis client, against
-//   connect-redis 8 (ioredis) and connect-redis 9 (node-redis), and raw node-redis GET + SET as the floor.
+//   connect-redis 8 (ioredis) and connect-redis 9 (node-redis), and raw node-redis GET + SET as the floor;
+// - `--alloc [--top=N]`: instead of CPU, the bytes each row allocates per request (garbage included) and
+//   the N functions that allocate the most (./alloc.ts): garbage collection is a large share of a write's cost.
 import session from "express-session";
 import { RedisStore as RedisStore8 } from "connect-redis-8";
 import { RedisStore as RedisStore9 } from "connect-redis";
@@ -18,6 +20,7 @@ import { USER } from "./payload.js";
 import { startRedis } from "./servers.js";
 import { callback, microsPerRequest, SESSION_IDS } from "./in-flight.js";
 import { median } from "./stats.js";
+import { allocationsPerRequest } from "./alloc.js";
 
 type Mode = "read" | "rolling" | "write";
 /** One request's store work: read the session, then save it (changed for "write") or touch it ("rolling"). */
@@ -25,6 +28,8 @@ type Row = (id: string, mode: Mode) => Promise<void>;
 
 const args = process.argv.slice(2);
 const onRedis = args.includes("--redis");
+const allocations = args.includes("--alloc");
+const topCount = Number(args.find((arg) => arg.startsWith("--top="))?.slice(6) ?? 8);
 const requests = Number(args.find((arg) => /^\d+$/.test(arg)) ?? (onRedis ? 20_000 : 40_000));
 const ids = SESSION_IDS;
 const DAY = 86_400_000;
@@ -122,7 +127,19 @@ if (onRedis) {
 
 const names = [...rows.keys()];
 const incumbents = names.slice(onRedis ? 2 : 1, onRedis ? 4 : 2);
-for (const mode of ["read", "rolling", "write"] as const) {
+if (allocations) {
+  const total = Math.min(requests, 10_000);
+  for (const mode of ["read", "rolling", "write"] as const) {
+    process.stdout.write(`${mode} (bytes allocated per request, garbage included)\n`);
+    for (const [name, row] of rows) {
+      await cpuPerRequest(row, mode, 2000); // warm-up: optimised code allocates differently
+      const found = await allocationsPerRequest(() => microsPerRequest((id) => row(id, mode), total, () => 0).then(() => undefined), total, topCount);
+      process.stdout.write(`  ${name.padEnd(30)} ${found.bytesPerRequest.toFixed(0).padStart(7)} B/request\n`);
+      for (const [where, bytes] of found.top) process.stdout.write(`      ${bytes.toFixed(0).padStart(6)} B  ${where}\n`);
+    }
+  }
+}
+for (const mode of allocations ? [] : (["read", "rolling", "write"] as const)) {
   for (const row of rows.values()) await cpuPerRequest(row, mode, 5000); // warm-up
   const cpu = new Map(names.map((name) => [name, [] as number[]]));
   for (let round = 0; round < 5; round++) for (const [name, row] of rows) cpu.get(name)?.push(await cpuPerRequest(row, mode, requests));
