@@ -85,6 +85,25 @@ describe("node-redis client guarantees", () => {
     expect(sent.filter(([name]) => name !== "info" && name !== "hello")).toEqual([["getex", 1]]);
   });
 
+  it("saves a changed session after the server forgot its scripts (NOSCRIPT: EVAL with the same arguments)", async () => {
+    const client = await nodeRedis();
+    const store = open(client, 2000);
+    await store.set("scripted", { views: 1 });
+    const loaded = await store.load("scripted");
+    await client.sendCommand(["SCRIPT", "FLUSH"]); // as after a restart or a failover to a fresh node
+    const before = await commandCalls();
+    const outcome = await store.save("scripted", { views: 2 }, { previous: loaded });
+    const after = await commandCalls();
+    expect(outcome.status).toBe("written");
+    expect((after.get("eval") ?? 0) - (before.get("eval") ?? 0)).toBe(1);
+    expect(await store.get("scripted")).toEqual({ views: 2 });
+    // The script is cached again: the next compare-and-set is an EVALSHA that finds it.
+    const again = await store.save("scripted", { views: 3 }, { previous: outcome.status === "written" ? outcome.session : loaded });
+    expect(again.status).toBe("written");
+    expect((await commandCalls()).get("eval") ?? 0).toBe(after.get("eval") ?? 0);
+    expect(await store.get("scripted")).toEqual({ views: 3 });
+  });
+
   it("never closes the caller's client, and leaves no listener on it", async () => {
     const client = await nodeRedis();
     const listeners = client.listenerCount("error") + client.listenerCount("ready") + client.listenerCount("end");

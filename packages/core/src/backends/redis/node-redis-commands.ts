@@ -113,10 +113,13 @@ export function nodeRedisCommands(lifecycle: NodeRedisLifecycle, label: string):
       );
     },
     evaluate: (script, key, args) => {
-      const rest = ["1", key, ...args.map(String)];
-      return send(key, ["EVALSHA", script.sha, ...rest]).then(undefined, (error: unknown) => {
+      // One argument array per write (a rest array, a mapped one and the command were three); the rare
+      // EVAL after NOSCRIPT builds its own.
+      const argv = ["EVALSHA", script.sha, "1", key];
+      for (const arg of args) argv.push(String(arg));
+      return send(key, argv).then(undefined, (error: unknown) => {
         if (!isNoScript(error)) throw error;
-        return send(key, ["EVAL", script.text, ...rest]);
+        return send(key, ["EVAL", script.text, ...argv.slice(2)]);
       });
     },
     zrem: async (key, members) => Number(await send(key, ["ZREM", key, ...members])),
