@@ -127,30 +127,39 @@ if (onRedis) {
 
 const names = [...rows.keys()];
 const incumbents = names.slice(onRedis ? 2 : 1, onRedis ? 4 : 2);
-if (allocations) {
+const MODES = ["read", "rolling", "write"] as const;
+
+/** `--alloc`: bytes each row allocates per request, and where. */
+async function reportAllocations(): Promise<void> {
   const total = Math.min(requests, 10_000);
-  for (const mode of ["read", "rolling", "write"] as const) {
+  for (const mode of MODES) {
     process.stdout.write(`${mode} (bytes allocated per request, garbage included)\n`);
     for (const [name, row] of rows) {
       await cpuPerRequest(row, mode, 2000); // warm-up: optimised code allocates differently
-      const found = await allocationsPerRequest(() => microsPerRequest((id) => row(id, mode), total, () => 0).then(() => undefined), total, topCount);
+      const found = await allocationsPerRequest(() => cpuPerRequest(row, mode, total).then(() => undefined), total, topCount);
       process.stdout.write(`  ${name.padEnd(30)} ${found.bytesPerRequest.toFixed(0).padStart(7)} B/request\n`);
       for (const [where, bytes] of found.top) process.stdout.write(`      ${bytes.toFixed(0).padStart(6)} B  ${where}\n`);
     }
   }
 }
-for (const mode of allocations ? [] : (["read", "rolling", "write"] as const)) {
-  for (const row of rows.values()) await cpuPerRequest(row, mode, 5000); // warm-up
-  const cpu = new Map(names.map((name) => [name, [] as number[]]));
-  for (let round = 0; round < 5; round++) for (const [name, row] of rows) cpu.get(name)?.push(await cpuPerRequest(row, mode, requests));
-  process.stdout.write(`${mode}\n`);
-  for (const name of names) {
-    const own = cpu.get(name) as number[];
-    const ratios = incumbents.filter((other) => other !== name).map((other) => {
-      const rounds = own.map((value, i) => value / ((cpu.get(other) as number[])[i] as number));
-      return `${median(rounds).toFixed(2)}× ${other} (rounds ${rounds.map((r) => r.toFixed(2)).join(", ")})`;
-    });
-    process.stdout.write(`  ${name.padEnd(30)} ${median(own).toFixed(1).padStart(6)} µs/request  ${ratios.join(" · ")}\n`);
+
+/** CPU per request of each row in 5 alternated rounds, and its same-round ratios to the incumbents. */
+async function reportCpu(): Promise<void> {
+  for (const mode of MODES) {
+    for (const row of rows.values()) await cpuPerRequest(row, mode, 5000); // warm-up
+    const cpu = new Map(names.map((name) => [name, [] as number[]]));
+    for (let round = 0; round < 5; round++) for (const [name, row] of rows) cpu.get(name)?.push(await cpuPerRequest(row, mode, requests));
+    process.stdout.write(`${mode}\n`);
+    for (const name of names) {
+      const own = cpu.get(name) as number[];
+      const ratios = incumbents.filter((other) => other !== name).map((other) => {
+        const rounds = own.map((value, i) => value / ((cpu.get(other) as number[])[i] as number));
+        return `${median(rounds).toFixed(2)}× ${other} (rounds ${rounds.map((r) => r.toFixed(2)).join(", ")})`;
+      });
+      process.stdout.write(`  ${name.padEnd(30)} ${median(own).toFixed(1).padStart(6)} µs/request  ${ratios.join(" · ")}\n`);
+    }
   }
 }
+
+await (allocations ? reportAllocations() : reportCpu());
 for (const step of cleanup) await step();

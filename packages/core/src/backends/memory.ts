@@ -29,7 +29,7 @@ let turn: Promise<void> | undefined;
  * backend does an operation's work when it is called and answers in that later turn, as a server would
  * (and as express-session's MemoryStore does). Answering in the same turn, through microtasks, made an
  * Express request run from the socket's data callback to its response in one go, which cost ~15–25 %
- * more CPU per changed session under load than this (bench, Express writes: 311–366 → 274–286 µs per
+ * more CPU per changed session under load than this (bench, Express writes: 311–366 → 251–311 µs per
  * request; docs/benchmarks.md).
  */
 function nextTurn(): Promise<void> {
