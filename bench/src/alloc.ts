@@ -1,9 +1,10 @@
 // Bytes allocated per request, by the function that allocated them: V8's sampling heap profiler with the
 // objects garbage collection already took counted too (Node's `--heap-prof` keeps only the live ones,
-// which says nothing about a request's garbage). Used by `core-cost --alloc`.
+// which says nothing about a request's garbage). Used by `core-cost --alloc` (in process) and by
+// `profile … --alloc` (inside an app process, apps/main.ts).
 import { Session } from "node:inspector/promises";
 
-interface SamplingNode {
+export interface SamplingNode {
   callFrame: { functionName: string; url: string; lineNumber: number };
   selfSize: number;
   children: SamplingNode[];
@@ -15,31 +16,49 @@ export interface Allocations {
   top: Array<[string, number]>;
 }
 
-/** Runs `work` (which makes `requests` requests) under the sampling heap profiler. */
-export async function allocationsPerRequest(work: () => Promise<void>, requests: number, topCount = 12): Promise<Allocations> {
+/** Starts sampling this process's allocations; the returned function stops and hands back the profile's root. */
+export async function startAllocationSampling(): Promise<() => Promise<SamplingNode>> {
   const session = new Session();
   session.connect();
+  await session.post("HeapProfiler.enable");
+  // An interval of 4 KiB: a few samples per request, and the profiler's own cost stays small.
+  await session.post("HeapProfiler.startSampling", { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+  return async () => {
+    try {
+      const { profile } = (await session.post("HeapProfiler.stopSampling")) as unknown as { profile: { head: SamplingNode } };
+      return profile.head;
+    } finally {
+      session.disconnect();
+    }
+  };
+}
+
+/** Bytes per request of a sampled profile, and the `topCount` functions that allocated the most. */
+export function allocationsOf(head: SamplingNode, requests: number, topCount: number): Allocations {
+  const byFunction = new Map<string, number>();
+  let total = 0;
+  const walk = (node: SamplingNode): void => {
+    if (node.selfSize > 0) {
+      const { functionName, url, lineNumber } = node.callFrame;
+      const where = `${functionName || "(anonymous)"} ${url.replace(/^.*\/node_modules\//, "").replace(/^.*\/(packages|bench)\//, "$1/")}:${lineNumber + 1}`;
+      byFunction.set(where, (byFunction.get(where) ?? 0) + node.selfSize);
+      total += node.selfSize;
+    }
+    for (const child of node.children) walk(child);
+  };
+  walk(head);
+  const top = [...byFunction].sort((a, b) => b[1] - a[1]).slice(0, topCount).map(([where, bytes]): [string, number] => [where, bytes / requests]);
+  return { bytesPerRequest: total / requests, top };
+}
+
+/** Runs `work` (which makes `requests` requests) under the sampling heap profiler. */
+export async function allocationsPerRequest(work: () => Promise<void>, requests: number, topCount = 12): Promise<Allocations> {
+  const stop = await startAllocationSampling();
+  let head: SamplingNode;
   try {
-    await session.post("HeapProfiler.enable");
-    // An interval of 4 KiB: a few samples per request, and the profiler's own cost stays small.
-    await session.post("HeapProfiler.startSampling", { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
     await work();
-    const { profile } = (await session.post("HeapProfiler.stopSampling")) as unknown as { profile: { head: SamplingNode } };
-    const byFunction = new Map<string, number>();
-    let total = 0;
-    const walk = (node: SamplingNode): void => {
-      if (node.selfSize > 0) {
-        const { functionName, url, lineNumber } = node.callFrame;
-        const where = `${functionName || "(anonymous)"} ${url.replace(/^.*\/node_modules\//, "").replace(/^.*\/(packages|bench)\//, "$1/")}:${lineNumber + 1}`;
-        byFunction.set(where, (byFunction.get(where) ?? 0) + node.selfSize);
-        total += node.selfSize;
-      }
-      for (const child of node.children) walk(child);
-    };
-    walk(profile.head);
-    const top = [...byFunction].sort((a, b) => b[1] - a[1]).slice(0, topCount).map(([where, bytes]): [string, number] => [where, bytes / requests]);
-    return { bytesPerRequest: total / requests, top };
   } finally {
-    session.disconnect();
+    head = await stop();
   }
+  return allocationsOf(head, requests, topCount);
 }
