@@ -8,7 +8,7 @@ import { createKoaStore, expressCookie } from "../src/index.js";
 
 const SECRET = "a test secret that is long enough for every framework";
 
-function makeApp(core: SessionStore, options: { maxAge?: number | "session"; rolling?: boolean; renew?: boolean; meta?: boolean } = {}) {
+function makeApp(core: SessionStore, options: { maxAge?: number | "session"; rolling?: boolean; renew?: boolean; meta?: boolean | ((ctx: Koa.Context) => Record<string, string>) } = {}) {
   const app = new Koa();
   let gate: Promise<void> = Promise.resolve();
   let arrived: () => void = () => undefined;
@@ -27,7 +27,7 @@ function makeApp(core: SessionStore, options: { maxAge?: number | "session"; rol
     maxAge: options.maxAge ?? 86_400_000,
     rolling: options.rolling ?? false,
     renew: options.renew ?? false,
-    store: createKoaStore(core, options.meta ? { meta: (ctx: Koa.Context) => ({ userAgent: ctx.get("user-agent") }) } : {}),
+    store: createKoaStore(core, typeof options.meta === "function" ? { meta: options.meta } : options.meta ? { meta: (ctx: Koa.Context) => ({ userAgent: ctx.get("user-agent") }) } : {}),
     externalKey: expressCookie({ name: "sid", secret: SECRET }),
   };
   app.use(session(sessionOptions, app));
@@ -158,6 +158,25 @@ describe.each(ADAPTER_BACKENDS)("koa-session on the %s backend", (kind) => {
     const { server } = makeApp(core, { meta: true });
     const login = await request(server).post("/login").set("User-Agent", "test-browser/1.0").expect(200);
     expect((await core.load(sessionIdFromCookie("sid", login.headers["set-cookie"])))?.meta).toEqual({ userAgent: "test-browser/1.0" });
+  });
+
+  it("fails the request, writing nothing, when the meta option throws", async () => {
+    const core = backend.createStore({ prefix: "meta-throws:" }); // its own keys: other tests' sessions are not counted
+    const { server } = makeApp(core, {
+      meta: () => {
+        throw new Error("meta failed");
+      },
+    });
+    const login = await request(server).post("/login").expect(500);
+    expect(login.body).toEqual({ code: "unknown" });
+    // At most the cookie regenerate() cleared: none naming a session.
+    expect(String(login.headers["set-cookie"] ?? "")).not.toMatch(/sid=[^;]/);
+    if (kind !== "memcached") {
+      // Memcached cannot list its keys: there the missing cookie is the check.
+      let stored = 0;
+      for await (const _ of core.ids()) stored++;
+      expect(stored).toBe(0);
+    }
   });
 
   it("shares one login between two instances on the same backend", async () => {
