@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import type { Redis } from "ioredis";
 import { memcachedText } from "./counters.js";
 
@@ -10,10 +10,40 @@ const TICKS_PER_SECOND = 100; // Linux USER_HZ (getconf CLK_TCK)
 /** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat; null off Linux. */
 export function processCpuSeconds(pid: number): number | null {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // Fields after the command name (which may contain spaces) start at ")": utime is field 14, stime 15.
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+    return statCpuSeconds(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return null;
+  }
+}
+
+/** utime + stime of a /proc `stat` line, in seconds. */
+function statCpuSeconds(stat: string): number {
+  // Fields after the command name (which may contain spaces) start at ")": utime is field 14, stime 15.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+}
+
+/**
+ * CPU seconds of a process split into its main thread (JavaScript, and the garbage collection that runs
+ * there) and every other thread (V8's helpers: parallel scavenging, concurrent marking, compilation;
+ * libuv's pool), from /proc/<pid>/task. A main-thread `--cpu-prof` never sees the helpers, and the
+ * bench's per-process figure counts them: garbage that survives makes them busy. Null off Linux.
+ */
+export function threadCpuSeconds(pid: number): { main: number; helpers: number } | null {
+  try {
+    let main = 0;
+    let helpers = 0;
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      let seconds: number;
+      try {
+        seconds = statCpuSeconds(readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8"));
+      } catch {
+        continue; // the thread ended between the listing and the read
+      }
+      if (tid === String(pid)) main += seconds;
+      else helpers += seconds;
+    }
+    return { main, helpers };
   } catch {
     return null;
   }

@@ -1,6 +1,8 @@
 // `pnpm --filter @sessionbridge/bench run profile <framework> <store> [workload] [seconds] [--alloc] [--top=N]`:
 // runs one app under load with --cpu-prof and prints where its CPU time goes (self and inclusive, by
-// function). This is how the hot path is investigated; the .cpuprofile is kept for Chrome DevTools.
+// function), and the app's CPU per request split into its main thread and the others (V8's garbage
+// collection helpers, which the profile does not see). This is how the hot path is investigated; the
+// .cpuprofile is kept for Chrome DevTools.
 // `--alloc`: instead, the bytes the app allocates per request, garbage included, and the N functions that
 // allocate the most (./alloc.ts, sampled inside the app after the warm-up): what its garbage collection
 // has to collect.
@@ -9,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { allocationsOf, type SamplingNode } from "./alloc.js";
 import { startApp } from "./app-process.js";
+import { threadCpuSeconds } from "./cpu.js";
 import type { Framework, StoreKind } from "./config.js";
 import { loginPool, runLoad } from "./http.js";
 import type { Workload } from "./matrix.js";
@@ -38,9 +41,17 @@ try {
     app.process.child.kill("SIGUSR2"); // the app starts sampling (apps/main.ts)
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
+  const before = threadCpuSeconds(app.process.pid);
   const result = await runLoad(app.url, workload as Workload, cookies, Number(seconds), 50);
+  const after = threadCpuSeconds(app.process.pid);
   requests = result.requests;
   process.stdout.write(`${framework}/${store} ${workload}: ${Math.round(result.rps)} req/s under the ${allocations ? "allocation sampler" : "profiler"}\n`);
+  if (before !== null && after !== null) {
+    // The profile below covers the main thread only; V8's helper threads (parallel scavenging, concurrent
+    // marking) are CPU the app spends too, and surviving garbage keeps them busy.
+    const perRequest = (from: number, to: number) => (((to - from) * 1e6) / requests).toFixed(1);
+    process.stdout.write(`CPU per request: main thread ${perRequest(before.main, after.main)} µs, other threads ${perRequest(before.helpers, after.helpers)} µs (/proc, profiler included)\n`);
+  }
   await app.stop(); // SIGTERM → process.exit → the profile is written
 } finally {
   await redis.stop();
