@@ -85,38 +85,42 @@ export class Deadlines {
    * `settle` (with `tag`) sees the outcome first, see {@link SettleHook}.
    */
   run<T, Tag = undefined>(what: string, operation: () => Promise<T>, timeoutMs = this.timeoutMs, budgetMs?: number, settle?: SettleHook<Tag>, tag?: Tag): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const at = Date.now() + timeoutMs;
-      const pending: Pending = { at, what, timeoutMs, budgetMs, done: false, reject, settle: settle as SettleHook<unknown> | undefined, tag };
-      let work: Promise<T>;
-      try {
-        work = operation();
-      } catch (error) {
-        pending.done = true;
-        reject(failure(pending, error));
-        return;
-      }
-      this.queue.push(pending);
-      if (this.timer === undefined) this.arm(at);
-      else if (at < this.armedAt) {
-        clearTimeout(this.timer);
-        this.arm(at);
-      }
-      work.then(
-        (value) => {
-          if (!this.settle(pending)) return;
-          pending.settle?.(false, undefined, what, pending.tag);
-          release(pending);
-          resolve(value);
-        },
-        (error: unknown) => {
-          if (!this.settle(pending)) return;
-          const failed = failure(pending, error);
-          release(pending);
-          reject(failed);
-        },
-      );
-    });
+    // The executor is one shared function, not a closure per operation (see captureSettlers).
+    const promise = new Promise<T>(captureSettlers);
+    const resolve = capturedResolve as (value: T) => void;
+    const reject = capturedReject as (error: unknown) => void;
+    capturedResolve = capturedReject = undefined;
+    const at = Date.now() + timeoutMs;
+    const pending: Pending = { at, what, timeoutMs, budgetMs, done: false, reject, settle: settle as SettleHook<unknown> | undefined, tag };
+    let work: Promise<T>;
+    try {
+      work = operation();
+    } catch (error) {
+      pending.done = true;
+      reject(failure(pending, error));
+      return promise;
+    }
+    this.queue.push(pending);
+    if (this.timer === undefined) this.arm(at);
+    else if (at < this.armedAt) {
+      clearTimeout(this.timer);
+      this.arm(at);
+    }
+    work.then(
+      (value) => {
+        if (!this.settle(pending)) return;
+        pending.settle?.(false, undefined, what, pending.tag);
+        release(pending);
+        resolve(value);
+      },
+      (error: unknown) => {
+        if (!this.settle(pending)) return;
+        const failed = failure(pending, error);
+        release(pending);
+        reject(failed);
+      },
+    );
+    return promise;
   }
 
   /** Marks an operation settled; false when its deadline had already rejected it. */
@@ -168,6 +172,18 @@ export class Deadlines {
 }
 
 const ignore = (): void => undefined;
+
+/**
+ * `run`'s promise executor: it leaves the promise's resolve and reject functions here, and `run` takes
+ * them at once (the executor runs synchronously inside `new Promise`). An arrow function as the executor
+ * was a closure and a context more per operation.
+ */
+let capturedResolve: ((value: never) => void) | undefined;
+let capturedReject: ((error: unknown) => void) | undefined;
+function captureSettlers(resolve: (value: never) => void, reject: (error: unknown) => void): void {
+  capturedResolve = resolve;
+  capturedReject = reject;
+}
 
 /**
  * Lets go of what a settled entry references: its `reject` holds the operation's promise, and so its
