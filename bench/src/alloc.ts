@@ -51,6 +51,16 @@ export function allocationsOf(head: SamplingNode, requests: number, topCount: nu
   return { bytesPerRequest: total / requests, top };
 }
 
+/** The `--top=N` option of the tools that print allocations (core-cost, profile). */
+export function topCountOption(args: readonly string[], fallback: number): number {
+  return Number(args.find((arg) => arg.startsWith("--top="))?.slice(6) ?? fallback);
+}
+
+/** The functions that allocated the most, one line each, `indent` before. */
+export function formatTop(found: Allocations, indent: string): string {
+  return found.top.map(([where, bytes]) => `${indent}${bytes.toFixed(0).padStart(6)} B  ${where}\n`).join("");
+}
+
 /** Runs `work` (which makes `requests` requests) under the sampling heap profiler. */
 export async function allocationsPerRequest(work: () => Promise<void>, requests: number, topCount = 12): Promise<Allocations> {
   const stop = await startAllocationSampling();

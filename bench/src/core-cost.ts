@@ -20,7 +20,7 @@ import { USER } from "./payload.js";
 import { startRedis } from "./servers.js";
 import { callback, microsPerRequest, SESSION_IDS } from "./in-flight.js";
 import { median } from "./stats.js";
-import { allocationsPerRequest } from "./alloc.js";
+import { allocationsPerRequest, formatTop, topCountOption } from "./alloc.js";
 
 type Mode = "read" | "rolling" | "write";
 /** One request's store work: read the session, then save it (changed for "write") or touch it ("rolling"). */
@@ -29,7 +29,7 @@ type Row = (id: string, mode: Mode) => Promise<void>;
 const args = process.argv.slice(2);
 const onRedis = args.includes("--redis");
 const allocations = args.includes("--alloc");
-const topCount = Number(args.find((arg) => arg.startsWith("--top="))?.slice(6) ?? 8);
+const topCount = topCountOption(args, 8);
 const requests = Number(args.find((arg) => /^\d+$/.test(arg)) ?? (onRedis ? 20_000 : 40_000));
 const ids = SESSION_IDS;
 const DAY = 86_400_000;
@@ -138,7 +138,7 @@ async function reportAllocations(): Promise<void> {
       await cpuPerRequest(row, mode, 2000); // warm-up: optimised code allocates differently
       const found = await allocationsPerRequest(() => cpuPerRequest(row, mode, total).then(() => undefined), total, topCount);
       process.stdout.write(`  ${name.padEnd(30)} ${found.bytesPerRequest.toFixed(0).padStart(7)} B/request\n`);
-      for (const [where, bytes] of found.top) process.stdout.write(`      ${bytes.toFixed(0).padStart(6)} B  ${where}\n`);
+      process.stdout.write(formatTop(found, "      "));
     }
   }
 }

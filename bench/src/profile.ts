@@ -9,7 +9,7 @@
 import { mkdtempSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { allocationsOf, type SamplingNode } from "./alloc.js";
+import { allocationsOf, formatTop, topCountOption, type SamplingNode } from "./alloc.js";
 import { startApp } from "./app-process.js";
 import { threadCpuSeconds } from "./cpu.js";
 import type { Framework, StoreKind } from "./config.js";
@@ -26,7 +26,7 @@ interface ProfileNode {
 const args = process.argv.slice(2);
 const [framework = "express", store = "ours-redis", workload = "read", seconds = "8"] = args.filter((arg) => !arg.startsWith("--"));
 const allocations = args.includes("--alloc");
-const topCount = Number(args.find((arg) => arg.startsWith("--top="))?.slice(6) ?? 30);
+const topCount = topCountOption(args, 30);
 const dir = mkdtempSync(join(tmpdir(), "sessionbridge-profile-"));
 const allocFile = join(dir, "allocations.json");
 if (allocations) process.env.BENCH_ALLOC_FILE = allocFile; // startApp hands its environment to the app
@@ -50,7 +50,7 @@ try {
     // The profile below covers the main thread only; V8's helper threads (parallel scavenging, concurrent
     // marking) are CPU the app spends too, and surviving garbage keeps them busy.
     const perRequest = (from: number, to: number) => (((to - from) * 1e6) / requests).toFixed(1);
-    process.stdout.write(`CPU per request: main thread ${perRequest(before.main, after.main)} µs, other threads ${perRequest(before.helpers, after.helpers)} µs (/proc, profiler included)\n`);
+    process.stdout.write(`CPU per request: main thread ${perRequest(before.main, after.main)} µs, other threads ${perRequest(before.helpers, after.helpers)} µs (/proc, the ${allocations ? "allocation sampler" : "profiler"} included)\n`);
   }
   await app.stop(); // SIGTERM → process.exit → the profile is written
 } finally {
@@ -63,7 +63,7 @@ if (allocations) {
   // well under 1 % at thousands of requests per second.
   const found = allocationsOf(JSON.parse(readFileSync(allocFile, "utf8")) as SamplingNode, requests, topCount);
   process.stdout.write(`${found.bytesPerRequest.toFixed(0)} bytes allocated per request, garbage included\n`);
-  for (const [where, bytes] of found.top) process.stdout.write(`${bytes.toFixed(0).padStart(7)} B  ${where}\n`);
+  process.stdout.write(formatTop(found, " "));
   process.exit(0);
 }
 

@@ -20,18 +20,15 @@ if (config.framework === "express") {
   const app = await createKoaApp(config);
   app.listen(config.port, host);
 }
+// `profile … --alloc` (BENCH_ALLOC_FILE): SIGUSR2 starts sampling allocations (after the warm-up); SIGTERM
+// writes them out before the process exits.
 const allocFile = process.env.BENCH_ALLOC_FILE;
-if (allocFile) {
-  // `profile … --alloc`: SIGUSR2 starts sampling allocations (after the warm-up); SIGTERM writes them out.
-  let stop: (() => Promise<SamplingNode>) | undefined;
-  process.on("SIGUSR2", () => void startAllocationSampling().then((stopper) => (stop = stopper)));
-  process.on("SIGTERM", () => {
-    if (stop === undefined) process.exit(0);
-    void stop().then((head) => {
-      writeFileSync(allocFile, JSON.stringify(head));
-      process.exit(0);
-    });
+let stopSampling: (() => Promise<SamplingNode>) | undefined;
+if (allocFile) process.on("SIGUSR2", () => void startAllocationSampling().then((stop) => (stopSampling = stop)));
+process.on("SIGTERM", () => {
+  if (stopSampling === undefined || !allocFile) process.exit(0);
+  void stopSampling().then((head) => {
+    writeFileSync(allocFile, JSON.stringify(head));
+    process.exit(0);
   });
-} else {
-  process.on("SIGTERM", () => process.exit(0));
-}
+});

@@ -1,6 +1,6 @@
 import { SessionStoreError } from "@sessionbridge/core";
 import type { LoadedSession, SessionData, SessionStore } from "@sessionbridge/core";
-import { budgetOf, checkMetaOption, detachData, HiddenSlot, SessionTracker, withHttpStatus } from "@sessionbridge/core/adapter";
+import { budgetOf, checkMetaOption, detachData, HiddenSlot, promiseOf, SessionTracker, withHttpStatus } from "@sessionbridge/core/adapter";
 import type { FrameworkExpiry } from "@sessionbridge/core/adapter";
 
 /** What koa-session hands the store and gets back: the session's fields plus its own bookkeeping. */
@@ -90,23 +90,21 @@ export class KoaStore {
 
   /** With `rolling` or `renew` and nothing changed, this costs nothing: the read already reset the TTL. */
   set(key: string, sess: KoaSessionData, _storeMaxAge: number | "session" | undefined, { ctx = {} }: StoreContext = {}): Promise<void> {
-    // A `then` chain, not an async function (one promise and frame less per save); a throw here (the
-    // application's `meta`) still reaches koa-session as a rejection.
-    let saving: Promise<void>;
-    try {
-      const { _expire, _maxAge, _session, ...fields } = sess;
-      const loaded = this.sessions.previousOf(ctx);
-      // A regenerated session has a new key: it is new, not an update of the one this request loaded.
-      const previous = loaded !== undefined && loaded.id === key ? loaded : null;
-      const data = withPrivateFields(previous, fields);
-      if (_session) this.browserSessions.set(ctx, true);
-      const expiry: FrameworkExpiry = this.browserSessions.get(ctx) === true ? {} : { expires: _expire, originalMaxAge: _maxAge };
-      const meta = this.meta ? this.meta(ctx) : undefined;
-      saving = this.sessions.commit(key, ctx, data, { expiry, previous, meta, budget: budgetOf(ctx) });
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    return saving.then(undefined, fail);
+    // A `then` chain, not an async function (one promise and frame less per save); promiseOf turns a
+    // throw (the application's `meta`) into a rejection, as an async function would.
+    return promiseOf(() => this.commit(key, sess, ctx)).then(undefined, fail);
+  }
+
+  private commit(key: string, sess: KoaSessionData, ctx: object): Promise<void> {
+    const { _expire, _maxAge, _session, ...fields } = sess;
+    const loaded = this.sessions.previousOf(ctx);
+    // A regenerated session has a new key: it is new, not an update of the one this request loaded.
+    const previous = loaded !== undefined && loaded.id === key ? loaded : null;
+    const data = withPrivateFields(previous, fields);
+    if (_session) this.browserSessions.set(ctx, true);
+    const expiry: FrameworkExpiry = this.browserSessions.get(ctx) === true ? {} : { expires: _expire, originalMaxAge: _maxAge };
+    const meta = this.meta ? this.meta(ctx) : undefined;
+    return this.sessions.commit(key, ctx, data, { expiry, previous, meta, budget: budgetOf(ctx) });
   }
 
   async destroy(key: string, { ctx }: StoreContext = {}): Promise<void> {
