@@ -3,9 +3,22 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer, connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { claimPort, PORT_CLAIMS_DIR } from "./port-claims.js";
 
-/** A free TCP port on loopback, chosen by the kernel. */
+/**
+ * A TCP port on loopback that nothing listens on and that no live test process has been given before
+ * (see port-claims.ts: a stopped server's port stays its own until its process exits).
+ */
 export async function freePort(): Promise<number> {
+  for (let attempt = 1; ; attempt++) {
+    const port = await kernelFreePort();
+    if (claimPort(port)) return port;
+    if (attempt >= 100) throw new Error(`found no unclaimed free port in 100 picks (claims are in ${PORT_CLAIMS_DIR})`);
+  }
+}
+
+/** A port nothing listens on now, chosen by the kernel. */
+function kernelFreePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.unref();

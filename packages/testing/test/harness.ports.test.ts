@@ -1,8 +1,11 @@
+import { writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
+import { join } from "node:path";
 import { Redis } from "ioredis";
 import { afterEach, describe, expect, it } from "vitest";
 import { launchOnFreePort, PortTakenError } from "../src/own-port.js";
 import { freePort, startProcess, tempDir, type ManagedProcess } from "../src/process.js";
+import { claimPort, PORT_CLAIMS_DIR } from "../src/port-claims.js";
 import { startRedis } from "../src/redis.js";
 import { parseInfo, startRedisNode } from "../src/redis-topologies.js";
 
@@ -107,3 +110,32 @@ describe("test servers on a port someone else holds", () => {
     }
   });
 });
+
+describe("ports handed out to test servers", () => {
+  // A stopped server keeps its port for its restart and its clients keep dialling it: the port must not
+  // go to another test file's server meanwhile (a command-count test once counted another file's
+  // commands on its server that way).
+  it("hands a port to one process only, and to it once", async () => {
+    const port = await freePort();
+    expect(claimPort(port)).toBe(false); // this process has it already
+    const other = startProcess("sleep", ["60"]);
+    try {
+      const next = await freePort();
+      // Another live process's claim, as a concurrent test file leaves it.
+      writeFileSync(join(PORT_CLAIMS_DIR, `${next + 1}.${other.pid}`), "");
+      expect(claimPort(next + 1)).toBe(false);
+    } finally {
+      await other.stop("SIGKILL");
+    }
+  });
+
+  it("takes over the claim of a process that has exited", async () => {
+    const other = startProcess("sleep", ["60"]);
+    const port = (await freePort()) + 1;
+    writeFileSync(join(PORT_CLAIMS_DIR, `${port}.${other.pid}`), "");
+    expect(claimPort(port)).toBe(false);
+    await other.stop("SIGKILL");
+    expect(claimPort(port)).toBe(true);
+  });
+});
+
