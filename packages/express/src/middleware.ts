@@ -1,3 +1,4 @@
+import type { ServerResponse } from "node:http";
 import session from "express-session";
 import { SessionStoreError, type SessionStore } from "@sessionbridge/core";
 import { CookieSettings, type CookieSetting } from "./cookie.js";
@@ -42,6 +43,29 @@ export function sessionbridge(options: SessionbridgeOptions): SessionbridgeMiddl
   if (proxy !== undefined && typeof proxy !== "boolean") throw new SessionStoreError("CONFIG", 'option "proxy" must be true, false or left out (then Express\'s "trust proxy" decides)');
   const expressStore = createExpressStore(store, { ...(whenUnavailable === undefined ? {} : { whenUnavailable }), ...(meta === undefined ? {} : { meta }) });
   expressStore.useCookieSettings(new CookieSettings(cookie as CookieSetting | undefined, proxy as boolean | undefined));
-  const middleware = session({ ...sessionOptions, store: expressStore });
+  const sessionMiddleware = session({ ...sessionOptions, store: expressStore });
+  const middleware: ReturnType<typeof session> = (req, res, next) => {
+    const end = res.end;
+    sessionMiddleware(req, res, (error?: unknown) => {
+      if (res.end !== end) oneWrite(res);
+      next(error as Parameters<typeof next>[0]);
+    });
+  };
   return Object.assign(middleware, { store: expressStore });
+}
+
+/**
+ * Makes express-session's response leave in one write. When the session must be saved (or touched)
+ * before the response completes, express-session sends the headers and all of the body but its last
+ * byte at once, and that byte when the store has answered: two writes to the socket (and two packets)
+ * per response. Corked from the moment the application ends the response, it leaves in one, when
+ * express-session really ends it (Node's `end()` fully uncorks). The client receives the response no
+ * later than before: its last byte always waited for the store.
+ */
+function oneWrite(res: ServerResponse): void {
+  const sessionEnd = res.end;
+  res.end = function (this: ServerResponse, ...args: unknown[]) {
+    if (!this.writableEnded) this.cork();
+    return (sessionEnd as (...a: unknown[]) => ServerResponse).apply(this, args);
+  } as ServerResponse["end"];
 }

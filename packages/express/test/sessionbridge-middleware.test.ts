@@ -1,9 +1,11 @@
-import express from "express";
+import type { Socket } from "node:net";
+import express, { type RequestHandler } from "express";
+import session from "express-session";
 import request from "supertest";
 import { afterAll, describe, expect, it } from "vitest";
 import { createSessionStore, type SessionStore } from "@sessionbridge/core";
 import { signedCookieValue } from "@sessionbridge/testing";
-import { sessionbridge, type SessionbridgeOptions } from "../src/index.js";
+import { createExpressStore, sessionbridge, type SessionbridgeOptions } from "../src/index.js";
 
 const SECRET = "a test secret that is long enough for every framework";
 const stores: SessionStore[] = [];
@@ -92,5 +94,37 @@ describe("sessionbridge(): express-session with the cookie configuration learned
     expect(() => sessionbridge({ store: core, secret: SECRET, cookie: 5 as never })).toThrow(/option "cookie"/);
     expect(() => sessionbridge({ store: core, secret: SECRET, proxy: "yes" as never })).toThrow(/option "proxy"/);
     expect(() => sessionbridge({ store: core, secret: SECRET, whenUnavailable: "ignore" as never })).toThrow(/whenUnavailable/);
+  });
+
+  it("sends a response whose session it saved in one write to the socket (express-session alone sends it in two)", async () => {
+    /** Writes to the socket (the calls that reach the kernel) while answering one request that changes its session. */
+    const socketWrites = async (mount: RequestHandler): Promise<number> => {
+      let writes = 0;
+      const app = express();
+      app.use((req, _res, next) => {
+        const socket = req.socket as Socket & { _write: (...a: unknown[]) => void; _writev: (...a: unknown[]) => void };
+        const write = socket._write;
+        const writev = socket._writev;
+        socket._write = function (...args: unknown[]) {
+          writes++;
+          return write.apply(this, args);
+        };
+        socket._writev = function (...args: unknown[]) {
+          writes++;
+          return writev.apply(this, args);
+        };
+        next();
+      });
+      app.use(mount);
+      app.get("/login", (req, res) => void ((req.session as unknown as { user: string }).user = "ada", res.send("welcome, ada")));
+      const response = await request(app).get("/login").expect(200);
+      expect(response.text).toBe("welcome, ada");
+      expect(sidCookie(response)).toMatch(/^sid=s%3A/);
+      return writes;
+    };
+    const options = { secret: SECRET, name: "sid", resave: false, saveUninitialized: false };
+    expect(await socketWrites(sessionbridge({ store: coreStore(), ...options }))).toBe(1);
+    // The same save through express-session and the plain store: headers and body but its last byte, then that byte.
+    expect(await socketWrites(session({ store: createExpressStore(coreStore()), ...options }))).toBe(2);
   });
 });
