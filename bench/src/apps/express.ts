@@ -8,20 +8,21 @@ import connectMemjs from "connect-memjs";
 import type { AppConfig } from "../config.js";
 import { SECRET, SESSION_MAX_AGE_MS, USER, VISITOR } from "../payload.js";
 import { sessionbridge } from "@sessionbridge/express";
+import { detachedCopy, freshCopy } from "./detached.js";
 import { createOurStore, isOurs } from "./our-store.js";
 
 /**
- * The limit for any express-session store: ready objects in a Map, answered in a later turn of the event
- * loop, as a network store's replies arrive (answering in the request's own turn measured no cheaper,
- * and on Fastify and Koa dearer: see docs/benchmarks.md).
+ * The limit for any express-session store: plain copies in a Map (no encoding, no network), answered in a
+ * later turn of the event loop, as a network store's replies arrive (answering in the request's own turn
+ * measured no cheaper, and on Fastify and Koa dearer: see docs/benchmarks.md).
  */
 class ZeroCostStore extends session.Store {
-  private readonly sessions = new Map<string, session.SessionData>();
+  private readonly sessions = new Map<string, Record<string, unknown>>();
   override get(sid: string, callback: (err: unknown, session?: session.SessionData | null) => void): void {
-    setImmediate(callback, null, this.sessions.get(sid) ?? null);
+    setImmediate(callback, null, freshCopy(this.sessions.get(sid)) as session.SessionData | null);
   }
   override set(sid: string, data: session.SessionData, callback?: (err?: unknown) => void): void {
-    this.sessions.set(sid, data);
+    this.sessions.set(sid, detachedCopy(data));
     if (callback) setImmediate(callback);
   }
   override destroy(sid: string, callback?: (err?: unknown) => void): void {

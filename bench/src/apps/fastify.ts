@@ -10,6 +10,7 @@ import connectMemjs from "connect-memjs";
 import type { AppConfig } from "../config.js";
 import { SECRET, SESSION_MAX_AGE_MS, USER, VISITOR } from "../payload.js";
 import { sessionbridge } from "@sessionbridge/fastify";
+import { detachedCopy, freshCopy } from "./detached.js";
 import { createOurStore, isOurs } from "./our-store.js";
 
 declare module "fastify" {
@@ -23,16 +24,16 @@ declare module "fastify" {
 type Callback = (error: unknown, value?: unknown) => void;
 
 /**
- * The limit for any @fastify/session store: ready objects in a Map, answered in a later turn of the event
- * loop, as a network store's replies arrive. (@fastify/session's own MemoryStore answers in the request's
+ * The limit for any @fastify/session store: plain copies in a Map (no encoding, no network), answered in
+ * a later turn of the event loop, as a network store's replies arrive. (@fastify/session's own MemoryStore answers in the request's
  * turn, which measured dearer per request: it is the framework-memory row.)
  */
 function zeroCostStore(): FastifySessionStore {
-  const sessions = new Map<string, unknown>();
+  const sessions = new Map<string, Record<string, unknown>>();
   const store = {
-    get: (sid: string, callback: Callback) => void setImmediate(callback, null, sessions.get(sid) ?? null),
-    set: (sid: string, value: unknown, callback: Callback) => {
-      sessions.set(sid, value);
+    get: (sid: string, callback: Callback) => void setImmediate(callback, null, freshCopy(sessions.get(sid))),
+    set: (sid: string, value: object, callback: Callback) => {
+      sessions.set(sid, detachedCopy(value));
       setImmediate(callback, null);
     },
     destroy: (sid: string, callback: Callback) => {
